@@ -1,0 +1,86 @@
+/*
+ * mf.h - local training and evaluation on one store.
+ *
+ * An fr_mf holds the store's side of the model: member embeddings (never
+ * sent anywhere), a leave-one-out split of the store's data and the sampled
+ * evaluation negatives. Training takes the global model, runs local epochs of
+ * mini-batch SGD on a logistic loss over each positive and `negatives`
+ * sampled unobserved items, and updates both the member embeddings and the
+ * global item parameters in place. Scores for a batch of members are computed
+ * with one cblas_sgemm over all items; gradients for the batch are formed
+ * with sgemm as well, so the heavy maths runs through OpenBLAS.
+ *
+ * Split: for each member with at least 2 interactions, the latest one (by
+ * timestamp, see data.h) is held out for testing and 99 negatives are drawn
+ * from items the member never interacted with (seeded). Members with a
+ * single interaction train only.
+ *
+ * Thread safety: one fr_mf per thread. The dataset is borrowed and must
+ * outlive the fr_mf.
+ */
+#ifndef FR_MODEL_MF_H
+#define FR_MODEL_MF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+#include "data.h"
+#include "eval.h"
+#include "model.h"
+
+#define FR_MF_EVAL_NEGATIVES 99u
+#define FR_MF_EVAL_K 10u
+
+typedef struct fr_mf fr_mf;
+
+typedef struct fr_mf_opts {
+    uint32_t epochs;     /* local epochs per call of fr_mf_train */
+    float lr;            /* SGD step size */
+    uint32_t negatives;  /* sampled negatives per positive */
+    float l2;            /* L2 penalty on embeddings touched in a batch */
+    uint32_t batch_size; /* members per batch */
+    uint64_t seed;       /* makes a call reproducible */
+} fr_mf_opts;
+
+/* Sensible defaults for the built-in demo data. */
+void fr_mf_opts_default(fr_mf_opts *o);
+
+/* FR_EINVAL if dim is out of range or the dataset is empty/not finalized.
+ * seed fixes the member-embedding init and the evaluation negatives. */
+FR_NODISCARD fr_err fr_mf_new(fr_mf **out, const fr_dataset *data,
+                              uint32_t dim, uint64_t seed);
+void fr_mf_destroy(fr_mf **mp);
+
+/* Training interactions (excludes held-out test items): the example count
+ * used as this store's weight. */
+uint64_t fr_mf_train_examples(const fr_mf *mf);
+
+/* Runs opts->epochs epochs over the store's training data, updating member
+ * embeddings and model in place. *loss_out (may be NULL) is the mean loss of
+ * the last epoch. FR_EINVAL if the model's shape does not match. */
+FR_NODISCARD fr_err fr_mf_train(fr_mf *mf, fr_model *model,
+                                const fr_mf_opts *opts, double *loss_out);
+
+/* Mean loss over the training data without updating anything. */
+FR_NODISCARD fr_err fr_mf_loss(const fr_mf *mf, const fr_model *model,
+                               uint64_t seed, double *loss_out);
+
+/* HR@10 / NDCG@10 of the model on the held-out items. */
+FR_NODISCARD fr_err fr_mf_evaluate(const fr_mf *mf, const fr_model *model,
+                                   fr_eval_result *out);
+
+/* Same protocol, scoring items by their training popularity on this store. */
+FR_NODISCARD fr_err fr_mf_evaluate_popularity(const fr_mf *mf,
+                                              fr_eval_result *out);
+
+/* Top-k items for member by model score, excluding items the member already
+ * interacted with (train and held-out). items_out/scores_out have room for k;
+ * *n_out gets how many were written (< k only if few items remain).
+ * FR_ENOENT if member is out of range. */
+FR_NODISCARD fr_err fr_mf_recommend(const fr_mf *mf, const fr_model *model,
+                                    uint32_t member, uint32_t k,
+                                    uint32_t *items_out, float *scores_out,
+                                    uint32_t *n_out);
+
+#endif

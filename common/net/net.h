@@ -1,0 +1,99 @@
+/*
+ * net.h - the only module that includes <zmq.h>.
+ *
+ * The aggregator listens on a ROUTER socket as a CURVE server; stores connect
+ * with DEALER sockets as CURVE clients pinning the aggregator's public key.
+ * A ZAP handler thread (started with fr_net_zap_start) admits only store keys
+ * listed in the allow-list file and hands ZeroMQ the store name as User-Id,
+ * so every received message carries the authenticated store name. Refused
+ * keys are logged by fingerprint at warn and counted.
+ *
+ * Allow-list file: lines "STORE_NAME HEX_PUBLIC_KEY"; '#' comments and blank
+ * lines ignored; store names are [A-Za-z0-9._-]{1,63}; duplicate names or
+ * keys are an error naming the line.
+ *
+ * Threads: a socket is used by one thread at a time (ZeroMQ rule). The ZAP
+ * handler runs on its own thread inside the context; fr_net_zap_reload may be
+ * called from any thread.
+ */
+#ifndef FR_NET_NET_H
+#define FR_NET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+#include "../crypto/crypto.h"
+
+typedef struct fr_net_ctx fr_net_ctx;
+typedef struct fr_net_sock fr_net_sock;
+
+#define FR_NET_PEER_ID_MAX 255
+#define FR_NET_STORE_NAME_MAX 64
+
+/* Who sent a message on a ROUTER socket. */
+typedef struct fr_net_peer {
+    uint8_t id[FR_NET_PEER_ID_MAX]; /* ZeroMQ routing id (not secret) */
+    size_t id_len;
+    char store[FR_NET_STORE_NAME_MAX]; /* authenticated name from ZAP */
+} fr_net_peer;
+
+FR_NODISCARD fr_err fr_net_ctx_new(fr_net_ctx **out);
+/* Stops the ZAP thread, closes the context; sockets must be destroyed first.
+ * Accepts NULL; sets *ctxp to NULL. */
+void fr_net_ctx_destroy(fr_net_ctx **ctxp);
+
+/* Loads the allow-list and starts the ZAP handler. FR_EINVAL (logged with the
+ * file and line) if the list is malformed; FR_ESTATE if already started. */
+FR_NODISCARD fr_err fr_net_zap_start(fr_net_ctx *ctx,
+                                     const char *allowlist_path);
+/* Re-reads the allow-list; on error the old list stays in force. New
+ * handshakes use the new list. */
+FR_NODISCARD fr_err fr_net_zap_reload(fr_net_ctx *ctx);
+/* Number of handshakes refused so far. */
+uint64_t fr_net_zap_refused(const fr_net_ctx *ctx);
+/* Non-zero if store is on the current allow-list. */
+int fr_net_zap_allowed(const fr_net_ctx *ctx, const char *store);
+
+/* Binds a ROUTER CURVE server. server is borrowed for the call (the secret
+ * is copied into ZeroMQ). max_msg is set as ZMQ_MAXMSGSIZE. */
+FR_NODISCARD fr_err fr_net_listen(fr_net_ctx *ctx, const char *endpoint,
+                                  const fr_crypto_keypair *server,
+                                  size_t max_msg, fr_net_sock **out);
+
+/* Connects a DEALER CURVE client pinning server_pk. ZeroMQ reconnects by
+ * itself if the aggregator goes away and comes back. */
+FR_NODISCARD fr_err fr_net_connect(fr_net_ctx *ctx, const char *endpoint,
+                                   const fr_crypto_keypair *client,
+                                   const uint8_t server_pk[FR_CRYPTO_PK_BYTES],
+                                   size_t max_msg, fr_net_sock **out);
+
+/* An in-process PAIR socket for talking to a worker thread: one side binds
+ * (bind != 0), the other connects, with the same name. */
+FR_NODISCARD fr_err fr_net_pair(fr_net_ctx *ctx, const char *name, int bind,
+                                fr_net_sock **out);
+
+/* Closes (linger 0) and frees; accepts NULL; sets *sp to NULL. */
+void fr_net_sock_destroy(fr_net_sock **sp);
+
+/* Sends one message without blocking. peer is required on a ROUTER socket
+ * and ignored otherwise. FR_ECLOSED if the peer is gone, FR_ETIMEDOUT if the
+ * send would block. */
+FR_NODISCARD fr_err fr_net_send(fr_net_sock *s, const fr_net_peer *peer,
+                                const void *buf, size_t len);
+
+/* Receives one message, waiting up to timeout_ms (0 = poll, -1 = forever).
+ * *buf_out is malloc'd (caller frees); peer_out (ROUTER only, may be NULL)
+ * gets routing id and store name. FR_ETIMEDOUT if nothing arrived; FR_EPROTO
+ * if a frame had an unexpected shape (it was consumed and dropped). */
+FR_NODISCARD fr_err fr_net_recv(fr_net_sock *s, int timeout_ms,
+                                fr_net_peer *peer_out, uint8_t **buf_out,
+                                size_t *len_out);
+
+/* Waits up to timeout_ms until one of socks can be read; sets bit i of
+ * *ready_out for each readable socks[i]. FR_OK with *ready_out == 0 on
+ * timeout. FR_ECLOSED if interrupted by a signal (check your stop flag). */
+FR_NODISCARD fr_err fr_net_poll(fr_net_sock *const *socks, size_t n,
+                                int timeout_ms, unsigned *ready_out);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * wire.h - the only module that includes the protoc-c generated headers.
+ *
+ * Every message on the wire is one fedrec.Envelope (proto/fedrec.proto)
+ * carrying the protocol version, the round id and a message type that must
+ * match the body. Decoding is the single place where peer bytes are checked:
+ * size limit, version, type/body agreement, vector lengths against declared
+ * dimensions, dimension bounds and finite floats. A message that fails any
+ * check is refused with FR_EPROTO (or FR_ELIMIT for size) and a reason string.
+ *
+ * Ownership: fr_wire_decode returns an owned fr_msg; every pointer inside it
+ * (float arrays) is borrowed from it and valid until fr_msg_destroy.
+ * fr_wire_encode borrows the message and returns a malloc'd buffer.
+ */
+#ifndef FR_WIRE_WIRE_H
+#define FR_WIRE_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+
+#define FR_WIRE_VERSION 1u
+/* Absolute bounds on model shape accepted from the wire. */
+#define FR_WIRE_MAX_ITEMS (1u << 20)
+#define FR_WIRE_MAX_DIM 1024u
+/* Default maximum encoded message size (also set as ZMQ_MAXMSGSIZE). */
+#define FR_WIRE_DEFAULT_MAX_BYTES (64u << 20)
+
+typedef enum fr_msg_type {
+    FR_MSG_HELLO = 1,       /* store -> aggregator: presence and heartbeat */
+    FR_MSG_ROUND_START = 2, /* aggregator -> store: global model and task */
+    FR_MSG_UPDATE = 3,      /* store -> aggregator: model delta + metrics */
+    FR_MSG_ROUND_END = 4,   /* aggregator -> store: outcome of a round */
+} fr_msg_type;
+
+typedef struct fr_msg_hello {
+    uint64_t num_examples; /* training interactions the store holds */
+    uint64_t last_round;   /* last round id the store took part in */
+    uint32_t busy;         /* non-zero while the store is training */
+} fr_msg_hello;
+
+typedef struct fr_train_params {
+    uint32_t local_epochs;
+    float learning_rate;
+    uint32_t negatives; /* sampled negatives per positive */
+    float l2;
+    uint32_t batch_size;
+    uint64_t seed;
+} fr_train_params;
+
+typedef struct fr_msg_round_start {
+    uint32_t n_items;
+    uint32_t dim;
+    const float *item_emb;  /* n_items * dim, row-major */
+    const float *item_bias; /* n_items */
+    uint32_t deadline_ms;   /* time the store has to answer */
+    fr_train_params train;
+} fr_msg_round_start;
+
+typedef struct fr_metrics {
+    double hr10;
+    double ndcg10;
+    double pop_hr10;
+    double pop_ndcg10;
+    uint32_t eval_members;
+    double train_loss;
+} fr_metrics;
+
+typedef struct fr_msg_update {
+    uint64_t num_examples; /* weight of this update in the average, > 0 */
+    uint32_t n_items;
+    uint32_t dim;
+    const float *delta_emb;  /* n_items * dim */
+    const float *delta_bias; /* n_items */
+    fr_metrics metrics;
+} fr_msg_update;
+
+typedef struct fr_msg_round_end {
+    uint32_t completed; /* 1 if aggregated, 0 if abandoned */
+    uint32_t contributors;
+    uint64_t completed_rounds;
+} fr_msg_round_end;
+
+typedef struct fr_msg {
+    fr_msg_type type;
+    uint64_t round_id;
+    union {
+        fr_msg_hello hello;
+        fr_msg_round_start round_start;
+        fr_msg_update update;
+        fr_msg_round_end round_end;
+    } u;
+    void *owned_; /* decoder's storage; NULL for caller-built messages */
+} fr_msg;
+
+/*
+ * Encodes m (version FR_WIRE_VERSION is added). *buf_out is malloc'd, caller
+ * frees. FR_EINVAL if m is inconsistent (unknown type, NULL vectors, dims out
+ * of bounds); FR_ELIMIT if the encoding would exceed max_bytes.
+ */
+FR_NODISCARD fr_err fr_wire_encode(const fr_msg *m, size_t max_bytes,
+                                   uint8_t **buf_out, size_t *len_out);
+
+/*
+ * Decodes and validates peer bytes. On failure returns FR_ELIMIT (len >
+ * max_bytes) or FR_EPROTO and, if reason_out is not NULL, points it at a
+ * static string naming what was wrong ("truncated or malformed protobuf",
+ * "unsupported protocol version", ...). *msg_out is set only on success.
+ */
+FR_NODISCARD fr_err fr_wire_decode(const uint8_t *buf, size_t len,
+                                   size_t max_bytes, fr_msg **msg_out,
+                                   const char **reason_out);
+
+/* Frees a decoded message; accepts NULL; sets *mp to NULL. */
+void fr_msg_destroy(fr_msg **mp);
+
+/* Name of a message type for logs ("hello", ...; "unknown" otherwise). */
+const char *fr_msg_type_name(fr_msg_type type);
+
+#endif
