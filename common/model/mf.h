@@ -83,4 +83,16 @@ FR_NODISCARD fr_err fr_mf_recommend(const fr_mf *mf, const fr_model *model,
                                     uint32_t *items_out, float *scores_out,
                                     uint32_t *n_out);
 
+/*
+ * Member embeddings are the store's private state and are persisted by the
+ * store between runs. Format (little-endian): "FRMB", u32 version,
+ * u32 n_members, u32 dim, n_members*dim float32, u32 CRC-32 of all before.
+ * decode: FR_EPROTO if malformed or the shape differs from this fr_mf; the
+ * fr_mf is unchanged then. *buf_out is malloc'd; the caller should wipe it.
+ */
+FR_NODISCARD fr_err fr_mf_encode_members(const fr_mf *mf, uint8_t **buf_out,
+                                         size_t *len_out);
+FR_NODISCARD fr_err fr_mf_decode_members(fr_mf *mf, const uint8_t *buf,
+                                         size_t len);
+
 #endif
