@@ -1,1 +1,439 @@
-/* placeholder: implementation lands with its module */
+/*
+ * client.c - the store client's `run` loop and `recommend` command.
+ *
+ * DESIGN. One poll loop watches the aggregator connection (DEALER, CURVE)
+ * and the training worker. Every heartbeat_ms the store sends HELLO with its
+ * example count and whether it is busy, which is also how it (re)announces
+ * itself after the aggregator restarts: ZeroMQ reconnects on its own.
+ * ROUND_START hands a job to the worker; the finished job becomes an UPDATE
+ * (model delta and quality figures; never member embeddings or data).
+ * ROUND_END of a completed round carries the new global model, which is
+ * saved with the member embeddings in state_dir so `recommend` can serve
+ * from them.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/crypto.h"
+#include "model/mf.h"
+#include "net/net.h"
+#include "store.h"
+#include "wire/wire.h"
+#include "worker.h"
+
+#define TAG "client"
+#define MEMBERS_FILE "members.bin"
+#define MODEL_FILE "model.bin"
+#define STATE_MAX_BYTES ((size_t)1 << 31)
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct client {
+    const client_config *cfg;
+    fr_net_ctx *ctx;
+    fr_net_sock *conn;
+    worker *work;
+    store_data *data;
+    fr_mf *mf; /* made at the first round, when dim is known */
+    uint64_t last_round;
+    int busy;
+    char members_path[CLIENT_PATH_MAX + 32];
+    char model_path[CLIENT_PATH_MAX + 32];
+} client;
+
+static void
+state_paths(const client_config *cfg, char *members, char *model, size_t n)
+{
+    snprintf(members, n, "%s/" MEMBERS_FILE, cfg->state_dir);
+    snprintf(model, n, "%s/" MODEL_FILE, cfg->state_dir);
+}
+
+/* Creates the member state for dim, restoring saved embeddings when their
+ * shape matches (a different dim starts afresh, which the log says). */
+static fr_err
+open_members(const client_config *cfg, const store_data *data, uint32_t dim,
+             const char *path, fr_mf **out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_err rc = fr_mf_new(out, store_data_dataset(data), dim,
+                          (uint64_t)cfg->seed);
+
+    if (rc)
+        return rc;
+    rc = fr_file_read_all(path, STATE_MAX_BYTES, &buf, &len);
+    if (rc == FR_ENOENT)
+        return FR_OK;
+    if (rc == FR_OK && fr_mf_decode_members(*out, buf, len) == FR_OK)
+        fr_log_info(TAG, "member embeddings restored from %s", path);
+    else
+        fr_log_warn(TAG, "member embeddings in %s not usable (damaged or "
+                    "another shape); starting afresh", path);
+    if (buf)
+        fr_crypto_wipe(buf, len);
+    free(buf);
+    return FR_OK;
+}
+
+static void
+save_members(client *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_err rc = fr_mf_encode_members(c->mf, &buf, &len);
+
+    if (rc == FR_OK)
+        rc = fr_file_write_atomic(c->members_path, buf, len, 0600);
+    if (rc)
+        fr_log_err(TAG, "cannot save member embeddings: %s",
+                   fr_strerror(rc));
+    if (buf)
+        fr_crypto_wipe(buf, len);
+    free(buf);
+}
+
+static void
+send_msg(client *c, const fr_msg *m)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_err rc = fr_wire_encode(m, (size_t)c->cfg->max_message_bytes, &buf,
+                               &len);
+
+    if (rc == FR_OK)
+        rc = fr_net_send(c->conn, NULL, buf, len);
+    if (rc)
+        fr_log_info(TAG, "%s not sent: %s", fr_msg_type_name(m->type),
+                    fr_strerror(rc));
+    free(buf);
+}
+
+static void
+send_hello(client *c)
+{
+    fr_msg m = {.type = FR_MSG_HELLO, .round_id = c->last_round};
+    const fr_dataset *d = store_data_dataset(c->data);
+
+    m.u.hello.num_examples = fr_dataset_n_interactions(d);
+    m.u.hello.last_round = c->last_round;
+    m.u.hello.busy = (uint32_t)c->busy;
+    send_msg(c, &m);
+}
+
+static fr_err
+model_from_wire(uint32_t n_items, uint32_t dim, const float *emb,
+                const float *bias, fr_model **out)
+{
+    fr_err rc = fr_model_new(out, n_items, dim);
+
+    if (rc)
+        return rc;
+    memcpy(fr_model_item_emb(*out), emb, (size_t)n_items * dim * sizeof *emb);
+    memcpy(fr_model_item_bias(*out), bias, n_items * sizeof *bias);
+    return FR_OK;
+}
+
+static void
+on_round_start(client *c, const fr_msg *msg)
+{
+    const fr_msg_round_start *rs = &msg->u.round_start;
+    train_job *job = NULL;
+    fr_err rc;
+
+    if (c->busy) {
+        fr_log_warn(TAG, "round id %llu ignored: still training round %llu",
+                    (unsigned long long)msg->round_id,
+                    (unsigned long long)c->last_round);
+        return;
+    }
+    if (rs->n_items != (uint32_t)c->cfg->n_items) {
+        fr_log_err(TAG, "round id %llu ignored: the aggregator's model has "
+                   "%u items, this store is configured for n_items %lld",
+                   (unsigned long long)msg->round_id, rs->n_items,
+                   (long long)c->cfg->n_items);
+        return;
+    }
+    if (!c->mf && (rc = open_members(c->cfg, c->data, rs->dim,
+                                     c->members_path, &c->mf))) {
+        fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
+        return;
+    }
+    job = calloc(1, sizeof *job);
+    if (!job || model_from_wire(rs->n_items, rs->dim, rs->item_emb,
+                                rs->item_bias, &job->global)) {
+        fr_log_err(TAG, "round id %llu: out of memory",
+                   (unsigned long long)msg->round_id);
+        train_job_destroy(&job);
+        return;
+    }
+    job->round_id = msg->round_id;
+    job->mf = c->mf;
+    job->opts = (fr_mf_opts){.epochs = rs->train.local_epochs,
+                             .lr = rs->train.learning_rate,
+                             .negatives = rs->train.negatives,
+                             .l2 = rs->train.l2,
+                             .batch_size = rs->train.batch_size,
+                             .seed = rs->train.seed};
+    if ((rc = worker_submit(c->work, &job))) {
+        fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));
+        train_job_destroy(&job);
+        return;
+    }
+    c->busy = 1;
+    c->last_round = msg->round_id;
+    fr_log_info(TAG, "round id %llu: training %u local epoch(s)",
+                (unsigned long long)msg->round_id, rs->train.local_epochs);
+}
+
+static void
+on_round_end(client *c, const fr_msg *msg)
+{
+    const fr_msg_round_end *re = &msg->u.round_end;
+    fr_model *model = NULL;
+    fr_err rc;
+
+    fr_log_info(TAG, "round id %llu %s with %u stores (%llu rounds done)",
+                (unsigned long long)msg->round_id,
+                re->completed ? "completed" : "abandoned", re->contributors,
+                (unsigned long long)re->completed_rounds);
+    if (!re->completed || !re->has_model)
+        return;
+    if (re->n_items != (uint32_t)c->cfg->n_items) {
+        fr_log_warn(TAG, "global model with %u items ignored", re->n_items);
+        return;
+    }
+    rc = model_from_wire(re->n_items, re->dim, re->item_emb, re->item_bias,
+                         &model);
+    if (rc == FR_OK)
+        rc = fr_model_save(model, c->model_path);
+    if (rc)
+        fr_log_err(TAG, "cannot save the global model: %s", fr_strerror(rc));
+    fr_model_destroy(&model);
+}
+
+static void
+on_job_done(client *c)
+{
+    train_job *job = NULL;
+    fr_msg m = {.type = FR_MSG_UPDATE};
+    fr_msg_update *u = &m.u.update;
+
+    if (worker_collect(c->work, &job) != FR_OK)
+        return;
+    c->busy = 0;
+    if (job->rc) {
+        fr_log_err(TAG, "round id %llu: training failed: %s",
+                   (unsigned long long)job->round_id, fr_strerror(job->rc));
+        train_job_destroy(&job);
+        return;
+    }
+    save_members(c);
+    m.round_id = job->round_id;
+    u->num_examples = job->num_examples;
+    u->n_items = fr_model_n_items(job->delta);
+    u->dim = fr_model_dim(job->delta);
+    u->delta_emb = fr_model_item_emb_const(job->delta);
+    u->delta_bias = fr_model_item_bias_const(job->delta);
+    u->metrics = job->metrics;
+    send_msg(c, &m);
+    fr_log_info(TAG, "round id %llu: trained in %.2f s, loss %.4f, local "
+                "HR@10 %.4f NDCG@10 %.4f; update sent",
+                (unsigned long long)job->round_id, job->seconds,
+                job->metrics.train_loss, job->metrics.hr10,
+                job->metrics.ndcg10);
+    train_job_destroy(&job);
+    send_hello(c); /* tell the aggregator at once that we are free */
+}
+
+static void
+on_message(client *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_msg *msg = NULL;
+    const char *why = NULL;
+    fr_err rc = fr_net_recv(c->conn, 0, NULL, &buf, &len);
+
+    if (rc)
+        return;
+    rc = fr_wire_decode(buf, len, (size_t)c->cfg->max_message_bytes, &msg,
+                        &why);
+    if (rc) {
+        fr_log_warn(TAG, "dropped %zu-byte message from the aggregator: %s",
+                    len, why ? why : fr_strerror(rc));
+    } else if (msg->type == FR_MSG_ROUND_START) {
+        on_round_start(c, msg);
+    } else if (msg->type == FR_MSG_ROUND_END) {
+        on_round_end(c, msg);
+    } else {
+        fr_log_warn(TAG, "dropped unexpected %s message",
+                    fr_msg_type_name(msg->type));
+    }
+    fr_msg_destroy(&msg);
+    free(buf);
+}
+
+static void
+loop(client *c)
+{
+    int64_t next_hello = 0;
+    fr_net_sock *socks[2] = {c->conn, worker_sock(c->work)};
+
+    while (!stop_requested) {
+        unsigned ready = 0;
+        int64_t now = fr_clock_ms();
+
+        if (now >= next_hello) {
+            send_hello(c);
+            next_hello = now + c->cfg->heartbeat_ms;
+        }
+        if (fr_net_poll(socks, 2, (int)(next_hello - now), &ready) != FR_OK)
+            continue;
+        if (ready & 2)
+            on_job_done(c);
+        if (ready & 1)
+            on_message(c);
+    }
+}
+
+static fr_err
+connect_store(client *c)
+{
+    const client_config *cfg = c->cfg;
+    fr_crypto_keypair *kp = NULL;
+    uint8_t server_pk[FR_CRYPTO_PK_BYTES];
+    fr_err rc;
+
+    if ((rc = fr_crypto_keypair_load(cfg->key_file, &kp))) {
+        fr_log_err(TAG, "cannot load key_file %s: %s", cfg->key_file,
+                   fr_strerror(rc));
+        return rc;
+    }
+    if ((rc = fr_crypto_public_load(cfg->server_key, server_pk))) {
+        fr_log_err(TAG, "cannot load server_key %s: %s", cfg->server_key,
+                   fr_strerror(rc));
+        goto out;
+    }
+    if ((rc = fr_net_connect(c->ctx, cfg->connect, kp, server_pk,
+                             (size_t)cfg->max_message_bytes, &c->conn)))
+        fr_log_err(TAG, "cannot connect to %s: %s", cfg->connect,
+                   fr_strerror(rc));
+out:
+    fr_crypto_keypair_destroy(&kp);
+    return rc;
+}
+
+static fr_err
+load_data(const client_config *cfg, store_data **out)
+{
+    char err[512] = "";
+    fr_err rc = store_data_load(cfg->data, (uint32_t)cfg->n_items, out, err,
+                                sizeof err);
+    const fr_dataset *d;
+
+    if (rc) {
+        fr_log_err(TAG, "%s", err);
+        return rc;
+    }
+    d = store_data_dataset(*out);
+    fr_log_info(TAG, "loaded %llu interactions of %u members from %s; %u "
+                "other column(s) not kept",
+                (unsigned long long)fr_dataset_n_interactions(d),
+                fr_dataset_n_members(d), cfg->data,
+                store_data_ignored_columns(*out));
+    return FR_OK;
+}
+
+int
+client_run(const client_config *cfg)
+{
+    client c = {.cfg = cfg};
+    struct sigaction sa;
+    int status = 1;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    state_paths(cfg, c.members_path, c.model_path, sizeof c.members_path);
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
+        return 1;
+    }
+    if (load_data(cfg, &c.data) || fr_net_ctx_new(&c.ctx) ||
+        connect_store(&c) || worker_new(&c.work, c.ctx))
+        goto out;
+    fr_log_notice(TAG, "store client running; aggregator %s", cfg->connect);
+    loop(&c);
+    fr_log_notice(TAG, "stopping");
+    status = 0;
+out:
+    worker_destroy(&c.work); /* waits for a job in progress */
+    fr_net_sock_destroy(&c.conn);
+    fr_net_ctx_destroy(&c.ctx);
+    fr_mf_destroy(&c.mf);
+    store_data_destroy(&c.data);
+    return status;
+}
+
+int
+client_recommend(const client_config *cfg, const char *member_id, uint32_t k)
+{
+    char members_path[CLIENT_PATH_MAX + 32], model_path[CLIENT_PATH_MAX + 32];
+    store_data *data = NULL;
+    fr_model *model = NULL;
+    fr_mf *mf = NULL;
+    uint32_t member, n = 0, *items = NULL;
+    float *scores = NULL;
+    int status = 1;
+    fr_err rc;
+
+    state_paths(cfg, members_path, model_path, sizeof members_path);
+    if (load_data(cfg, &data))
+        goto out;
+    if (store_data_member(data, member_id, &member)) {
+        fprintf(stderr, "fedrec-client: unknown member (not in %s)\n",
+                cfg->data);
+        goto out;
+    }
+    if ((rc = fr_model_load(model_path, &model))) {
+        fprintf(stderr, "fedrec-client: no usable global model in %s: %s "
+                "(has this store completed a round?)\n", model_path,
+                fr_strerror(rc));
+        goto out;
+    }
+    if (open_members(cfg, data, fr_model_dim(model), members_path, &mf))
+        goto out;
+    items = calloc(k, sizeof *items);
+    scores = calloc(k, sizeof *scores);
+    if (!items || !scores ||
+        fr_mf_recommend(mf, model, member, k, items, scores, &n))
+        goto out;
+    printf("rank\titem_id\tscore\n");
+    for (uint32_t i = 0; i < n; i++)
+        printf("%u\t%u\t%.4f\n", i + 1, items[i], scores[i]);
+    status = 0;
+out:
+    free(items);
+    free(scores);
+    fr_mf_destroy(&mf);
+    fr_model_destroy(&model);
+    store_data_destroy(&data);
+    return status;
+}

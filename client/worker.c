@@ -1,1 +1,181 @@
-/* placeholder: implementation lands with its module */
+/*
+ * worker.c - runs train_jobs on a dedicated thread (see worker.h).
+ */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+#define TAG "train"
+
+struct worker {
+    fr_net_sock *main_end;   /* used by the main thread */
+    fr_net_sock *thread_end; /* used by the worker thread */
+    pthread_t thread;
+    int started;
+    train_job *outstanding; /* job handed over and not yet returned */
+};
+
+void
+train_job_destroy(train_job **jp)
+{
+    if (!jp || !*jp)
+        return;
+    fr_model_destroy(&(*jp)->global);
+    fr_model_destroy(&(*jp)->delta);
+    free(*jp);
+    *jp = NULL;
+}
+
+static fr_err
+run_job(train_job *job)
+{
+    fr_model *local = NULL;
+    fr_eval_result q, pop;
+    double loss = 0;
+    int64_t t0 = fr_clock_ms();
+    fr_err rc;
+
+    if ((rc = fr_model_dup(job->global, &local)) ||
+        (rc = fr_mf_train(job->mf, local, &job->opts, &loss)) ||
+        (rc = fr_mf_evaluate(job->mf, local, &q)) ||
+        (rc = fr_mf_evaluate_popularity(job->mf, &pop)))
+        goto out;
+    {
+        float *d = fr_model_params(local);
+        const float *g = fr_model_params_const(job->global);
+        for (size_t i = 0, n = fr_model_n_params(local); i < n; i++)
+            d[i] -= g[i];
+    }
+    job->delta = local;
+    local = NULL;
+    job->metrics = (fr_metrics){.hr10 = q.hr, .ndcg10 = q.ndcg,
+                                .pop_hr10 = pop.hr, .pop_ndcg10 = pop.ndcg,
+                                .eval_members = q.count, .train_loss = loss};
+    job->num_examples = fr_mf_train_examples(job->mf);
+out:
+    fr_model_destroy(&local);
+    job->seconds = (double)(fr_clock_ms() - t0) / 1000.0;
+    return rc;
+}
+
+static void *
+thread_main(void *arg)
+{
+    worker *w = arg;
+
+    for (;;) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        train_job *job = NULL;
+
+        if (fr_net_recv(w->thread_end, -1, NULL, &buf, &len) != FR_OK)
+            continue;
+        if (len == sizeof job)
+            memcpy(&job, buf, sizeof job);
+        free(buf);
+        if (!job)
+            break;
+        job->rc = run_job(job);
+        while (fr_net_send(w->thread_end, NULL, &job, sizeof job) != FR_OK)
+            fr_sleep_ms(10); /* the main thread always drains its end */
+    }
+    return NULL;
+}
+
+fr_err
+worker_new(worker **out, fr_net_ctx *ctx)
+{
+    worker *w = calloc(1, sizeof *w);
+    char name[64];
+    fr_err rc;
+
+    if (!w)
+        return FR_ENOMEM;
+    snprintf(name, sizeof name, "train-%p", (void *)w);
+    if ((rc = fr_net_pair(ctx, name, 1, &w->main_end)) ||
+        (rc = fr_net_pair(ctx, name, 0, &w->thread_end)))
+        goto fail;
+    if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
+        rc = FR_ESYS;
+        goto fail;
+    }
+    w->started = 1;
+    *out = w;
+    return FR_OK;
+fail:
+    worker_destroy(&w);
+    return rc;
+}
+
+void
+worker_destroy(worker **wp)
+{
+    worker *w;
+
+    if (!wp || !*wp)
+        return;
+    w = *wp;
+    if (w->started) {
+        train_job *stop = NULL;
+        /* The thread finishes its current job first, then sees the stop. */
+        while (fr_net_send(w->main_end, NULL, &stop, sizeof stop) != FR_OK)
+            fr_sleep_ms(10);
+        pthread_join(w->thread, NULL);
+    }
+    if (w->outstanding) {
+        train_job *j = NULL;
+        if (worker_collect(w, &j) == FR_OK)
+            train_job_destroy(&j);
+    }
+    fr_net_sock_destroy(&w->main_end);
+    fr_net_sock_destroy(&w->thread_end);
+    free(w);
+    *wp = NULL;
+}
+
+fr_err
+worker_submit(worker *w, train_job **jobp)
+{
+    fr_err rc;
+
+    if (w->outstanding)
+        return FR_ESTATE;
+    rc = fr_net_send(w->main_end, NULL, jobp, sizeof *jobp);
+    if (rc)
+        return rc;
+    w->outstanding = *jobp;
+    *jobp = NULL;
+    return FR_OK;
+}
+
+fr_net_sock *
+worker_sock(worker *w)
+{
+    return w->main_end;
+}
+
+fr_err
+worker_collect(worker *w, train_job **out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    train_job *job = NULL;
+    fr_err rc = fr_net_recv(w->main_end, 0, NULL, &buf, &len);
+
+    if (rc)
+        return rc;
+    if (len == sizeof job)
+        memcpy(&job, buf, sizeof job);
+    free(buf);
+    if (!job || job != w->outstanding)
+        return FR_EPROTO;
+    w->outstanding = NULL;
+    *out = job;
+    return FR_OK;
+}

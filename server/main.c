@@ -1,2 +1,275 @@
-/* placeholder */
-int main(void) { return 1; }
+/*
+ * main.c - fedrec-aggregator: configuration, signals and the poll loop.
+ *
+ * One thread: the loop receives a message, decodes it (wire/ checks every
+ * byte), hands it to the round engine, and ticks the engine's timers. Bad
+ * input is logged and dropped; only a local setup error stops the daemon.
+ * SIGINT/SIGTERM stop it cleanly (a round in progress is abandoned and the
+ * last checkpoint stays); SIGHUP re-reads the allow-list.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cblas.h>
+
+#include "agg.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "crypto/crypto.h"
+
+#define TAG "aggregator"
+
+typedef agg_config C;
+static const fr_config_key keys[] = {
+    FR_CFG_STRING_(C, listen, "tcp://127.0.0.1:7600",
+                   "ZeroMQ endpoint the aggregator binds (ROUTER, CURVE)"),
+    FR_CFG_STRING_(C, key_file, "",
+                   "aggregator secret key file (0600, from fedrec-keygen)"),
+    FR_CFG_STRING_(C, allowlist, "",
+                   "store allow-list: lines 'STORE_NAME HEX_PUBLIC_KEY'"),
+    FR_CFG_STRING_(C, state_dir, "",
+                   "directory for checkpoint.bin and history.tsv"),
+    FR_CFG_STRING_(C, log_level, "info", "err, warn, notice, info or debug"),
+    FR_CFG_INT_(C, n_items, "500", 1, 1048576, "items in the catalogue"),
+    FR_CFG_INT_(C, dim, "32", 1, 1024, "embedding dimension"),
+    FR_CFG_INT_(C, min_stores, "2", 1, 100000,
+                "fewest answering stores for a round to count"),
+    FR_CFG_DOUBLE_(C, fraction, "1.0", 0.0, 1.0,
+                   "share of ready stores selected each round"),
+    FR_CFG_INT_(C, rounds, "0", 0, 100000000,
+                "stop after this many completed rounds (0: run forever)"),
+    FR_CFG_INT_(C, round_timeout_ms, "60000", 100, 86400000,
+                "deadline for updates after a round starts"),
+    FR_CFG_INT_(C, start_delay_ms, "2000", 0, 3600000,
+                "wait this long with min_stores ready before the first round"),
+    FR_CFG_INT_(C, heartbeat_timeout_ms, "5000", 100, 3600000,
+                "a store silent for this long counts as gone"),
+    FR_CFG_INT_(C, retry_delay_ms, "1000", 0, 3600000,
+                "pause before retrying an abandoned round"),
+    FR_CFG_INT_(C, max_stores, "1024", 1, 100000,
+                "most stores tracked at once"),
+    FR_CFG_INT_(C, local_epochs, "1", 1, 1000, "local epochs per round"),
+    FR_CFG_DOUBLE_(C, learning_rate, "0.05", 1e-9, 100.0,
+                   "store SGD step size"),
+    FR_CFG_INT_(C, negatives, "4", 1, 1000,
+                "sampled negatives per positive"),
+    FR_CFG_DOUBLE_(C, l2, "0.0001", 0.0, 10.0, "L2 penalty on embeddings"),
+    FR_CFG_INT_(C, batch_size, "256", 1, 1000000, "members per batch"),
+    FR_CFG_DOUBLE_(C, server_lr, "1.0", 1e-6, 100.0,
+                   "step applied to the averaged update"),
+    FR_CFG_DOUBLE_(C, init_scale, "0.1", 0.0, 10.0,
+                   "std-dev of the initial item embeddings"),
+    FR_CFG_INT_(C, seed, "1", 0, INT64_MAX,
+                "seed for model init, store selection and store training"),
+    FR_CFG_INT_(C, max_message_bytes, "67108864", 1024, 1073741824,
+                "largest message accepted or sent"),
+    FR_CFG_INT_(C, blas_threads, "1", 1, 256, "OpenBLAS threads"),
+};
+const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
+
+fr_err
+agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
+{
+    if (!*c->key_file || !*c->allowlist || !*c->state_dir) {
+        snprintf(errbuf, errlen, "key_file, allowlist and state_dir must be "
+                 "set (config file or --key=value)");
+        return FR_EINVAL;
+    }
+    if (c->min_stores > c->max_stores) {
+        snprintf(errbuf, errlen, "min_stores (%lld) exceeds max_stores (%lld)",
+                 (long long)c->min_stores, (long long)c->max_stores);
+        return FR_EINVAL;
+    }
+    if (c->fraction <= 0) {
+        snprintf(errbuf, errlen, "fraction must be above 0");
+        return FR_EINVAL;
+    }
+    return FR_OK;
+}
+
+static volatile sig_atomic_t stop_requested, reload_requested;
+
+static void
+on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
+}
+
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+handle_one(aggregator *a, fr_net_sock *sock, const agg_config *cfg)
+{
+    fr_net_peer peer;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_msg *msg = NULL;
+    const char *why = NULL;
+    fr_err rc = fr_net_recv(sock, 0, &peer, &buf, &len);
+
+    if (rc == FR_ETIMEDOUT)
+        return;
+    if (rc) {
+        fr_log_warn(TAG, "dropped a frame: %s", fr_strerror(rc));
+        return;
+    }
+    rc = fr_wire_decode(buf, len, (size_t)cfg->max_message_bytes, &msg, &why);
+    if (rc)
+        fr_log_warn(TAG, "dropped %zu-byte message from store %s: %s", len,
+                    peer.store, why ? why : fr_strerror(rc));
+    else
+        aggregator_on_message(a, &peer, msg, fr_clock_ms());
+    fr_msg_destroy(&msg);
+    free(buf);
+}
+
+static void
+run_loop(aggregator *a, fr_net_ctx *ctx, fr_net_sock *sock,
+         const agg_config *cfg)
+{
+    int64_t done_at = 0;
+
+    while (!stop_requested) {
+        unsigned ready = 0;
+        int64_t now = fr_clock_ms();
+
+        if (reload_requested) {
+            reload_requested = 0;
+            if (fr_net_zap_reload(ctx) == FR_OK)
+                fr_log_notice(TAG, "allow-list reloaded");
+        }
+        if (fr_net_poll(&sock, 1, aggregator_next_timeout(a, now), &ready) ==
+                FR_OK &&
+            ready)
+            for (int i = 0; i < 64; i++) /* drain a burst, stay responsive */
+                handle_one(a, sock, cfg);
+        aggregator_tick(a, fr_clock_ms());
+        if (aggregator_done(a)) {
+            /* Let the last round's messages reach the stores, then leave. */
+            if (!done_at)
+                done_at = fr_clock_ms();
+            else if (fr_clock_ms() - done_at > 1000)
+                break;
+        }
+    }
+    aggregator_stop(a, fr_clock_ms());
+}
+
+static int
+usage_error(const char *msg)
+{
+    fprintf(stderr, "fedrec-aggregator: %s\n", msg);
+    fprintf(stderr, "try 'fedrec-aggregator --help'\n");
+    return 2;
+}
+
+static void
+print_help(void)
+{
+    printf("usage: fedrec-aggregator [--config FILE] [--KEY=VALUE ...] "
+           "[--check-config] [--dump-config]\n\n"
+           "Runs federated rounds for the fedrec store clients.\n\n"
+           "Configuration keys (file lines 'KEY VALUE', or --KEY=VALUE):\n");
+    fr_config_print_help(&agg_config_table, stdout);
+}
+
+static int
+serve(const agg_config *cfg)
+{
+    fr_crypto_keypair *kp = NULL;
+    fr_net_ctx *ctx = NULL;
+    fr_net_sock *sock = NULL;
+    aggregator *a = NULL;
+    fr_err rc;
+    int status = 1;
+
+    if ((rc = fr_crypto_keypair_load(cfg->key_file, &kp))) {
+        fr_log_err(TAG, "cannot load key_file %s: %s", cfg->key_file,
+                   fr_strerror(rc));
+        goto out;
+    }
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
+        goto out;
+    }
+    if ((rc = fr_net_ctx_new(&ctx)) ||
+        (rc = fr_net_zap_start(ctx, cfg->allowlist))) {
+        fr_log_err(TAG, "cannot start access control (allowlist %s): %s",
+                   cfg->allowlist, fr_strerror(rc));
+        goto out;
+    }
+    if ((rc = fr_net_listen(ctx, cfg->listen, kp,
+                            (size_t)cfg->max_message_bytes, &sock))) {
+        fr_log_err(TAG, "cannot listen on %s: %s", cfg->listen,
+                   fr_strerror(rc));
+        goto out;
+    }
+    fr_crypto_keypair_destroy(&kp); /* ZeroMQ holds its own copy */
+    if ((rc = aggregator_new(&a, cfg, sock)))
+        goto out;
+    fr_log_notice(TAG, "listening on %s", cfg->listen);
+    run_loop(a, ctx, sock, cfg);
+    status = 0;
+out:
+    aggregator_destroy(&a);
+    fr_net_sock_destroy(&sock);
+    fr_net_ctx_destroy(&ctx);
+    fr_crypto_keypair_destroy(&kp);
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    agg_config cfg;
+    char err[FR_CONFIG_ERR_MAX];
+    int pos[1], npos = 0, flags = 0;
+    fr_log_level level;
+
+    fr_log_set_ident("fedrec-aggregator");
+    if (fr_config_parse_cli(&agg_config_table, &cfg, argc, argv, pos, 0,
+                            &npos, &flags, err, sizeof err))
+        return usage_error(err);
+    if (flags & FR_CONFIG_FLAG_HELP) {
+        print_help();
+        return 0;
+    }
+    if (fr_log_level_parse(cfg.log_level, &level))
+        return usage_error("log_level: expected err, warn, notice, info or "
+                           "debug");
+    if (agg_config_validate(&cfg, err, sizeof err))
+        return usage_error(err);
+    if (flags & FR_CONFIG_FLAG_DUMP)
+        fr_config_dump(&agg_config_table, &cfg, stdout);
+    if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP)) {
+        if (flags & FR_CONFIG_FLAG_CHECK)
+            printf("configuration ok\n");
+        return 0;
+    }
+    fr_log_set_level(level);
+    if (fr_crypto_init()) {
+        fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
+        return 1;
+    }
+    openblas_set_num_threads((int)cfg.blas_threads);
+    install_signals();
+    return serve(&cfg);
+}

@@ -1,1 +1,545 @@
-/* placeholder: implementation lands with its module */
+/*
+ * round.c - the aggregator's round engine: store selection, collection of
+ * updates, weighted federated averaging, checkpoints and round history.
+ * See agg.h for the DESIGN notes (states, timers, invariants).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agg.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "checkpoint.h"
+#include "model/aggregate.h"
+#include "model/model.h"
+#include "registry.h"
+
+#define TAG "round"
+
+enum { ST_IDLE, ST_COLLECTING, ST_DONE };
+
+typedef struct quality {
+    double eval_weight, hr, ndcg, pop_hr, pop_ndcg;
+    double loss_weight, loss;
+    uint64_t examples;
+} quality;
+
+struct aggregator {
+    const agg_config *cfg;
+    fr_net_sock *sock;
+    registry *reg;
+    fr_model *model;
+    fr_agg *acc;
+    float *scratch; /* one flat update: embeddings then biases */
+    size_t n_params;
+    uint64_t round_id;  /* current round if collecting, else the next one */
+    uint64_t completed; /* rounds aggregated into the model */
+    int state;
+    int64_t started_ms, deadline_ms, not_before_ms, ready_since_ms;
+    int first_round_started;
+    char (*selected)[FR_NET_STORE_NAME_MAX];
+    uint8_t *answered;
+    size_t n_selected, n_answered;
+    quality q;
+    fr_rng rng;
+    char ckpt_path[AGG_PATH_MAX + 32];
+    char history_path[AGG_PATH_MAX + 32];
+};
+
+static fr_err
+load_or_init(aggregator *a)
+{
+    const agg_config *cfg = a->cfg;
+    checkpoint ck = {0};
+    fr_err rc = checkpoint_load(a->ckpt_path, &ck);
+
+    if (rc == FR_ENOENT) {
+        rc = fr_model_new(&a->model, (uint32_t)cfg->n_items,
+                          (uint32_t)cfg->dim);
+        if (rc)
+            return rc;
+        fr_model_init_random(a->model, (uint64_t)cfg->seed,
+                             (float)cfg->init_scale);
+        a->round_id = 1;
+        fr_log_notice(TAG, "no checkpoint in %s: starting a new model "
+                      "(%lld items, dim %lld)", cfg->state_dir,
+                      (long long)cfg->n_items, (long long)cfg->dim);
+        return FR_OK;
+    }
+    if (rc) {
+        fr_log_err(TAG, "checkpoint %s cannot be used: %s", a->ckpt_path,
+                   fr_strerror(rc));
+        return rc;
+    }
+    if (fr_model_n_items(ck.model) != (uint32_t)cfg->n_items ||
+        fr_model_dim(ck.model) != (uint32_t)cfg->dim) {
+        fr_log_err(TAG, "checkpoint %s holds a %u x %u model but the "
+                   "configuration says n_items %lld, dim %lld", a->ckpt_path,
+                   fr_model_n_items(ck.model), fr_model_dim(ck.model),
+                   (long long)cfg->n_items, (long long)cfg->dim);
+        fr_model_destroy(&ck.model);
+        return FR_EINVAL;
+    }
+    a->model = ck.model;
+    a->round_id = ck.next_round_id;
+    a->completed = ck.completed_rounds;
+    fr_log_notice(TAG, "resumed from checkpoint: %llu rounds completed, "
+                  "next round id %llu", (unsigned long long)a->completed,
+                  (unsigned long long)a->round_id);
+    return FR_OK;
+}
+
+fr_err
+aggregator_new(aggregator **out, const agg_config *cfg, fr_net_sock *sock)
+{
+    aggregator *a = calloc(1, sizeof *a);
+    fr_err rc = FR_ENOMEM;
+
+    if (!a)
+        return FR_ENOMEM;
+    a->cfg = cfg;
+    a->sock = sock;
+    snprintf(a->ckpt_path, sizeof a->ckpt_path, "%s/checkpoint.bin",
+             cfg->state_dir);
+    snprintf(a->history_path, sizeof a->history_path, "%s/history.tsv",
+             cfg->state_dir);
+    fr_rng_seed(&a->rng, (uint64_t)cfg->seed ^ 0x5e1ec7ull);
+    a->selected = calloc((size_t)cfg->max_stores, sizeof *a->selected);
+    a->answered = calloc((size_t)cfg->max_stores, 1);
+    if (!a->selected || !a->answered)
+        goto fail;
+    if ((rc = registry_new(&a->reg, (size_t)cfg->max_stores)) ||
+        (rc = load_or_init(a)))
+        goto fail;
+    a->n_params = fr_model_n_params(a->model);
+    a->scratch = malloc(a->n_params * sizeof(float));
+    if (!a->scratch) {
+        rc = FR_ENOMEM;
+        goto fail;
+    }
+    if ((rc = fr_agg_new(&a->acc, a->n_params)))
+        goto fail;
+    a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
+    *out = a;
+    return FR_OK;
+fail:
+    aggregator_destroy(&a);
+    return rc;
+}
+
+void
+aggregator_destroy(aggregator **ap)
+{
+    aggregator *a;
+
+    if (!ap || !*ap)
+        return;
+    a = *ap;
+    fr_agg_destroy(&a->acc);
+    fr_model_destroy(&a->model);
+    registry_destroy(&a->reg);
+    free(a->scratch);
+    free(a->selected);
+    free(a->answered);
+    free(a);
+    *ap = NULL;
+}
+
+int
+aggregator_done(const aggregator *a)
+{
+    return a->cfg->rounds > 0 && a->completed >= (uint64_t)a->cfg->rounds;
+}
+
+static void
+send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
+{
+    store_entry *e = registry_find(a->reg, store);
+    fr_err rc;
+
+    if (!e)
+        return;
+    rc = fr_net_send(a->sock, &e->peer, buf, len);
+    if (rc)
+        fr_log_info(TAG, "could not send to store %s: %s", store,
+                    fr_strerror(rc));
+}
+
+/* Tells every selected store how the round ended; a completed round carries
+ * the new global model so stores can serve recommendations from it. */
+static void
+announce_end(aggregator *a, int completed)
+{
+    fr_msg m = {.type = FR_MSG_ROUND_END, .round_id = a->round_id};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    m.u.round_end.completed = (uint32_t)completed;
+    m.u.round_end.contributors = (uint32_t)a->n_answered;
+    m.u.round_end.completed_rounds = a->completed;
+    if (completed) {
+        m.u.round_end.has_model = 1;
+        m.u.round_end.n_items = fr_model_n_items(a->model);
+        m.u.round_end.dim = fr_model_dim(a->model);
+        m.u.round_end.item_emb = fr_model_item_emb_const(a->model);
+        m.u.round_end.item_bias = fr_model_item_bias_const(a->model);
+    }
+    if (fr_wire_encode(&m, (size_t)a->cfg->max_message_bytes, &buf, &len)) {
+        fr_log_err(TAG, "cannot encode the end of round %llu",
+                   (unsigned long long)a->round_id);
+        return;
+    }
+    for (size_t i = 0; i < a->n_selected; i++)
+        send_to(a, a->selected[i], buf, len);
+    free(buf);
+}
+
+static void
+append_history(aggregator *a, double seconds)
+{
+    const quality *q = &a->q;
+    double ew = q->eval_weight > 0 ? q->eval_weight : 1;
+    double lw = q->loss_weight > 0 ? q->loss_weight : 1;
+    struct stat st;
+    int fresh = stat(a->history_path, &st) != 0;
+    FILE *f = fopen(a->history_path, "a");
+
+    if (!f) {
+        fr_log_warn(TAG, "cannot append to %s", a->history_path);
+        return;
+    }
+    if (fresh)
+        fprintf(f, "round\tround_id\tstores\texamples\thr10\tndcg10\t"
+                   "pop_hr10\tpop_ndcg10\tloss\tseconds\n");
+    fprintf(f, "%llu\t%llu\t%zu\t%llu\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\n",
+            (unsigned long long)a->completed,
+            (unsigned long long)a->round_id, a->n_answered,
+            (unsigned long long)q->examples, q->hr / ew, q->ndcg / ew,
+            q->pop_hr / ew, q->pop_ndcg / ew, q->loss / lw, seconds);
+    fclose(f);
+}
+
+static void
+save_checkpoint(aggregator *a)
+{
+    checkpoint ck = {.next_round_id = a->round_id,
+                     .completed_rounds = a->completed,
+                     .model = a->model};
+    fr_err rc = checkpoint_save(&ck, a->ckpt_path);
+
+    if (rc)
+        fr_log_err(TAG, "checkpoint %s not written: %s (the previous one "
+                   "stays)", a->ckpt_path, fr_strerror(rc));
+}
+
+static void
+apply_mean(aggregator *a)
+{
+    float *params = fr_model_params(a->model);
+    float lr = (float)a->cfg->server_lr;
+
+    FR_ASSERT(fr_agg_mean(a->acc, a->scratch) == FR_OK);
+    for (size_t i = 0; i < a->n_params; i++)
+        params[i] += lr * a->scratch[i];
+}
+
+static void
+close_round(aggregator *a, int64_t now, const char *why)
+{
+    double secs = (double)(now - a->started_ms) / 1000.0;
+    const quality *q = &a->q;
+    double ew = q->eval_weight > 0 ? q->eval_weight : 1;
+
+    if (a->n_answered >= (size_t)a->cfg->min_stores) {
+        apply_mean(a);
+        a->completed++;
+        save_checkpoint(a);
+        append_history(a, secs);
+        fr_log_notice(TAG, "round %llu completed (id %llu, %s): %zu/%zu "
+                      "stores, %llu examples, HR@10 %.4f NDCG@10 %.4f "
+                      "(popularity %.4f / %.4f), %.2f s",
+                      (unsigned long long)a->completed,
+                      (unsigned long long)a->round_id, why, a->n_answered,
+                      a->n_selected, (unsigned long long)q->examples,
+                      q->hr / ew, q->ndcg / ew, q->pop_hr / ew,
+                      q->pop_ndcg / ew, secs);
+        announce_end(a, 1);
+        a->not_before_ms = now;
+    } else {
+        fr_log_warn(TAG, "round id %llu abandoned (%s): %zu of %zu stores "
+                    "answered, %lld needed; retrying",
+                    (unsigned long long)a->round_id, why, a->n_answered,
+                    a->n_selected, (long long)a->cfg->min_stores);
+        announce_end(a, 0);
+        a->not_before_ms = now + a->cfg->retry_delay_ms;
+    }
+    a->round_id++;
+    if (a->n_answered < (size_t)a->cfg->min_stores)
+        save_checkpoint(a); /* round ids are never reused after a restart */
+    a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
+    if (a->state == ST_DONE)
+        fr_log_notice(TAG, "all %lld rounds completed",
+                      (long long)a->cfg->rounds);
+}
+
+static fr_err
+encode_round_start(aggregator *a, uint8_t **buf, size_t *len)
+{
+    const agg_config *c = a->cfg;
+    fr_msg m = {.type = FR_MSG_ROUND_START, .round_id = a->round_id};
+    fr_msg_round_start *rs = &m.u.round_start;
+
+    rs->n_items = fr_model_n_items(a->model);
+    rs->dim = fr_model_dim(a->model);
+    rs->item_emb = fr_model_item_emb_const(a->model);
+    rs->item_bias = fr_model_item_bias_const(a->model);
+    rs->deadline_ms = (uint32_t)c->round_timeout_ms;
+    rs->train.local_epochs = (uint32_t)c->local_epochs;
+    rs->train.learning_rate = (float)c->learning_rate;
+    rs->train.negatives = (uint32_t)c->negatives;
+    rs->train.l2 = (float)c->l2;
+    rs->train.batch_size = (uint32_t)c->batch_size;
+    rs->train.seed = (uint64_t)c->seed * 1000003u + a->round_id;
+    return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
+}
+
+/* Picks k of the n candidates uniformly (partial Fisher-Yates). */
+static void
+choose(aggregator *a, store_entry **cand, size_t n, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        size_t j = i + (size_t)fr_rng_below(&a->rng, n - i);
+        store_entry *t = cand[i];
+        cand[i] = cand[j];
+        cand[j] = t;
+    }
+}
+
+static size_t
+ready_stores(aggregator *a, int64_t now, store_entry **cand)
+{
+    size_t n = registry_list_alive(a->reg, now, a->cfg->heartbeat_timeout_ms,
+                                   cand, (size_t)a->cfg->max_stores);
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (!cand[i]->busy)
+            cand[m++] = cand[i];
+    return m;
+}
+
+static void
+start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
+{
+    size_t k = (size_t)ceil(a->cfg->fraction * (double)n);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (k < (size_t)a->cfg->min_stores)
+        k = (size_t)a->cfg->min_stores;
+    if (k > n)
+        k = n;
+    choose(a, cand, n, k);
+    if (encode_round_start(a, &buf, &len)) {
+        fr_log_err(TAG, "cannot encode round %llu",
+                   (unsigned long long)a->round_id);
+        a->not_before_ms = now + a->cfg->retry_delay_ms;
+        return;
+    }
+    a->n_selected = a->n_answered = 0;
+    memset(&a->q, 0, sizeof a->q);
+    memset(a->answered, 0, (size_t)a->cfg->max_stores);
+    fr_agg_reset(a->acc);
+    for (size_t i = 0; i < k; i++) {
+        if (fr_net_send(a->sock, &cand[i]->peer, buf, len) != FR_OK)
+            continue;
+        memcpy(a->selected[a->n_selected++], cand[i]->peer.store,
+               FR_NET_STORE_NAME_MAX);
+        cand[i]->busy = 1; /* until its next heartbeat says otherwise */
+    }
+    free(buf);
+    a->state = ST_COLLECTING;
+    a->started_ms = now;
+    a->deadline_ms = now + a->cfg->round_timeout_ms;
+    a->first_round_started = 1;
+    fr_log_info(TAG, "round id %llu started: %zu of %zu ready stores "
+                "selected, %zu model bytes each",
+                (unsigned long long)a->round_id, a->n_selected, n, len);
+    if (a->n_selected < (size_t)a->cfg->min_stores)
+        close_round(a, now, "too few stores reachable");
+}
+
+static void
+maybe_start(aggregator *a, int64_t now)
+{
+    store_entry **cand = NULL;
+    size_t n;
+
+    if (now < a->not_before_ms)
+        return;
+    cand = malloc((size_t)a->cfg->max_stores * sizeof *cand);
+    if (!cand)
+        return;
+    n = ready_stores(a, now, cand);
+    if (n < (size_t)a->cfg->min_stores) {
+        a->ready_since_ms = 0;
+    } else {
+        if (!a->ready_since_ms)
+            a->ready_since_ms = now;
+        /* Give every store time to connect before the first round. */
+        if (a->first_round_started ||
+            now - a->ready_since_ms >= a->cfg->start_delay_ms)
+            start_round(a, now, cand, n);
+    }
+    free(cand);
+}
+
+static int
+missing_all_gone(aggregator *a, int64_t now)
+{
+    for (size_t i = 0; i < a->n_selected; i++) {
+        store_entry *e;
+        if (a->answered[i])
+            continue;
+        e = registry_find(a->reg, a->selected[i]);
+        if (e && registry_alive(e, now, a->cfg->heartbeat_timeout_ms))
+            return 0;
+    }
+    return 1;
+}
+
+void
+aggregator_tick(aggregator *a, int64_t now)
+{
+    if (a->state == ST_COLLECTING) {
+        if (now >= a->deadline_ms)
+            close_round(a, now, "deadline passed");
+        else if (missing_all_gone(a, now))
+            close_round(a, now, "missing stores stopped responding");
+    } else if (a->state == ST_IDLE) {
+        maybe_start(a, now);
+    }
+}
+
+int
+aggregator_next_timeout(const aggregator *a, int64_t now)
+{
+    int64_t t = 100;
+    if (a->state == ST_COLLECTING && a->deadline_ms - now < t)
+        t = a->deadline_ms - now;
+    return t < 0 ? 0 : (int)t;
+}
+
+void
+aggregator_stop(aggregator *a, int64_t now)
+{
+    if (a->state == ST_COLLECTING) {
+        a->n_answered = 0; /* never aggregate a cut-short round */
+        close_round(a, now, "aggregator stopping");
+    }
+}
+
+static long
+selected_index(const aggregator *a, const char *store)
+{
+    for (size_t i = 0; i < a->n_selected; i++)
+        if (strcmp(a->selected[i], store) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void
+add_quality(aggregator *a, const fr_msg_update *u)
+{
+    const fr_metrics *m = &u->metrics;
+    double ew = m->eval_members;
+    double lw = (double)u->num_examples;
+
+    if (isfinite(m->hr10) && isfinite(m->ndcg10) && isfinite(m->pop_hr10) &&
+        isfinite(m->pop_ndcg10)) {
+        a->q.eval_weight += ew;
+        a->q.hr += ew * m->hr10;
+        a->q.ndcg += ew * m->ndcg10;
+        a->q.pop_hr += ew * m->pop_hr10;
+        a->q.pop_ndcg += ew * m->pop_ndcg10;
+    }
+    if (isfinite(m->train_loss)) {
+        a->q.loss_weight += lw;
+        a->q.loss += lw * m->train_loss;
+    }
+    a->q.examples += u->num_examples;
+}
+
+static void
+on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
+          int64_t now)
+{
+    const fr_msg_update *u = &msg->u.update;
+    size_t emb = (size_t)u->n_items * u->dim;
+    long idx;
+
+    if (a->state != ST_COLLECTING || msg->round_id != a->round_id) {
+        fr_log_info(TAG, "dropped update from store %s for round id %llu: "
+                    "not the round in progress", peer->store,
+                    (unsigned long long)msg->round_id);
+        return;
+    }
+    idx = selected_index(a, peer->store);
+    if (idx < 0 || a->answered[idx]) {
+        fr_log_warn(TAG, "dropped update from store %s: %s", peer->store,
+                    idx < 0 ? "not selected for this round" : "duplicate");
+        return;
+    }
+    if (u->n_items != fr_model_n_items(a->model) ||
+        u->dim != fr_model_dim(a->model)) {
+        fr_log_warn(TAG, "dropped update from store %s: shape %u x %u, "
+                    "model is %u x %u", peer->store, u->n_items, u->dim,
+                    fr_model_n_items(a->model), fr_model_dim(a->model));
+        return;
+    }
+    memcpy(a->scratch, u->delta_emb, emb * sizeof(float));
+    memcpy(a->scratch + emb, u->delta_bias, u->n_items * sizeof(float));
+    if (fr_agg_add(a->acc, a->scratch, (double)u->num_examples)) {
+        fr_log_warn(TAG, "dropped update from store %s: invalid values",
+                    peer->store);
+        return;
+    }
+    a->answered[idx] = 1;
+    a->n_answered++;
+    registry_find(a->reg, peer->store)->rounds_joined++;
+    add_quality(a, u);
+    fr_log_debug(TAG, "update from store %s (%zu/%zu)", peer->store,
+                 a->n_answered, a->n_selected);
+    if (a->n_answered == a->n_selected)
+        close_round(a, now, "all selected stores answered");
+}
+
+void
+aggregator_on_message(aggregator *a, const fr_net_peer *peer,
+                      const fr_msg *msg, int64_t now)
+{
+    store_entry *e;
+
+    if (registry_touch(a->reg, peer, now, &e)) {
+        fr_log_warn(TAG, "store %s ignored: registry full (max_stores %lld)",
+                    peer->store, (long long)a->cfg->max_stores);
+        return;
+    }
+    switch (msg->type) {
+    case FR_MSG_HELLO:
+        e->num_examples = msg->u.hello.num_examples;
+        e->busy = msg->u.hello.busy != 0;
+        break;
+    case FR_MSG_UPDATE:
+        on_update(a, peer, msg, now);
+        break;
+    default:
+        fr_log_warn(TAG, "dropped %s message from store %s: not expected "
+                    "by the aggregator", fr_msg_type_name(msg->type),
+                    peer->store);
+        break;
+    }
+}

@@ -80,6 +80,14 @@ typedef struct fr_msg_round_end {
     uint32_t completed; /* 1 if aggregated, 0 if abandoned */
     uint32_t contributors;
     uint64_t completed_rounds;
+    /* A completed round carries the new global model (has_model = 1) so the
+     * stores can serve recommendations from it; the same checks as
+     * ROUND_START apply when present. */
+    uint32_t has_model;
+    uint32_t n_items;
+    uint32_t dim;
+    const float *item_emb;  /* n_items * dim */
+    const float *item_bias; /* n_items */
 } fr_msg_round_end;
 
 typedef struct fr_msg {

@@ -1,0 +1,39 @@
+# Thin wrapper around CMake so that the two everyday commands are short:
+#   make demo   - build and run a local federation on generated demo data
+#   make test   - build and run the whole suite, then again under ASan+UBSan
+# Both install missing Debian packages first (scripts/deps.sh).
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+
+.PHONY: all deps build build-asan test test-plain test-asan demo clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DFR_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+test-asan: build-asan
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure --timeout 900
+
+test: test-plain test-asan
+
+demo: build
+	scripts/demo.sh $(BUILD)/bin
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) demo-run

@@ -1,0 +1,54 @@
+/*
+ * worker.h - the store's training thread.
+ *
+ * DESIGN. Local training can take much longer than a heartbeat interval, so
+ * it runs on its own thread while the main loop keeps the connection alive.
+ * The two talk over an inproc PAIR socket carrying one pointer per message:
+ * a train_job goes in, the same job comes back with its results. While a job
+ * is out, only the worker touches the fr_mf (member embeddings); the main
+ * thread waits for the job to come back before reading them. A NULL job asks
+ * the thread to exit.
+ */
+#ifndef FR_CLIENT_WORKER_H
+#define FR_CLIENT_WORKER_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "model/mf.h"
+#include "model/model.h"
+#include "net/net.h"
+#include "wire/wire.h"
+
+typedef struct train_job {
+    uint64_t round_id;
+    fr_model *global; /* owned: the model the round started from */
+    fr_mf_opts opts;
+    fr_mf *mf;        /* borrowed: the store's member state */
+    /* results, valid when the job comes back */
+    fr_err rc;
+    fr_model *delta;  /* owned: local parameters minus global ones */
+    fr_metrics metrics;
+    uint64_t num_examples;
+    double seconds;
+} train_job;
+
+void train_job_destroy(train_job **jp);
+
+typedef struct worker worker;
+
+FR_NODISCARD fr_err worker_new(worker **out, fr_net_ctx *ctx);
+/* Asks the thread to stop, waits for it, frees. A job still out is lost
+ * (its memory is reclaimed). Accepts NULL. */
+void worker_destroy(worker **wp);
+
+/* Hands *jobp to the thread; on success *jobp becomes NULL. */
+FR_NODISCARD fr_err worker_submit(worker *w, train_job **jobp);
+
+/* The socket to poll for finished jobs. Borrowed. */
+fr_net_sock *worker_sock(worker *w);
+
+/* Takes back a finished job (owned by the caller). FR_ETIMEDOUT if none. */
+FR_NODISCARD fr_err worker_collect(worker *w, train_job **out);
+
+#endif

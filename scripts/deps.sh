@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fedrec builds and tests with, if any is missing.
+# As root it runs apt-get itself; otherwise it prints the exact command and
+# fails, so nothing is half-installed behind the user's back.
+set -euo pipefail
+
+PACKAGES=(build-essential cmake pkg-config
+          libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+          libsodium-dev libopenblas-dev libcmocka-dev)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "fedrec: missing Debian packages: ${missing[*]}" >&2
+  echo "fedrec: run as root:  apt-get update && $line" >&2
+  exit 1
+fi
+echo "fedrec: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

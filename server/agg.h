@@ -1,0 +1,88 @@
+/*
+ * agg.h - the aggregator's configuration and the round engine interface.
+ *
+ * DESIGN. One thread runs one poll loop (main.c). Messages from stores are
+ * decoded by wire/ and handed to the round engine (round.c), which owns the
+ * global model and moves through IDLE -> COLLECTING -> IDLE, writing a
+ * checkpoint after every aggregated round. Stores are known by the name the
+ * ZAP handler attached to their CURVE key (registry.c); a store is alive
+ * while its heartbeats (HELLO) keep arriving within heartbeat_timeout_ms.
+ * A round ends when every selected store answered, or when the deadline
+ * passed or all missing stores stopped sending heartbeats; it is aggregated
+ * if at least min_stores answered and abandoned (then retried with a new
+ * round id) otherwise. Round ids grow with every attempt, so an update from
+ * an earlier attempt can never be applied to a later one.
+ */
+#ifndef FR_SERVER_AGG_H
+#define FR_SERVER_AGG_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "config/config.h"
+#include "net/net.h"
+#include "wire/wire.h"
+
+#define AGG_PATH_MAX 256
+
+typedef struct agg_config {
+    char listen[AGG_PATH_MAX];
+    char key_file[AGG_PATH_MAX];
+    char allowlist[AGG_PATH_MAX];
+    char state_dir[AGG_PATH_MAX];
+    char log_level[16];
+    int64_t n_items;
+    int64_t dim;
+    int64_t min_stores;
+    double fraction;
+    int64_t rounds;
+    int64_t round_timeout_ms;
+    int64_t start_delay_ms;
+    int64_t heartbeat_timeout_ms;
+    int64_t retry_delay_ms;
+    int64_t max_stores;
+    int64_t local_epochs;
+    double learning_rate;
+    int64_t negatives;
+    double l2;
+    int64_t batch_size;
+    double server_lr;
+    double init_scale;
+    int64_t seed;
+    int64_t max_message_bytes;
+    int64_t blas_threads;
+} agg_config;
+
+extern const fr_config_table agg_config_table;
+
+/* Cross-key checks the table cannot express; message in errbuf. */
+FR_NODISCARD fr_err agg_config_validate(const agg_config *cfg, char *errbuf,
+                                        size_t errlen);
+
+typedef struct aggregator aggregator;
+
+/* Loads the checkpoint from cfg->state_dir or starts a fresh model. The
+ * socket and config are borrowed and must outlive the aggregator. */
+FR_NODISCARD fr_err aggregator_new(aggregator **out, const agg_config *cfg,
+                                   fr_net_sock *sock);
+void aggregator_destroy(aggregator **ap);
+
+/* Handles one decoded message from peer. Never fails: bad messages are
+ * logged and dropped. */
+void aggregator_on_message(aggregator *a, const fr_net_peer *peer,
+                           const fr_msg *msg, int64_t now_ms);
+
+/* Advances timers: starts, closes and retries rounds. */
+void aggregator_tick(aggregator *a, int64_t now_ms);
+
+/* Abandons a round in progress (for shutdown); the checkpoint on disk is
+ * already the last completed round. */
+void aggregator_stop(aggregator *a, int64_t now_ms);
+
+/* Non-zero once cfg->rounds rounds are complete (never if rounds == 0). */
+int aggregator_done(const aggregator *a);
+
+/* Milliseconds until the next timer, for the poll timeout (at most 100). */
+int aggregator_next_timeout(const aggregator *a, int64_t now_ms);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * registry.h - the stores the aggregator has heard from.
+ *
+ * Keyed by the authenticated store name (from the ZAP handler). A store that
+ * reconnects gets a new ZeroMQ routing id; the registry always keeps the
+ * latest one, so replies go to the live connection.
+ */
+#ifndef FR_SERVER_REGISTRY_H
+#define FR_SERVER_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "net/net.h"
+
+typedef struct store_entry {
+    fr_net_peer peer;      /* latest routing id and name */
+    int64_t last_seen_ms;  /* last message of any kind */
+    uint64_t num_examples; /* as reported in HELLO */
+    uint64_t rounds_joined;
+    int busy;
+} store_entry;
+
+typedef struct registry registry;
+
+FR_NODISCARD fr_err registry_new(registry **out, size_t max_stores);
+void registry_destroy(registry **rp);
+
+/* Records a message from peer at now_ms, adding the store if new.
+ * FR_ELIMIT if the registry is full (the message should be dropped). The
+ * returned entry is borrowed until the next registry_touch. */
+FR_NODISCARD fr_err registry_touch(registry *r, const fr_net_peer *peer,
+                                   int64_t now_ms, store_entry **entry_out);
+
+/* The entry named name, or NULL. Borrowed until the next registry_touch. */
+store_entry *registry_find(registry *r, const char *name);
+
+/* Non-zero if e was heard from within timeout_ms of now_ms. */
+int registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms);
+
+/* Fills out (room for max) with the alive entries, in name order; returns
+ * how many. */
+size_t registry_list_alive(registry *r, int64_t now_ms, int64_t timeout_ms,
+                           store_entry **out, size_t max);
+
+size_t registry_count(const registry *r);
+
+#endif
