@@ -1,0 +1,295 @@
+/*
+ * test_federation.c - the real fedrec-aggregator and three real
+ * fedrec-client processes on loopback.
+ *
+ * Scenario: three allow-listed stores and one store whose key is not on the
+ * allow-list. Round 1 runs with all three. In round 2 the store with the
+ * large data set (so its local training takes seconds) is SIGKILLed while
+ * training: the round must still complete with the two others, and the
+ * global model in the checkpoint must change. The aggregator is then
+ * SIGKILLed and restarted: it must resume from its checkpoint, the surviving
+ * stores must reconnect by themselves, and training must reach the
+ * configured number of rounds with every round recorded exactly once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "crypto/crypto.h"
+#include "model/model.h"
+#include "proc.h"
+
+#define ROUNDS 6
+#define ITEMS 2000
+
+typedef struct fed {
+    char dir[64];
+    char endpoint[64];
+    char conf[128];
+    char agg_log[128], agg_log2[128];
+    char client_log[4][128];
+    pid_t agg, client[4];
+} fed;
+
+static const char *const store_names[4] = {"store01", "store02", "store03",
+                                           "intruder"};
+
+static void
+path(char *out, size_t n, const fed *f, const char *rel)
+{
+    snprintf(out, n, "%s/%s", f->dir, rel);
+}
+
+static void
+setup_keys_and_data(fed *f)
+{
+    char cmd[1024];
+
+    for (int i = 0; i < 4; i++) {
+        /* The intruder gets a key pair but no allow-list line. */
+        snprintf(cmd, sizeof cmd,
+                 FR_BIN_DIR "/fedrec-keygen --name %s --dir %s/keys "
+                 ">>%s/%s 2>/dev/null", store_names[i], f->dir, f->dir,
+                 i < 3 ? "allowlist" : "unlisted");
+        assert_int_equal(proc_run(cmd), 0);
+    }
+    snprintf(cmd, sizeof cmd,
+             FR_BIN_DIR "/fedrec-keygen --name aggregator --dir %s/keys "
+             ">/dev/null 2>&1", f->dir);
+    assert_int_equal(proc_run(cmd), 0);
+    /* Two small stores, and one large enough that training takes seconds. */
+    snprintf(cmd, sizeof cmd,
+             FR_BIN_DIR "/fedrec-datagen --stores 2 --seed 11 --members 150 "
+             "--items %d --out %s/small >/dev/null", ITEMS, f->dir);
+    assert_int_equal(proc_run(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             FR_BIN_DIR "/fedrec-datagen --stores 1 --seed 12 --members 20000 "
+             "--items %d --interactions 30 --out %s/big >/dev/null", ITEMS,
+             f->dir);
+    assert_int_equal(proc_run(cmd), 0);
+}
+
+static void
+write_config(fed *f)
+{
+    FILE *c = fopen(f->conf, "w");
+
+    assert_non_null(c);
+    fprintf(c,
+            "listen %s\nkey_file %s/keys/aggregator.key\n"
+            "allowlist %s/allowlist\nstate_dir %s/agg\n"
+            "n_items %d\ndim 16\nrounds %d\nmin_stores 2\n"
+            "start_delay_ms 1500\nheartbeat_timeout_ms 1500\n"
+            "round_timeout_ms 120000\nlocal_epochs 2\n",
+            f->endpoint, f->dir, f->dir, f->dir, ITEMS, ROUNDS);
+    fclose(c);
+}
+
+static pid_t
+start_aggregator(fed *f, const char *log)
+{
+    char *argv[] = {FR_BIN_DIR "/fedrec-aggregator", "--config", f->conf,
+                    NULL};
+    return proc_start(argv, log);
+}
+
+static pid_t
+start_client(fed *f, int i)
+{
+    char key[160], skey[160], data[160], state[160];
+    char *argv[16];
+    int n = 0;
+
+    snprintf(key, sizeof key, "--key_file=%s/keys/%s.key", f->dir,
+             store_names[i]);
+    snprintf(skey, sizeof skey, "--server_key=%s/keys/aggregator.pub",
+             f->dir);
+    if (i == 2)
+        snprintf(data, sizeof data, "--data=%s/big/store-01.csv", f->dir);
+    else
+        snprintf(data, sizeof data, "--data=%s/small/store-0%d.csv", f->dir,
+                 i == 3 ? 1 : i + 1);
+    snprintf(state, sizeof state, "--state_dir=%s/state-%s", f->dir,
+             store_names[i]);
+    argv[n++] = FR_BIN_DIR "/fedrec-client";
+    argv[n++] = "run";
+    argv[n++] = "--connect";
+    argv[n++] = f->endpoint;
+    argv[n++] = key;
+    argv[n++] = skey;
+    argv[n++] = data;
+    argv[n++] = state;
+    argv[n++] = "--n_items=2000";
+    argv[n++] = "--heartbeat_ms=200";
+    argv[n] = NULL;
+    return proc_start(argv, f->client_log[i]);
+}
+
+static void
+load_ck(fed *f, checkpoint *ck)
+{
+    char p[160];
+    path(p, sizeof p, f, "agg/checkpoint.bin");
+    assert_int_equal(checkpoint_load(p, ck), FR_OK);
+}
+
+static int
+models_differ(const fr_model *a, const fr_model *b)
+{
+    return memcmp(fr_model_params_const(a), fr_model_params_const(b),
+                  fr_model_n_params(a) * sizeof(float)) != 0;
+}
+
+/* Waits for "round N completed" and returns that line in out. */
+static void
+wait_round(const char *log, int n, char *out, size_t len)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "round %d completed", n);
+    assert_true(proc_wait_for(log, needle, 1, 120000));
+    assert_true(proc_find_line(log, needle, 1, out, len));
+}
+
+static void
+check_history(fed *f)
+{
+    char p[160];
+    char *text;
+    int seen[ROUNDS + 1] = {0};
+
+    path(p, sizeof p, f, "agg/history.tsv");
+    text = proc_read_file(p);
+    assert_non_null(text);
+    for (char *line = strchr(text, '\n'); line && line[1];
+         line = strchr(line + 1, '\n')) {
+        int r = atoi(line + 1);
+        assert_in_range(r, 1, ROUNDS);
+        seen[r]++;
+    }
+    for (int r = 1; r <= ROUNDS; r++)
+        assert_int_equal(seen[r], 1); /* none lost, none applied twice */
+    free(text);
+}
+
+static void
+test_federation(void **state)
+{
+    fed f = {0};
+    checkpoint before = {0}, after = {0}, crash = {0}, final = {0};
+    char line[1024], p[160], fpr[FR_CRYPTO_FPR_CHARS + 1];
+    uint8_t pk[FR_CRYPTO_PK_BYTES];
+    int status;
+    (void)state;
+
+    snprintf(f.dir, sizeof f.dir, "/tmp/fr-fed-XXXXXX");
+    assert_non_null(mkdtemp(f.dir));
+    snprintf(f.endpoint, sizeof f.endpoint, "tcp://127.0.0.1:%d",
+             proc_free_port());
+    path(f.conf, sizeof f.conf, &f, "aggregator.conf");
+    path(f.agg_log, sizeof f.agg_log, &f, "aggregator.log");
+    path(f.agg_log2, sizeof f.agg_log2, &f, "aggregator-restarted.log");
+    for (int i = 0; i < 4; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "%s.log", store_names[i]);
+        path(f.client_log[i], sizeof f.client_log[i], &f, rel);
+    }
+    setup_keys_and_data(&f);
+    write_config(&f);
+
+    /* Stores first, so that all of them are connected for round 1. */
+    for (int i = 0; i < 4; i++) {
+        f.client[i] = start_client(&f, i);
+        assert_true(proc_wait_for(f.client_log[i], "store client running", 1,
+                                  60000));
+    }
+    f.agg = start_aggregator(&f, f.agg_log);
+
+    /* Round 1: all three allow-listed stores take part. */
+    wait_round(f.agg_log, 1, line, sizeof line);
+    assert_non_null(strstr(line, "3/3 stores"));
+    load_ck(&f, &before);
+    assert_int_equal(before.completed_rounds, 1);
+
+    /* The store outside the allow-list was refused at the handshake and
+     * logged by fingerprint. */
+    path(p, sizeof p, &f, "keys/intruder.pub");
+    assert_int_equal(fr_crypto_public_load(p, pk), FR_OK);
+    fr_crypto_fingerprint(pk, fpr);
+    assert_true(proc_wait_for(f.agg_log, fpr, 1, 10000));
+
+    /* Round 2: kill the large store while it trains. */
+    assert_true(proc_wait_for(f.client_log[2], "training", 2, 120000));
+    kill(f.client[2], SIGKILL);
+    proc_wait(f.client[2], 10000);
+    assert_int_equal(proc_count(f.client_log[2], "update sent"), 1);
+    wait_round(f.agg_log, 2, line, sizeof line);
+    assert_non_null(strstr(line, "2/3 stores"));
+    load_ck(&f, &after);
+    assert_int_equal(after.completed_rounds, 2);
+    assert_true(models_differ(before.model, after.model));
+
+    /* Crash the aggregator after round 3 and restart it. */
+    wait_round(f.agg_log, 3, line, sizeof line);
+    kill(f.agg, SIGKILL);
+    proc_wait(f.agg, 10000);
+    load_ck(&f, &crash);
+    assert_in_range(crash.completed_rounds, 3, ROUNDS - 1);
+    snprintf(line, sizeof line, "resumed from checkpoint: %llu rounds",
+             (unsigned long long)crash.completed_rounds);
+    f.agg = start_aggregator(&f, f.agg_log2);
+    assert_true(proc_wait_for(f.agg_log2, line, 1, 10000));
+
+    /* The surviving stores reconnect on their own and training finishes. */
+    status = proc_wait(f.agg, 180000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    wait_round(f.agg_log2, ROUNDS, line, sizeof line);
+    assert_non_null(strstr(line, "2/2 stores"));
+    load_ck(&f, &final);
+    assert_int_equal(final.completed_rounds, ROUNDS);
+    assert_true(models_differ(crash.model, final.model));
+    check_history(&f);
+
+    /* Clients stop cleanly on SIGTERM. */
+    for (int i = 0; i < 4; i++) {
+        if (i == 2)
+            continue;
+        status = proc_stop(f.client[i], SIGTERM, 10000);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    /* The intruder never took part. */
+    assert_int_equal(proc_count(f.client_log[3], "update sent"), 0);
+    /* Member ids never reach the aggregator's logs. */
+    assert_int_equal(proc_count(f.agg_log, "M01-"), 0);
+    assert_int_equal(proc_count(f.agg_log2, "M01-"), 0);
+
+    fr_model_destroy(&before.model);
+    fr_model_destroy(&after.model);
+    fr_model_destroy(&crash.model);
+    fr_model_destroy(&final.model);
+    snprintf(line, sizeof line, "rm -rf %s", f.dir);
+    proc_run(line);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_federation),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    if (fr_crypto_init() != FR_OK)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
