@@ -40,6 +40,7 @@ struct aggregator {
     int state;
     int64_t started_ms, deadline_ms, not_before_ms, ready_since_ms;
     int first_round_started;
+    int resumed;
     char (*selected)[FR_NET_STORE_NAME_MAX];
     uint8_t *answered;
     size_t n_selected, n_answered;
@@ -48,6 +49,8 @@ struct aggregator {
     char ckpt_path[AGG_PATH_MAX + 32];
     char history_path[AGG_PATH_MAX + 32];
 };
+
+static void save_checkpoint(aggregator *a);
 
 static fr_err
 load_or_init(aggregator *a)
@@ -84,8 +87,11 @@ load_or_init(aggregator *a)
         return FR_EINVAL;
     }
     a->model = ck.model;
-    a->round_id = ck.next_round_id;
+    /* A round may have been in flight with id next_round_id when the last
+     * process died; skip that id so none of its updates can count now. */
+    a->round_id = ck.next_round_id + 1;
     a->completed = ck.completed_rounds;
+    a->resumed = 1;
     fr_log_notice(TAG, "resumed from checkpoint: %llu rounds completed, "
                   "next round id %llu", (unsigned long long)a->completed,
                   (unsigned long long)a->round_id);
@@ -123,6 +129,8 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_sock *sock)
     if ((rc = fr_agg_new(&a->acc, a->n_params)))
         goto fail;
     a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
+    if (a->resumed)
+        save_checkpoint(a); /* persist the skipped round id */
     *out = a;
     return FR_OK;
 fail:
