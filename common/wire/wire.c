@@ -1,1 +1,502 @@
-/* placeholder: implementation lands with its module */
+/*
+ * wire.c - encoding and strict decoding of fedrec.Envelope messages. This is
+ * the only file that includes the protoc-c generated header.
+ *
+ * DESIGN
+ * Decoding runs in three steps, and a message is handed out only after all
+ * three passed:
+ *   1. size: the byte length is checked against max_bytes before protobuf-c
+ *      sees the bytes, so the unpacker's allocations stay bounded by it;
+ *   2. structure: version, type/body agreement, required submessages, no
+ *      unknown fields, vector lengths against the declared dimensions;
+ *   3. content: check_msg(), the same function the encoder runs, so whatever
+ *      we send is something we would accept (bounds, finite floats, sane
+ *      training parameters, positive weights).
+ * The decoded fr_msg points into the unpacked protobuf-c message (kept in
+ * owned_) instead of copying model-sized float arrays. The encoder likewise
+ * points protobuf-c at the caller's arrays; packing only reads them.
+ */
+#include "wire.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedrec.pb-c.h"
+
+#include "../base/log.h"
+
+#define TAG "wire"
+
+/* Training parameter bounds: anything outside is a bug or an attack. */
+#define MAX_LOCAL_EPOCHS 1000u
+#define MAX_NEGATIVES 1000u
+
+_Static_assert((uint64_t)FR_WIRE_MAX_ITEMS * FR_WIRE_MAX_DIM <= SIZE_MAX / 4,
+               "largest model must be addressable");
+
+const char *
+fr_msg_type_name(fr_msg_type type)
+{
+    switch (type) {
+    case FR_MSG_HELLO: return "hello";
+    case FR_MSG_ROUND_START: return "round_start";
+    case FR_MSG_UPDATE: return "update";
+    case FR_MSG_ROUND_END: return "round_end";
+    }
+    return "unknown";
+}
+
+/* ---- content checks shared by encoder and decoder ---------------------- */
+
+static const char *
+check_dims(uint32_t n_items, uint32_t dim)
+{
+    if (n_items < 1 || n_items > FR_WIRE_MAX_ITEMS)
+        return "n_items out of range";
+    if (dim < 1 || dim > FR_WIRE_MAX_DIM)
+        return "dim out of range";
+    return NULL;
+}
+
+static int
+all_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+/* Dimensions and finite values of one (embedding, bias) pair. The vector
+ * lengths themselves are checked by the decoder (structure) and are implied
+ * by n_items and dim for caller-built messages. */
+static const char *
+check_model(uint32_t n_items, uint32_t dim, const float *emb,
+            const float *bias)
+{
+    const char *why = check_dims(n_items, dim);
+
+    if (why)
+        return why;
+    if (!all_finite(emb, (size_t)n_items * dim))
+        return "non-finite value in embedding";
+    if (!all_finite(bias, n_items))
+        return "non-finite value in bias";
+    return NULL;
+}
+
+static const char *
+check_train(const fr_train_params *t)
+{
+    if (t->local_epochs < 1 || t->local_epochs > MAX_LOCAL_EPOCHS)
+        return "local_epochs out of range";
+    if (t->batch_size < 1)
+        return "batch_size must be at least 1";
+    if (!isfinite(t->learning_rate) || !(t->learning_rate > 0.0f))
+        return "learning_rate must be finite and positive";
+    if (!isfinite(t->l2) || !(t->l2 >= 0.0f))
+        return "l2 must be finite and non-negative";
+    if (t->negatives < 1 || t->negatives > MAX_NEGATIVES)
+        return "negatives out of range";
+    return NULL;
+}
+
+static const char *
+check_metrics(const fr_metrics *mt)
+{
+    if (!isfinite(mt->hr10) || !isfinite(mt->ndcg10) ||
+        !isfinite(mt->pop_hr10) || !isfinite(mt->pop_ndcg10) ||
+        !isfinite(mt->train_loss))
+        return "non-finite metric";
+    return NULL;
+}
+
+/* Everything about m that does not depend on the encoding. Vectors must be
+ * non-NULL here. Returns NULL if m is acceptable, else a static reason. */
+static const char *
+check_msg(const fr_msg *m)
+{
+    const char *why;
+
+    switch (m->type) {
+    case FR_MSG_HELLO:
+        return NULL;
+    case FR_MSG_ROUND_START:
+        why = check_model(m->u.round_start.n_items, m->u.round_start.dim,
+                          m->u.round_start.item_emb,
+                          m->u.round_start.item_bias);
+        return why ? why : check_train(&m->u.round_start.train);
+    case FR_MSG_UPDATE:
+        if (m->u.update.num_examples == 0)
+            return "update with zero num_examples";
+        why = check_model(m->u.update.n_items, m->u.update.dim,
+                          m->u.update.delta_emb, m->u.update.delta_bias);
+        return why ? why : check_metrics(&m->u.update.metrics);
+    case FR_MSG_ROUND_END:
+        if (m->u.round_end.completed > 1)
+            return "round_end completed must be 0 or 1";
+        return NULL;
+    }
+    return "unknown message type";
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* Caller-built vectors must exist before check_msg reads them. */
+static int
+vectors_present(const fr_msg *m)
+{
+    if (m->type == FR_MSG_ROUND_START)
+        return m->u.round_start.item_emb && m->u.round_start.item_bias;
+    if (m->type == FR_MSG_UPDATE)
+        return m->u.update.delta_emb && m->u.update.delta_bias;
+    return 1;
+}
+
+/* Points a ModelParams at the caller's arrays. protobuf-c's field type is
+ * non-const, but packing only reads it, so no copy of the model is made. */
+static void
+model_view(Fedrec__ModelParams *mp, uint32_t n_items, uint32_t dim,
+           const float *emb, const float *bias)
+{
+    mp->n_items = n_items;
+    mp->dim = dim;
+    mp->n_item_emb = (size_t)n_items * dim;
+    mp->item_emb = (float *)emb;
+    mp->n_item_bias = n_items;
+    mp->item_bias = (float *)bias;
+}
+
+static void
+train_view(Fedrec__TrainParams *tp, const fr_train_params *t)
+{
+    tp->local_epochs = t->local_epochs;
+    tp->learning_rate = t->learning_rate;
+    tp->negatives = t->negatives;
+    tp->l2 = t->l2;
+    tp->batch_size = t->batch_size;
+    tp->seed = t->seed;
+}
+
+static void
+metrics_view(Fedrec__Metrics *mp, const fr_metrics *mt)
+{
+    mp->hr10 = mt->hr10;
+    mp->ndcg10 = mt->ndcg10;
+    mp->pop_hr10 = mt->pop_hr10;
+    mp->pop_ndcg10 = mt->pop_ndcg10;
+    mp->eval_members = mt->eval_members;
+    mp->train_loss = mt->train_loss;
+}
+
+fr_err
+fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
+               size_t *len_out)
+{
+    Fedrec__Envelope env = FEDREC__ENVELOPE__INIT;
+    Fedrec__Hello hello = FEDREC__HELLO__INIT;
+    Fedrec__RoundStart rs = FEDREC__ROUND_START__INIT;
+    Fedrec__Update up = FEDREC__UPDATE__INIT;
+    Fedrec__RoundEnd re = FEDREC__ROUND_END__INIT;
+    Fedrec__ModelParams model = FEDREC__MODEL_PARAMS__INIT;
+    Fedrec__TrainParams train = FEDREC__TRAIN_PARAMS__INIT;
+    Fedrec__Metrics metrics = FEDREC__METRICS__INIT;
+    const char *why;
+    uint8_t *buf;
+    size_t size;
+
+    FR_ASSERT(buf_out && len_out);
+    if (!m)
+        return FR_EINVAL;
+    why = vectors_present(m) ? check_msg(m) : "missing vector";
+    if (why) {
+        fr_log_warn(TAG, "refusing to encode %s: %s",
+                    fr_msg_type_name(m->type), why);
+        return FR_EINVAL;
+    }
+    env.version = FR_WIRE_VERSION;
+    env.round_id = m->round_id;
+    env.type = (Fedrec__MsgType)m->type;
+    switch (m->type) {
+    case FR_MSG_HELLO:
+        hello.num_examples = m->u.hello.num_examples;
+        hello.last_round = m->u.hello.last_round;
+        hello.busy = m->u.hello.busy;
+        env.body_case = FEDREC__ENVELOPE__BODY_HELLO;
+        env.hello = &hello;
+        break;
+    case FR_MSG_ROUND_START:
+        model_view(&model, m->u.round_start.n_items, m->u.round_start.dim,
+                   m->u.round_start.item_emb, m->u.round_start.item_bias);
+        train_view(&train, &m->u.round_start.train);
+        rs.model = &model;
+        rs.train = &train;
+        rs.deadline_ms = m->u.round_start.deadline_ms;
+        env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
+        env.round_start = &rs;
+        break;
+    case FR_MSG_UPDATE:
+        model_view(&model, m->u.update.n_items, m->u.update.dim,
+                   m->u.update.delta_emb, m->u.update.delta_bias);
+        metrics_view(&metrics, &m->u.update.metrics);
+        up.num_examples = m->u.update.num_examples;
+        up.delta = &model;
+        up.metrics = &metrics;
+        env.body_case = FEDREC__ENVELOPE__BODY_UPDATE;
+        env.update = &up;
+        break;
+    case FR_MSG_ROUND_END:
+        re.completed = m->u.round_end.completed;
+        re.contributors = m->u.round_end.contributors;
+        re.completed_rounds = m->u.round_end.completed_rounds;
+        env.body_case = FEDREC__ENVELOPE__BODY_ROUND_END;
+        env.round_end = &re;
+        break;
+    }
+    size = fedrec__envelope__get_packed_size(&env);
+    if (size > max_bytes)
+        return FR_ELIMIT;
+    buf = malloc(size);
+    if (!buf)
+        return FR_ENOMEM;
+    FR_ASSERT(fedrec__envelope__pack(&env, buf) == size);
+    *buf_out = buf;
+    *len_out = size;
+    return FR_OK;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+/* Vector lengths against the declared shape. Dimensions are bounded first,
+ * and n_items * dim is computed in 64 bits from two 32-bit values, so the
+ * product cannot overflow. */
+static const char *
+check_model_structure(const Fedrec__ModelParams *mp)
+{
+    const char *why;
+
+    if (mp->base.n_unknown_fields)
+        return "unknown field in message";
+    why = check_dims(mp->n_items, mp->dim);
+    if (why)
+        return why;
+    if ((uint64_t)mp->n_item_emb != (uint64_t)mp->n_items * mp->dim)
+        return "embedding length does not match n_items * dim";
+    if ((uint64_t)mp->n_item_bias != mp->n_items)
+        return "bias length does not match n_items";
+    return NULL;
+}
+
+/* Maps the envelope's type to the body case it must carry; 0 if unknown. */
+static Fedrec__Envelope__BodyCase
+body_for_type(Fedrec__MsgType type)
+{
+    switch (type) {
+    case FEDREC__MSG_TYPE__MSG_HELLO: return FEDREC__ENVELOPE__BODY_HELLO;
+    case FEDREC__MSG_TYPE__MSG_ROUND_START:
+        return FEDREC__ENVELOPE__BODY_ROUND_START;
+    case FEDREC__MSG_TYPE__MSG_UPDATE: return FEDREC__ENVELOPE__BODY_UPDATE;
+    case FEDREC__MSG_TYPE__MSG_ROUND_END:
+        return FEDREC__ENVELOPE__BODY_ROUND_END;
+    default: return FEDREC__ENVELOPE__BODY__NOT_SET;
+    }
+}
+
+static const char *
+check_envelope(const Fedrec__Envelope *env)
+{
+    Fedrec__Envelope__BodyCase want;
+
+    if (env->version != FR_WIRE_VERSION)
+        return "unsupported protocol version";
+    want = body_for_type(env->type);
+    if (want == FEDREC__ENVELOPE__BODY__NOT_SET)
+        return "unknown message type";
+    if (env->body_case == FEDREC__ENVELOPE__BODY__NOT_SET)
+        return "missing message body";
+    if (env->body_case != want)
+        return "message type does not match body";
+    if (env->base.n_unknown_fields)
+        return "unknown field in message";
+    return NULL;
+}
+
+static const char *
+check_round_start_structure(const Fedrec__RoundStart *rs)
+{
+    if (rs->base.n_unknown_fields)
+        return "unknown field in message";
+    if (!rs->model)
+        return "round_start without model";
+    if (!rs->train)
+        return "round_start without train parameters";
+    if (rs->train->base.n_unknown_fields)
+        return "unknown field in message";
+    return check_model_structure(rs->model);
+}
+
+static const char *
+check_update_structure(const Fedrec__Update *up)
+{
+    if (up->base.n_unknown_fields)
+        return "unknown field in message";
+    if (!up->delta)
+        return "update without delta";
+    if (!up->metrics)
+        return "update without metrics";
+    if (up->metrics->base.n_unknown_fields)
+        return "unknown field in message";
+    return check_model_structure(up->delta);
+}
+
+/* Everything protobuf-c's unpacker does not know about our protocol.
+ * body_case was matched against the type by check_envelope. */
+static const char *
+check_structure(const Fedrec__Envelope *env)
+{
+    const char *why = check_envelope(env);
+
+    if (why)
+        return why;
+    switch (env->body_case) {
+    case FEDREC__ENVELOPE__BODY_HELLO:
+        return env->hello->base.n_unknown_fields ? "unknown field in message"
+                                                 : NULL;
+    case FEDREC__ENVELOPE__BODY_ROUND_START:
+        return check_round_start_structure(env->round_start);
+    case FEDREC__ENVELOPE__BODY_UPDATE:
+        return check_update_structure(env->update);
+    case FEDREC__ENVELOPE__BODY_ROUND_END:
+        return env->round_end->base.n_unknown_fields
+                   ? "unknown field in message"
+                   : NULL;
+    default: return "missing message body";
+    }
+}
+
+static void
+fill_round_start(fr_msg_round_start *out, const Fedrec__RoundStart *rs)
+{
+    const Fedrec__TrainParams *t = rs->train;
+
+    out->n_items = rs->model->n_items;
+    out->dim = rs->model->dim;
+    out->item_emb = rs->model->item_emb;
+    out->item_bias = rs->model->item_bias;
+    out->deadline_ms = rs->deadline_ms;
+    out->train.local_epochs = t->local_epochs;
+    out->train.learning_rate = t->learning_rate;
+    out->train.negatives = t->negatives;
+    out->train.l2 = t->l2;
+    out->train.batch_size = t->batch_size;
+    out->train.seed = t->seed;
+}
+
+static void
+fill_update(fr_msg_update *out, const Fedrec__Update *up)
+{
+    const Fedrec__Metrics *mt = up->metrics;
+
+    out->num_examples = up->num_examples;
+    out->n_items = up->delta->n_items;
+    out->dim = up->delta->dim;
+    out->delta_emb = up->delta->item_emb;
+    out->delta_bias = up->delta->item_bias;
+    out->metrics.hr10 = mt->hr10;
+    out->metrics.ndcg10 = mt->ndcg10;
+    out->metrics.pop_hr10 = mt->pop_hr10;
+    out->metrics.pop_ndcg10 = mt->pop_ndcg10;
+    out->metrics.eval_members = mt->eval_members;
+    out->metrics.train_loss = mt->train_loss;
+}
+
+/* Builds the fr_msg view of a structurally valid envelope. */
+static void
+fill_msg(fr_msg *m, const Fedrec__Envelope *env)
+{
+    m->type = (fr_msg_type)env->type;
+    m->round_id = env->round_id;
+    switch (env->body_case) {
+    case FEDREC__ENVELOPE__BODY_HELLO:
+        m->u.hello.num_examples = env->hello->num_examples;
+        m->u.hello.last_round = env->hello->last_round;
+        m->u.hello.busy = env->hello->busy;
+        break;
+    case FEDREC__ENVELOPE__BODY_ROUND_START:
+        fill_round_start(&m->u.round_start, env->round_start);
+        break;
+    case FEDREC__ENVELOPE__BODY_UPDATE:
+        fill_update(&m->u.update, env->update);
+        break;
+    case FEDREC__ENVELOPE__BODY_ROUND_END:
+        m->u.round_end.completed = env->round_end->completed;
+        m->u.round_end.contributors = env->round_end->contributors;
+        m->u.round_end.completed_rounds = env->round_end->completed_rounds;
+        break;
+    default: FR_ASSERT(!"body case checked by check_structure");
+    }
+}
+
+fr_err
+fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
+               fr_msg **msg_out, const char **reason_out)
+{
+    Fedrec__Envelope *env = NULL;
+    fr_msg *m = NULL;
+    const char *why = NULL;
+    fr_err rc = FR_EPROTO;
+
+    FR_ASSERT(msg_out);
+    if (len > max_bytes) {
+        why = "message larger than the size limit";
+        rc = FR_ELIMIT;
+        goto out;
+    }
+    if (!buf && len) {
+        why = "no buffer";
+        rc = FR_EINVAL;
+        goto out;
+    }
+    env = fedrec__envelope__unpack(NULL, len, buf);
+    if (!env) {
+        why = "truncated or malformed protobuf";
+        goto out;
+    }
+    why = check_structure(env);
+    if (why)
+        goto out;
+    m = calloc(1, sizeof *m);
+    if (!m) {
+        why = "out of memory";
+        rc = FR_ENOMEM;
+        goto out;
+    }
+    fill_msg(m, env);
+    why = check_msg(m);
+    if (why)
+        goto out;
+    m->owned_ = env;
+    env = NULL;
+    *msg_out = m;
+    m = NULL;
+    rc = FR_OK;
+out:
+    free(m);
+    if (env)
+        fedrec__envelope__free_unpacked(env, NULL);
+    if (rc && reason_out)
+        *reason_out = why;
+    return rc;
+}
+
+void
+fr_msg_destroy(fr_msg **mp)
+{
+    if (!mp || !*mp)
+        return;
+    if ((*mp)->owned_)
+        fedrec__envelope__free_unpacked((*mp)->owned_, NULL);
+    free(*mp);
+    *mp = NULL;
+}
