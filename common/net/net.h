@@ -55,8 +55,14 @@ uint64_t fr_net_zap_refused(const fr_net_ctx *ctx);
 /* Non-zero if store is on the current allow-list. */
 int fr_net_zap_allowed(const fr_net_ctx *ctx, const char *store);
 
+/* Non-zero if name is a valid store name: [A-Za-z0-9._-]{1,63}. The same
+ * rule the allow-list applies; tools use it to validate names early. */
+int fr_net_store_name_valid(const char *name);
+
 /* Binds a ROUTER CURVE server. server is borrowed for the call (the secret
- * is copied into ZeroMQ). max_msg is set as ZMQ_MAXMSGSIZE. */
+ * is copied into ZeroMQ). max_msg is set as ZMQ_MAXMSGSIZE. FR_ESTATE if
+ * the ZAP handler is not running on ctx: without it ZeroMQ would admit any
+ * client key, so start it first. */
 FR_NODISCARD fr_err fr_net_listen(fr_net_ctx *ctx, const char *endpoint,
                                   const fr_crypto_keypair *server,
                                   size_t max_msg, fr_net_sock **out);
@@ -72,6 +78,12 @@ FR_NODISCARD fr_err fr_net_connect(fr_net_ctx *ctx, const char *endpoint,
  * (bind != 0), the other connects, with the same name. */
 FR_NODISCARD fr_err fr_net_pair(fr_net_ctx *ctx, const char *name, int bind,
                                 fr_net_sock **out);
+
+/* Copies the endpoint s was last bound or connected to (for
+ * "tcp://127.0.0.1:*" this holds the port chosen) into out, NUL-terminated.
+ * FR_ELIMIT if cap is too small. */
+FR_NODISCARD fr_err fr_net_sock_endpoint(const fr_net_sock *s, char *out,
+                                         size_t cap);
 
 /* Closes (linger 0) and frees; accepts NULL; sets *sp to NULL. */
 void fr_net_sock_destroy(fr_net_sock **sp);
