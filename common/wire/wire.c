@@ -136,7 +136,10 @@ check_msg(const fr_msg *m)
     case FR_MSG_ROUND_END:
         if (m->u.round_end.completed > 1)
             return "round_end completed must be 0 or 1";
-        return NULL;
+        if (!m->u.round_end.has_model)
+            return NULL;
+        return check_model(m->u.round_end.n_items, m->u.round_end.dim,
+                           m->u.round_end.item_emb, m->u.round_end.item_bias);
     }
     return "unknown message type";
 }
@@ -151,6 +154,8 @@ vectors_present(const fr_msg *m)
         return m->u.round_start.item_emb && m->u.round_start.item_bias;
     if (m->type == FR_MSG_UPDATE)
         return m->u.update.delta_emb && m->u.update.delta_bias;
+    if (m->type == FR_MSG_ROUND_END && m->u.round_end.has_model)
+        return m->u.round_end.item_emb && m->u.round_end.item_bias;
     return 1;
 }
 
@@ -250,6 +255,11 @@ fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
         re.completed = m->u.round_end.completed;
         re.contributors = m->u.round_end.contributors;
         re.completed_rounds = m->u.round_end.completed_rounds;
+        if (m->u.round_end.has_model) {
+            model_view(&model, m->u.round_end.n_items, m->u.round_end.dim,
+                       m->u.round_end.item_emb, m->u.round_end.item_bias);
+            re.model = &model;
+        }
         env.body_case = FEDREC__ENVELOPE__BODY_ROUND_END;
         env.round_end = &re;
         break;
@@ -350,6 +360,15 @@ check_update_structure(const Fedrec__Update *up)
     return check_model_structure(up->delta);
 }
 
+/* The model is optional here: completed rounds carry the new global one. */
+static const char *
+check_round_end_structure(const Fedrec__RoundEnd *re)
+{
+    if (re->base.n_unknown_fields)
+        return "unknown field in message";
+    return re->model ? check_model_structure(re->model) : NULL;
+}
+
 /* Everything protobuf-c's unpacker does not know about our protocol.
  * body_case was matched against the type by check_envelope. */
 static const char *
@@ -368,9 +387,7 @@ check_structure(const Fedrec__Envelope *env)
     case FEDREC__ENVELOPE__BODY_UPDATE:
         return check_update_structure(env->update);
     case FEDREC__ENVELOPE__BODY_ROUND_END:
-        return env->round_end->base.n_unknown_fields
-                   ? "unknown field in message"
-                   : NULL;
+        return check_round_end_structure(env->round_end);
     default: return "missing message body";
     }
 }
@@ -411,6 +428,21 @@ fill_update(fr_msg_update *out, const Fedrec__Update *up)
     out->metrics.train_loss = mt->train_loss;
 }
 
+static void
+fill_round_end(fr_msg_round_end *out, const Fedrec__RoundEnd *re)
+{
+    out->completed = re->completed;
+    out->contributors = re->contributors;
+    out->completed_rounds = re->completed_rounds;
+    if (re->model) {
+        out->has_model = 1;
+        out->n_items = re->model->n_items;
+        out->dim = re->model->dim;
+        out->item_emb = re->model->item_emb;
+        out->item_bias = re->model->item_bias;
+    }
+}
+
 /* Builds the fr_msg view of a structurally valid envelope. */
 static void
 fill_msg(fr_msg *m, const Fedrec__Envelope *env)
@@ -430,9 +462,7 @@ fill_msg(fr_msg *m, const Fedrec__Envelope *env)
         fill_update(&m->u.update, env->update);
         break;
     case FEDREC__ENVELOPE__BODY_ROUND_END:
-        m->u.round_end.completed = env->round_end->completed;
-        m->u.round_end.contributors = env->round_end->contributors;
-        m->u.round_end.completed_rounds = env->round_end->completed_rounds;
+        fill_round_end(&m->u.round_end, env->round_end);
         break;
     default: FR_ASSERT(!"body case checked by check_structure");
     }

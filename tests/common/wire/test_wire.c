@@ -310,6 +310,19 @@ msg_round_end(void)
     return m;
 }
 
+/* A completed round that carries the new global model. */
+static fr_msg
+msg_round_end_model(void)
+{
+    fr_msg m = msg_round_end();
+    m.u.round_end.has_model = 1;
+    m.u.round_end.n_items = 3;
+    m.u.round_end.dim = 2;
+    m.u.round_end.item_emb = emb6;
+    m.u.round_end.item_bias = bias3;
+    return m;
+}
+
 /* Exact equality of every field; floats compared bit for bit. */
 static void
 assert_msg_equal(const fr_msg *a, const fr_msg *b)
@@ -318,7 +331,9 @@ assert_msg_equal(const fr_msg *a, const fr_msg *b)
     assert_int_equal(a->round_id, b->round_id);
     switch (a->type) {
     case FR_MSG_HELLO:
-        assert_memory_equal(&a->u.hello, &b->u.hello, sizeof a->u.hello);
+        assert_int_equal(a->u.hello.num_examples, b->u.hello.num_examples);
+        assert_int_equal(a->u.hello.last_round, b->u.hello.last_round);
+        assert_int_equal(a->u.hello.busy, b->u.hello.busy);
         break;
     case FR_MSG_ROUND_START: {
         const fr_msg_round_start *x = &a->u.round_start, *y = &b->u.round_start;
@@ -355,10 +370,22 @@ assert_msg_equal(const fr_msg *a, const fr_msg *b)
         assert_int_equal(x->metrics.eval_members, y->metrics.eval_members);
         break;
     }
-    case FR_MSG_ROUND_END:
-        assert_memory_equal(&a->u.round_end, &b->u.round_end,
-                            sizeof a->u.round_end);
+    case FR_MSG_ROUND_END: {
+        const fr_msg_round_end *x = &a->u.round_end, *y = &b->u.round_end;
+        assert_int_equal(x->completed, y->completed);
+        assert_int_equal(x->contributors, y->contributors);
+        assert_int_equal(x->completed_rounds, y->completed_rounds);
+        assert_int_equal(x->has_model, y->has_model);
+        if (!x->has_model)
+            break;
+        assert_int_equal(x->n_items, y->n_items);
+        assert_int_equal(x->dim, y->dim);
+        assert_memory_equal(x->item_emb, y->item_emb,
+                            sizeof(float) * x->n_items * x->dim);
+        assert_memory_equal(x->item_bias, y->item_bias,
+                            sizeof(float) * x->n_items);
         break;
+    }
     default: fail_msg("unexpected type %d", (int)a->type);
     }
 }
@@ -393,6 +420,8 @@ test_roundtrip_each_type(void **state)
     m = msg_update();
     roundtrip(&m);
     m = msg_round_end();
+    roundtrip(&m);
+    m = msg_round_end_model();
     roundtrip(&m);
     /* All-zero bodies still carry their (empty) body and decode. */
     m = (fr_msg){.type = FR_MSG_HELLO};
@@ -479,6 +508,15 @@ test_encode_refuses_inconsistent(void **state)
     m = msg_round_start();
     m.u.round_start.train.batch_size = 0;
     assert_int_equal(fr_wire_encode(&m, MAX, &buf, &len), FR_EINVAL);
+    m = msg_round_end_model();
+    m.u.round_end.item_emb = NULL;
+    assert_int_equal(fr_wire_encode(&m, MAX, &buf, &len), FR_EINVAL);
+    m = msg_round_end_model();
+    m.u.round_end.item_bias = nan_emb + 3; /* NaN in the bias */
+    assert_int_equal(fr_wire_encode(&m, MAX, &buf, &len), FR_EINVAL);
+    m = msg_round_end_model();
+    m.u.round_end.dim = 0;
+    assert_int_equal(fr_wire_encode(&m, MAX, &buf, &len), FR_EINVAL);
     assert_null(buf);
 }
 
@@ -519,13 +557,14 @@ test_size_limits(void **state)
 static void
 test_truncation(void **state)
 {
-    fr_msg msgs[4];
+    fr_msg msgs[5];
 
     (void)state;
     msgs[0] = msg_hello();
     msgs[1] = msg_round_start();
     msgs[2] = msg_update();
     msgs[3] = msg_round_end();
+    msgs[4] = msg_round_end_model();
     for (size_t k = 0; k < FR_ARRAY_LEN(msgs); k++) {
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -815,6 +854,60 @@ test_round_end_and_unknown_fields(void **state)
     expect_refused(&w, FR_EPROTO, "unknown field in message");
 }
 
+static void
+round_end_with_model(pbw *w, const raw_model *model)
+{
+    pbw body = {.n = 0}, sub = {.n = 0};
+
+    pb_uint(&body, 1, 1);
+    pb_uint(&body, 2, 3);
+    pb_uint(&body, 3, 9);
+    raw_model_write(&sub, model);
+    pb_sub(&body, 4, &sub);
+    raw_envelope(w, 1, FR_MSG_ROUND_END, ENV_ROUND_END, &body);
+}
+
+/* The optional model of a round_end gets the same checks as round_start's. */
+static void
+test_round_end_model(void **state)
+{
+    float emb[6];
+    raw_model model = good_model();
+    fr_msg *m = NULL;
+    const char *why = NULL;
+    pbw w;
+
+    (void)state;
+    round_end_with_model(&w, &model);
+    assert_int_equal(fr_wire_decode(w.b, w.n, MAX, &m, &why), FR_OK);
+    assert_int_equal(m->u.round_end.has_model, 1);
+    assert_int_equal(m->u.round_end.n_items, 3);
+    assert_int_equal(m->u.round_end.dim, 2);
+    assert_memory_equal(m->u.round_end.item_emb, emb6, sizeof emb6);
+    assert_memory_equal(m->u.round_end.item_bias, bias3, sizeof bias3);
+    fr_msg_destroy(&m);
+
+    model.n_emb = 4;
+    round_end_with_model(&w, &model);
+    expect_refused(&w, FR_EPROTO,
+                   "embedding length does not match n_items * dim");
+    model = good_model();
+    model.bias = emb6; /* four values from a longer array */
+    model.n_bias = 4;
+    round_end_with_model(&w, &model);
+    expect_refused(&w, FR_EPROTO, "bias length does not match n_items");
+    model = good_model();
+    model.dim = FR_WIRE_MAX_DIM + 1;
+    round_end_with_model(&w, &model);
+    expect_refused(&w, FR_EPROTO, "dim out of range");
+    memcpy(emb, emb6, sizeof emb);
+    emb[3] = INFINITY;
+    model = good_model();
+    model.emb = emb;
+    round_end_with_model(&w, &model);
+    expect_refused(&w, FR_EPROTO, "non-finite value in embedding");
+}
+
 /* Parsers must accept repeated floats written unpacked too; the values are
  * the same whichever way they came. */
 static void
@@ -901,7 +994,7 @@ test_random_garbage(void **state)
 static void
 test_mutations(void **state)
 {
-    fr_msg msgs[4];
+    fr_msg msgs[5];
     fr_rng rng;
     size_t accepted = 0;
 
@@ -910,6 +1003,7 @@ test_mutations(void **state)
     msgs[1] = msg_round_start();
     msgs[2] = msg_update();
     msgs[3] = msg_round_end();
+    msgs[4] = msg_round_end_model();
     fr_rng_seed(&rng, 99);
     for (size_t k = 0; k < FR_ARRAY_LEN(msgs); k++) {
         uint8_t *buf = NULL;
@@ -1049,6 +1143,8 @@ test_known_answers(void **state)
     check_vector("update", &m);
     m = msg_round_end();
     check_vector("round_end", &m);
+    m = msg_round_end_model();
+    check_vector("round_end_model", &m);
 }
 
 static void
@@ -1081,6 +1177,7 @@ main(void)
         cmocka_unit_test(test_zero_num_examples),
         cmocka_unit_test(test_train_params),
         cmocka_unit_test(test_round_end_and_unknown_fields),
+        cmocka_unit_test(test_round_end_model),
         cmocka_unit_test(test_unpacked_floats),
         cmocka_unit_test(test_random_garbage),
         cmocka_unit_test(test_mutations),
