@@ -58,7 +58,9 @@ uint64_t fr_mf_train_examples(const fr_mf *mf);
 
 /* Runs opts->epochs epochs over the store's training data, updating member
  * embeddings and model in place. *loss_out (may be NULL) is the mean loss of
- * the last epoch. FR_EINVAL if the model's shape does not match. */
+ * the last epoch. FR_EINVAL if the model's shape does not match or opts are
+ * out of range. FR_ESTATE if training diverged (non-finite values): the
+ * member embeddings are restored and the model must be discarded. */
 FR_NODISCARD fr_err fr_mf_train(fr_mf *mf, fr_model *model,
                                 const fr_mf_opts *opts, double *loss_out);
 
