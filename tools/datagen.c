@@ -152,7 +152,7 @@ check_args(const args *a, int seen_seed)
     if (a->interactions > a->items / 2) {
         fprintf(stderr,
                 PROG ": --interactions: '%lld' exceeds half of --items "
-                     "(%lld)\n",
+                     "(%lld); lower --interactions\n",
                 (long long)a->interactions, (long long)a->items);
         return -1;
     }
@@ -507,8 +507,8 @@ main(int argc, char **argv)
     }
     if (generate(&a, &rows) != 0)
         return 1;
-    printf(PROG ": wrote %lld files, %llu rows, %lld items to %s\n",
-           (long long)a.stores, (unsigned long long)rows, (long long)a.items,
-           a.out);
+    printf(PROG ": wrote %lld file%s, %llu rows, %lld items to %s\n",
+           (long long)a.stores, a.stores == 1 ? "" : "s",
+           (unsigned long long)rows, (long long)a.items, a.out);
     return 0;
 }
