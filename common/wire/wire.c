@@ -195,18 +195,97 @@ metrics_view(Fedrec__Metrics *mp, const fr_metrics *mt)
     mp->train_loss = mt->train_loss;
 }
 
+/* The protobuf-c structs of one message, on the encoder's stack. */
+typedef struct enc_parts {
+    Fedrec__Envelope env;
+    Fedrec__Hello hello;
+    Fedrec__RoundStart rs;
+    Fedrec__Update up;
+    Fedrec__RoundEnd re;
+    Fedrec__ModelParams model;
+    Fedrec__TrainParams train;
+    Fedrec__Metrics metrics;
+} enc_parts;
+
+static void
+enc_parts_init(enc_parts *p)
+{
+    fedrec__envelope__init(&p->env);
+    fedrec__hello__init(&p->hello);
+    fedrec__round_start__init(&p->rs);
+    fedrec__update__init(&p->up);
+    fedrec__round_end__init(&p->re);
+    fedrec__model_params__init(&p->model);
+    fedrec__train_params__init(&p->train);
+    fedrec__metrics__init(&p->metrics);
+}
+
+static void
+view_round_start(enc_parts *p, const fr_msg_round_start *rs)
+{
+    model_view(&p->model, rs->n_items, rs->dim, rs->item_emb, rs->item_bias);
+    train_view(&p->train, &rs->train);
+    p->rs.model = &p->model;
+    p->rs.train = &p->train;
+    p->rs.deadline_ms = rs->deadline_ms;
+    p->env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
+    p->env.round_start = &p->rs;
+}
+
+static void
+view_update(enc_parts *p, const fr_msg_update *up)
+{
+    model_view(&p->model, up->n_items, up->dim, up->delta_emb,
+               up->delta_bias);
+    metrics_view(&p->metrics, &up->metrics);
+    p->up.num_examples = up->num_examples;
+    p->up.delta = &p->model;
+    p->up.metrics = &p->metrics;
+    p->env.body_case = FEDREC__ENVELOPE__BODY_UPDATE;
+    p->env.update = &p->up;
+}
+
+static void
+view_round_end(enc_parts *p, const fr_msg_round_end *re)
+{
+    p->re.completed = re->completed;
+    p->re.contributors = re->contributors;
+    p->re.completed_rounds = re->completed_rounds;
+    if (re->has_model) {
+        model_view(&p->model, re->n_items, re->dim, re->item_emb,
+                   re->item_bias);
+        p->re.model = &p->model;
+    }
+    p->env.body_case = FEDREC__ENVELOPE__BODY_ROUND_END;
+    p->env.round_end = &p->re;
+}
+
+/* Builds the envelope for a message that passed check_msg. */
+static void
+view_msg(enc_parts *p, const fr_msg *m)
+{
+    p->env.version = FR_WIRE_VERSION;
+    p->env.round_id = m->round_id;
+    p->env.type = (Fedrec__MsgType)m->type;
+    switch (m->type) {
+    case FR_MSG_HELLO:
+        p->hello.num_examples = m->u.hello.num_examples;
+        p->hello.last_round = m->u.hello.last_round;
+        p->hello.busy = m->u.hello.busy;
+        p->env.body_case = FEDREC__ENVELOPE__BODY_HELLO;
+        p->env.hello = &p->hello;
+        break;
+    case FR_MSG_ROUND_START: view_round_start(p, &m->u.round_start); break;
+    case FR_MSG_UPDATE: view_update(p, &m->u.update); break;
+    case FR_MSG_ROUND_END: view_round_end(p, &m->u.round_end); break;
+    }
+}
+
 fr_err
 fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
                size_t *len_out)
 {
-    Fedrec__Envelope env = FEDREC__ENVELOPE__INIT;
-    Fedrec__Hello hello = FEDREC__HELLO__INIT;
-    Fedrec__RoundStart rs = FEDREC__ROUND_START__INIT;
-    Fedrec__Update up = FEDREC__UPDATE__INIT;
-    Fedrec__RoundEnd re = FEDREC__ROUND_END__INIT;
-    Fedrec__ModelParams model = FEDREC__MODEL_PARAMS__INIT;
-    Fedrec__TrainParams train = FEDREC__TRAIN_PARAMS__INIT;
-    Fedrec__Metrics metrics = FEDREC__METRICS__INIT;
+    enc_parts p;
     const char *why;
     uint8_t *buf;
     size_t size;
@@ -220,57 +299,15 @@ fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
                     fr_msg_type_name(m->type), why);
         return FR_EINVAL;
     }
-    env.version = FR_WIRE_VERSION;
-    env.round_id = m->round_id;
-    env.type = (Fedrec__MsgType)m->type;
-    switch (m->type) {
-    case FR_MSG_HELLO:
-        hello.num_examples = m->u.hello.num_examples;
-        hello.last_round = m->u.hello.last_round;
-        hello.busy = m->u.hello.busy;
-        env.body_case = FEDREC__ENVELOPE__BODY_HELLO;
-        env.hello = &hello;
-        break;
-    case FR_MSG_ROUND_START:
-        model_view(&model, m->u.round_start.n_items, m->u.round_start.dim,
-                   m->u.round_start.item_emb, m->u.round_start.item_bias);
-        train_view(&train, &m->u.round_start.train);
-        rs.model = &model;
-        rs.train = &train;
-        rs.deadline_ms = m->u.round_start.deadline_ms;
-        env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
-        env.round_start = &rs;
-        break;
-    case FR_MSG_UPDATE:
-        model_view(&model, m->u.update.n_items, m->u.update.dim,
-                   m->u.update.delta_emb, m->u.update.delta_bias);
-        metrics_view(&metrics, &m->u.update.metrics);
-        up.num_examples = m->u.update.num_examples;
-        up.delta = &model;
-        up.metrics = &metrics;
-        env.body_case = FEDREC__ENVELOPE__BODY_UPDATE;
-        env.update = &up;
-        break;
-    case FR_MSG_ROUND_END:
-        re.completed = m->u.round_end.completed;
-        re.contributors = m->u.round_end.contributors;
-        re.completed_rounds = m->u.round_end.completed_rounds;
-        if (m->u.round_end.has_model) {
-            model_view(&model, m->u.round_end.n_items, m->u.round_end.dim,
-                       m->u.round_end.item_emb, m->u.round_end.item_bias);
-            re.model = &model;
-        }
-        env.body_case = FEDREC__ENVELOPE__BODY_ROUND_END;
-        env.round_end = &re;
-        break;
-    }
-    size = fedrec__envelope__get_packed_size(&env);
+    enc_parts_init(&p);
+    view_msg(&p, m);
+    size = fedrec__envelope__get_packed_size(&p.env);
     if (size > max_bytes)
         return FR_ELIMIT;
     buf = malloc(size);
     if (!buf)
         return FR_ENOMEM;
-    FR_ASSERT(fedrec__envelope__pack(&env, buf) == size);
+    FR_ASSERT(fedrec__envelope__pack(&p.env, buf) == size);
     *buf_out = buf;
     *len_out = size;
     return FR_OK;
