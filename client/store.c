@@ -284,7 +284,7 @@ load_lines(store_data *s, FILE *f, const char *path, uint32_t n_items,
     char *line = NULL, where[300];
     size_t cap = 0;
     ssize_t got;
-    columns cols;
+    columns cols = {-1, -1, -1};
     id_table table = {0};
     unsigned long lineno = 0;
     fr_err rc = FR_OK;

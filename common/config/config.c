@@ -60,8 +60,11 @@ set_row(const fr_config_key *k, void *cfg, const char *value, char *errbuf,
 
     switch (k->type) {
     case FR_CFG_INT: {
+        /* Doubles at or past 2^63 do not convert to int64_t: clamp. */
+        int64_t lo = k->min <= -9.2e18 ? INT64_MIN : (int64_t)k->min;
+        int64_t hi = k->max >= 9.2e18 ? INT64_MAX : (int64_t)k->max;
         int64_t v;
-        if (fr_parse_i64(value, (int64_t)k->min, (int64_t)k->max, &v)) {
+        if (fr_parse_i64(value, lo, hi, &v)) {
             seterr(errbuf, errlen,
                    "%s: '%s' is not an integer in [%.0f, %.0f]", k->name,
                    value, k->min, k->max);

@@ -21,6 +21,7 @@ typedef struct tcfg {
     double ratio;
     int enabled;
     char name[8];
+    int64_t seed;
 } tcfg;
 
 static const fr_config_key keys[] = {
@@ -28,6 +29,7 @@ static const fr_config_key keys[] = {
     FR_CFG_DOUBLE_(tcfg, ratio, "0.5", 0.0, 1.0, "a ratio"),
     FR_CFG_BOOL_(tcfg, enabled, "no", "a switch"),
     FR_CFG_STRING_(tcfg, name, "abc", "a name"),
+    FR_CFG_INT_(tcfg, seed, "7", 0, INT64_MAX, "full int64 range"),
 };
 static const fr_config_table table = {keys, FR_ARRAY_LEN(keys)};
 
@@ -71,6 +73,13 @@ test_defaults_and_set(void **state)
     assert_int_equal(fr_config_set(&table, &c, "name", "12345678", err,
                                    sizeof err), FR_EINVAL); /* 8 + NUL > 8 */
     assert_string_equal(c.name, "abc");
+    /* Bounds at the edge of int64_t (a double max of 2^63). */
+    assert_int_equal(c.seed, 7);
+    assert_int_equal(fr_config_set(&table, &c, "seed", "9223372036854775807",
+                                   err, sizeof err), FR_OK);
+    assert_true(c.seed == INT64_MAX);
+    assert_int_equal(fr_config_set(&table, &c, "seed", "-1", err, sizeof err),
+                     FR_EINVAL);
     assert_int_equal(fr_config_set(&table, &c, "nope", "1", err, sizeof err),
                      FR_EINVAL);
     assert_non_null(strstr(err, "unknown configuration key 'nope'"));
