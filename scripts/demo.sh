@@ -25,7 +25,7 @@ while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
 ENDPOINT="tcp://127.0.0.1:$PORT"
 
 rm -rf "$RUN"
-mkdir -p "$RUN"/{keys,data,logs,state}
+mkdir -p "$RUN"/{data,logs,state}
 chmod 700 "$RUN"
 
 echo "== keys: aggregator and $STORES stores (CURVE, secret files 0600)"
