@@ -329,8 +329,10 @@ connect_store(client *c)
                    fr_strerror(rc));
         goto out;
     }
+    /* As on the aggregator: the decoder enforces max_message_bytes with a
+     * log line, ZeroMQ cuts anything over twice that. */
     if ((rc = fr_net_connect(c->ctx, cfg->connect, kp, server_pk,
-                             (size_t)cfg->max_message_bytes, &c->conn)))
+                             2 * (size_t)cfg->max_message_bytes, &c->conn)))
         fr_log_err(TAG, "cannot connect to %s: %s", cfg->connect,
                    fr_strerror(rc));
 out:

@@ -216,8 +216,11 @@ serve(const agg_config *cfg)
                    cfg->allowlist, fr_strerror(rc));
         goto out;
     }
+    /* Two limits: the decoder logs and drops anything over
+     * max_message_bytes; ZeroMQ cuts a connection that sends more than
+     * twice that before it is even buffered. */
     if ((rc = fr_net_listen(ctx, cfg->listen, kp,
-                            (size_t)cfg->max_message_bytes, &sock))) {
+                            2 * (size_t)cfg->max_message_bytes, &sock))) {
         fr_log_err(TAG, "cannot listen on %s: %s", cfg->listen,
                    fr_strerror(rc));
         goto out;
