@@ -97,4 +97,47 @@ FR_NODISCARD fr_err fr_mf_encode_members(const fr_mf *mf, uint8_t **buf_out,
 FR_NODISCARD fr_err fr_mf_decode_members(fr_mf *mf, const uint8_t *buf,
                                          size_t len);
 
+/* How fr_mf_new_holdout picks the held-out item of each member (members
+ * with a single interaction never lose it). */
+typedef enum fr_mf_holdout {
+    FR_MF_HOLDOUT_LATEST = 0, /* the latest interaction: fr_mf_new */
+    FR_MF_HOLDOUT_RANDOM,     /* one interaction drawn with the seed, for
+                                 validation: never the test protocol */
+    FR_MF_HOLDOUT_NONE,       /* train on everything; the caller evaluates
+                                 with fr_mf_score against its own lists */
+} fr_mf_holdout;
+
+/* fr_mf_new with an explicit hold-out rule. With FR_MF_HOLDOUT_NONE,
+ * fr_mf_evaluate reports count 0. */
+FR_NODISCARD fr_err fr_mf_new_holdout(fr_mf **out, const fr_dataset *data,
+                                      uint32_t dim, uint64_t seed,
+                                      fr_mf_holdout holdout);
+
+uint32_t fr_mf_n_members(const fr_mf *mf);
+
+/* Scores items[0..n) for member: the one scoring path that evaluation,
+ * recommend and segment share. FR_ENOENT if member is out of range,
+ * FR_EINVAL if an item is out of range or the model's shape differs. */
+FR_NODISCARD fr_err fr_mf_score(const fr_mf *mf, const fr_model *model,
+                                uint32_t member, const uint32_t *items,
+                                size_t n, float *scores_out);
+
+/* Non-zero if member interacted with item (training or held out). */
+int fr_mf_member_has(const fr_mf *mf, uint32_t member, uint32_t item);
+
+/* The k members with the highest score for item, excluding members who
+ * already interacted with it; descending, ties by member index. *n_out gets
+ * how many were written. FR_EINVAL if item is out of range. */
+FR_NODISCARD fr_err fr_mf_segment(const fr_mf *mf, const fr_model *model,
+                                  uint32_t item, uint32_t k,
+                                  uint32_t *members_out, float *scores_out,
+                                  uint32_t *n_out);
+
+/* Refits the member embeddings to a fixed model (item parameters are not
+ * changed): opts->epochs epochs of the same loss over the training data.
+ * Used when a store receives a new global model and before evaluating it. */
+FR_NODISCARD fr_err fr_mf_fit_members(fr_mf *mf, const fr_model *model,
+                                      const fr_mf_opts *opts,
+                                      double *loss_out);
+
 #endif
