@@ -16,6 +16,7 @@
 #define STREAM_INIT 0x6d656d6265727321ull
 #define STREAM_EVAL 0x6576616c6e656773ull
 #define STREAM_TRAIN 0x747261696e696e67ull
+#define STREAM_HOLDOUT 0x686f6c646f757421ull
 
 struct fr_mf {
     const fr_dataset *data;
@@ -23,7 +24,11 @@ struct fr_mf {
     uint32_t n_items;
     uint32_t dim;
     float *p;              /* n_members x dim member embeddings */
-    uint32_t *n_train;     /* per member: training positives (oldest) */
+    uint32_t *n_train;     /* per member: training positives */
+    uint32_t *train_items; /* training positives, member after member */
+    uint32_t *seen_sorted; /* all items of each member, ascending */
+    size_t *train_off;     /* n_members + 1 offsets into train_items */
+    size_t *seen_off;      /* n_members + 1 offsets into seen_sorted */
     uint32_t *test_item;   /* per member: held-out item or NO_ITEM */
     uint32_t *eval_neg;    /* n_members x FR_MF_EVAL_NEGATIVES */
     uint32_t *n_eval_neg;  /* per member: < 99 only if few items are left */
@@ -35,6 +40,18 @@ struct fr_mf {
 
 /* Nonzero if model has the item count and dim this fr_mf was built for. */
 int fr_mf_shape_matches(const fr_mf *mf, const fr_model *model);
+
+/* Member u's training positives (n_train[u] of them). Borrowed. */
+static inline const uint32_t *
+fr_mf_train_items(const fr_mf *mf, uint32_t u)
+{
+    return mf->train_items + mf->train_off[u];
+}
+
+/* <p, q> + bias with a fixed summation order: the one scoring kernel, so
+ * that every caller gets bit-identical scores for the same pair. */
+float fr_mf_dot_score(const float *p, const float *q, float bias,
+                      uint32_t dim);
 
 /*
  * Samplers draw uniformly from the items whose mask byte is 0 (n_free of

@@ -192,8 +192,7 @@ static double
 member_terms(const fr_mf *mf, batch_ws *ws, uint32_t u, uint32_t b,
              uint32_t negatives, fr_rng *rng, float *grow)
 {
-    uint32_t n_all;
-    const uint32_t *items = fr_dataset_member_items(mf->data, u, &n_all);
+    const uint32_t *items = fr_mf_train_items(mf, u);
     const uint32_t n_pos = mf->n_train[u], n = mf->n_items;
     const float *srow = ws->s + (size_t)b * n;
     const uint32_t n_free = n - n_pos;
@@ -242,6 +241,16 @@ batch_terms(const fr_mf *mf, batch_ws *ws, const uint32_t *members,
     return loss;
 }
 
+static void
+clear_touched(batch_ws *ws)
+{
+    for (uint32_t t = 0; t < ws->n_touched; t++) {
+        ws->inv_hits[ws->touched_list[t]] = 0.0f;
+        ws->touched[ws->touched_list[t]] = 0;
+    }
+    ws->n_touched = 0;
+}
+
 /* Turns the per-pair column sums of G into per-item means (DESIGN) and
  * applies the L2 decay to the touched item rows. */
 static void
@@ -261,37 +270,48 @@ average_items(const fr_mf *mf, fr_model *model, batch_ws *ws, uint32_t nb,
         for (size_t i = 0; i < n; i++)
             grow[i] *= ws->inv_hits[i];
     }
-    for (uint32_t t = 0; t < ws->n_touched; t++) {
-        ws->inv_hits[ws->touched_list[t]] = 0.0f;
-        ws->touched[ws->touched_list[t]] = 0;
-    }
-    ws->n_touched = 0;
+    clear_touched(ws);
 }
 
-/* The SGD step of DESIGN; P_B in ws->pb still holds the old member rows. */
+/* The member half of the SGD step of DESIGN. */
 static void
-batch_update(fr_mf *mf, fr_model *model, batch_ws *ws,
-             const uint32_t *members, uint32_t nb, float lr, float l2)
+update_members(fr_mf *mf, const fr_model *model, batch_ws *ws,
+               const uint32_t *members, uint32_t nb, float lr, float decay)
 {
     const int n = (int)mf->n_items, d = (int)mf->dim;
-    float *q = fr_model_item_emb(model);
-    const float decay = 1.0f - lr * l2;
 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, d, n,
-                1.0f, ws->g, n, q, d, 0.0f, ws->dp, d);
+                1.0f, ws->g, n, fr_model_item_emb_const(model), d, 0.0f,
+                ws->dp, d);
     for (uint32_t b = 0; b < nb; b++) {
         float *pu = mf->p + (size_t)members[b] * mf->dim;
         cblas_sscal(d, decay, pu, 1);
         cblas_saxpy(d, -lr / (float)mf->n_train[members[b]],
                     ws->dp + (size_t)b * mf->dim, 1, pu, 1);
     }
+}
+
+/* The SGD step of DESIGN; P_B in ws->pb still holds the old member rows.
+ * model NULL (fitting members only) leaves the item parameters alone. */
+static void
+batch_update(fr_mf *mf, const fr_model *cmodel, fr_model *model,
+             batch_ws *ws, const uint32_t *members, uint32_t nb, float lr,
+             float l2)
+{
+    const int n = (int)mf->n_items, d = (int)mf->dim;
+    const float decay = 1.0f - lr * l2;
+
+    update_members(mf, cmodel, ws, members, nb, lr, decay);
+    if (!model) {
+        clear_touched(ws);
+        return;
+    }
     average_items(mf, model, ws, nb, decay);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d, (int)nb, -lr,
-                ws->g, n, ws->pb, d, 1.0f, q, d);
+                ws->g, n, ws->pb, d, 1.0f, fr_model_item_emb(model), d);
     cblas_sgemv(CblasRowMajor, CblasTrans, (int)nb, n, -lr, ws->g, n,
                 ws->ones, 1, 1.0f, fr_model_item_bias(model), 1);
 }
-
 
 /* ---- training and loss ------------------------------------------------- */
 
@@ -317,17 +337,17 @@ shuffle(fr_rng *rng, uint32_t *a, uint32_t n)
 
 /* One epoch over order[]; returns the mean of L_u over trained members. */
 static double
-run_epoch(fr_mf *mf, fr_model *model, batch_ws *ws, const uint32_t *order,
-          const fr_mf_opts *o, fr_rng *rng)
+run_epoch(fr_mf *mf, const fr_model *cmodel, fr_model *model, batch_ws *ws,
+          const uint32_t *order, const fr_mf_opts *o, fr_rng *rng)
 {
     double loss = 0.0;
 
     for (uint32_t start = 0; start < mf->n_order; start += ws->cap) {
         uint32_t nb = mf->n_order - start < ws->cap ? mf->n_order - start
                                                     : ws->cap;
-        batch_score(mf, model, ws, order + start, nb);
+        batch_score(mf, cmodel, ws, order + start, nb);
         loss += batch_terms(mf, ws, order + start, nb, o->negatives, rng, 1);
-        batch_update(mf, model, ws, order + start, nb, o->lr, o->l2);
+        batch_update(mf, cmodel, model, ws, order + start, nb, o->lr, o->l2);
     }
     return loss / mf->n_order;
 }
@@ -344,8 +364,8 @@ all_finite(const float *x, size_t n)
 /* Runs the epochs; returns the last epoch's loss, stopping early once it is
  * no longer finite (the values are lost then anyway). */
 static double
-run_epochs(fr_mf *mf, fr_model *model, batch_ws *ws, uint32_t *order,
-           const fr_mf_opts *o)
+run_epochs(fr_mf *mf, const fr_model *cmodel, fr_model *model, batch_ws *ws,
+           uint32_t *order, const fr_mf_opts *o)
 {
     double loss = 0.0;
     fr_rng rng;
@@ -354,7 +374,7 @@ run_epochs(fr_mf *mf, fr_model *model, batch_ws *ws, uint32_t *order,
     fr_rng_seed(&rng, o->seed ^ STREAM_TRAIN);
     for (uint32_t e = 0; e < o->epochs && isfinite(loss); e++) {
         shuffle(&rng, order, mf->n_order);
-        loss = run_epoch(mf, model, ws, order, o, &rng);
+        loss = run_epoch(mf, cmodel, model, ws, order, o, &rng);
     }
     return loss;
 }
@@ -363,10 +383,11 @@ run_epochs(fr_mf *mf, fr_model *model, batch_ws *ws, uint32_t *order,
  * A step size too large for the data makes SGD diverge to inf/NaN. That is
  * reported as FR_ESTATE with the member embeddings restored, so the store's
  * private state survives and only the (caller's) model copy is lost.
+ * model NULL: members only, against the fixed cmodel.
  */
-fr_err
-fr_mf_train(fr_mf *mf, fr_model *model, const fr_mf_opts *opts,
-            double *loss_out)
+static fr_err
+train_with(fr_mf *mf, const fr_model *cmodel, fr_model *model,
+           const fr_mf_opts *opts, double *loss_out)
 {
     const size_t n_emb = (size_t)mf->n_members * mf->dim;
     batch_ws ws;
@@ -375,7 +396,7 @@ fr_mf_train(fr_mf *mf, fr_model *model, const fr_mf_opts *opts,
     double loss;
     fr_err rc;
 
-    if (!fr_mf_shape_matches(mf, model) || !opts_valid(opts))
+    if (!fr_mf_shape_matches(mf, cmodel) || !opts_valid(opts))
         return FR_EINVAL;
     if ((rc = ws_init(&ws, mf, opts->batch_size)) != FR_OK)
         return rc;
@@ -386,9 +407,10 @@ fr_mf_train(fr_mf *mf, fr_model *model, const fr_mf_opts *opts,
         goto out;
     }
     memcpy(saved, mf->p, n_emb * sizeof(float));
-    loss = run_epochs(mf, model, &ws, order, opts);
+    loss = run_epochs(mf, cmodel, model, &ws, order, opts);
     if (!isfinite(loss) || !all_finite(mf->p, n_emb) ||
-        !all_finite(fr_model_params_const(model), fr_model_n_params(model))) {
+        (model && !all_finite(fr_model_params_const(model),
+                              fr_model_n_params(model)))) {
         memcpy(mf->p, saved, n_emb * sizeof(float));
         rc = FR_ESTATE;
         goto out;
@@ -402,6 +424,20 @@ out:
     free(order);
     ws_free(&ws);
     return rc;
+}
+
+fr_err
+fr_mf_train(fr_mf *mf, fr_model *model, const fr_mf_opts *opts,
+            double *loss_out)
+{
+    return train_with(mf, model, model, opts, loss_out);
+}
+
+fr_err
+fr_mf_fit_members(fr_mf *mf, const fr_model *model, const fr_mf_opts *opts,
+                  double *loss_out)
+{
+    return train_with(mf, model, NULL, opts, loss_out);
 }
 
 /*

@@ -19,6 +19,7 @@
 
 #include "base/util.h"
 #include "model/mf.h"
+#include "model/mf_int.h" /* test_item, to check the hold-out rules */
 
 #define SYN_MEMBERS 300u
 #define SYN_ITEMS 300u
@@ -644,6 +645,222 @@ test_recommend_edges(void **state)
     fr_model_destroy(&wrong);
 }
 
+/* ---- hold-out rules ----------------------------------------------------- */
+
+static void
+test_holdout_rules(void **state)
+{
+    fr_mf *latest = NULL, *r1 = NULL, *r1b = NULL, *r2 = NULL, *none = NULL;
+    fr_model *m = new_model(SYN_ITEMS, DIM, 7);
+    fr_eval_result e;
+    uint32_t differ = 0, moved = 0, held = 0;
+    (void)state;
+    assert_int_equal(fr_mf_new_holdout(&latest, syn, DIM, 3,
+                                       (fr_mf_holdout)7), FR_EINVAL);
+    assert_int_equal(fr_mf_new_holdout(&latest, syn, DIM, 3,
+                                       FR_MF_HOLDOUT_LATEST), FR_OK);
+    assert_int_equal(fr_mf_new_holdout(&r1, syn, DIM, 3,
+                                       FR_MF_HOLDOUT_RANDOM), FR_OK);
+    assert_int_equal(fr_mf_new_holdout(&r1b, syn, DIM, 3,
+                                       FR_MF_HOLDOUT_RANDOM), FR_OK);
+    assert_int_equal(fr_mf_new_holdout(&r2, syn, DIM, 4,
+                                       FR_MF_HOLDOUT_RANDOM), FR_OK);
+    assert_int_equal(fr_mf_new_holdout(&none, syn, DIM, 3,
+                                       FR_MF_HOLDOUT_NONE), FR_OK);
+    assert_int_equal(fr_mf_n_members(r1), SYN_MEMBERS);
+    for (uint32_t u = 0; u < SYN_MEMBERS; u++) {
+        uint32_t t = r1->test_item[u];
+        assert_true(t != NO_ITEM); /* every synthetic member has >= 8 */
+        assert_true(fr_mf_member_has(r1, u, t));
+        held++;
+        moved += t != latest->test_item[u];
+        differ += t != r2->test_item[u];
+        assert_int_equal(t, r1b->test_item[u]); /* deterministic */
+        assert_int_equal(none->test_item[u], NO_ITEM);
+    }
+    /* one of 8-32 items: a random pick is rarely the latest */
+    assert_true(moved > held / 2);
+    assert_true(differ > held / 2);
+    assert_int_equal(fr_mf_train_examples(r1), fr_mf_train_examples(latest));
+    assert_int_equal(fr_mf_train_examples(none),
+                     fr_dataset_n_interactions(syn));
+    assert_int_equal(fr_mf_evaluate(none, m, &e), FR_OK);
+    assert_int_equal(e.count, 0);
+    assert_int_equal(fr_mf_evaluate(r1, m, &e), FR_OK);
+    assert_int_equal(e.count, SYN_MEMBERS);
+    /* same seed, same split and negatives: the same figures, bit for bit */
+    fr_eval_result e2;
+    assert_int_equal(fr_mf_evaluate(r1b, m, &e2), FR_OK);
+    assert_true(e.hr == e2.hr && e.ndcg == e2.ndcg && e.count == e2.count);
+    fr_mf_destroy(&latest);
+    fr_mf_destroy(&r1);
+    fr_mf_destroy(&r1b);
+    fr_mf_destroy(&r2);
+    fr_mf_destroy(&none);
+    fr_model_destroy(&m);
+}
+
+static void
+test_holdout_none_trains_everything(void **state)
+{
+    fr_mf *mf = NULL;
+    fr_model *m = new_model(SYN_ITEMS, DIM, 7);
+    fr_mf_opts o;
+    double loss;
+    (void)state;
+    fr_mf_opts_default(&o);
+    assert_int_equal(fr_mf_new_holdout(&mf, syn, DIM, 3, FR_MF_HOLDOUT_NONE),
+                     FR_OK);
+    assert_int_equal(fr_mf_train_examples(mf),
+                     fr_dataset_n_interactions(syn));
+    assert_int_equal(fr_mf_train(mf, m, &o, &loss), FR_OK);
+    assert_true(isfinite(loss));
+    fr_mf_destroy(&mf);
+    fr_model_destroy(&m);
+}
+
+/* ---- one scoring path --------------------------------------------------- */
+
+static void
+test_score_matches_recommend(void **state)
+{
+    fr_mf *mf = NULL;
+    fr_model *m = new_model(SYN_ITEMS, DIM, 7);
+    fr_model *wrong = new_model(SYN_ITEMS, DIM + 1, 7);
+    uint32_t items[10], n, bad = SYN_ITEMS;
+    float rec[10], sc[10];
+    float *p;
+    (void)state;
+    assert_int_equal(fr_mf_new(&mf, syn, DIM, 3), FR_OK);
+    train_rounds(mf, m, 3);
+    p = members_of(mf, SYN_MEMBERS, DIM);
+    for (uint32_t u = 0; u < SYN_MEMBERS; u += 29) {
+        assert_int_equal(fr_mf_recommend(mf, m, u, 10, items, rec, &n),
+                         FR_OK);
+        assert_int_equal(fr_mf_score(mf, m, u, items, n, sc), FR_OK);
+        assert_memory_equal(rec, sc, n * sizeof(float)); /* bit-identical */
+        for (uint32_t t = 0; t < n; t++)
+            assert_float_equal(sc[t], score(m, p, u, items[t]), 1e-4);
+    }
+    assert_int_equal(fr_mf_score(mf, m, SYN_MEMBERS, items, 1, sc),
+                     FR_ENOENT);
+    assert_int_equal(fr_mf_score(mf, m, 0, &bad, 1, sc), FR_EINVAL);
+    assert_int_equal(fr_mf_score(mf, wrong, 0, items, 1, sc), FR_EINVAL);
+    assert_int_equal(fr_mf_score(mf, m, 0, items, 0, sc), FR_OK);
+    free(p);
+    fr_mf_destroy(&mf);
+    fr_model_destroy(&m);
+    fr_model_destroy(&wrong);
+}
+
+static void
+test_member_has(void **state)
+{
+    fr_mf *mf = NULL;
+    (void)state;
+    assert_int_equal(fr_mf_new(&mf, syn, DIM, 3), FR_OK);
+    for (uint32_t u = 0; u < SYN_MEMBERS; u += 7)
+        for (uint32_t i = 0; i < SYN_ITEMS; i++)
+            assert_int_equal(!!fr_mf_member_has(mf, u, i),
+                             member_has(syn, u, i));
+    assert_false(fr_mf_member_has(mf, SYN_MEMBERS, 0));
+    assert_false(fr_mf_member_has(mf, 0, SYN_ITEMS));
+    fr_mf_destroy(&mf);
+}
+
+static void
+test_segment(void **state)
+{
+    fr_mf *mf = NULL;
+    fr_model *m = new_model(SYN_ITEMS, DIM, 7);
+    uint32_t members[SYN_MEMBERS], n, chosen[SYN_MEMBERS];
+    float scores[SYN_MEMBERS], s;
+    (void)state;
+    assert_int_equal(fr_mf_new(&mf, syn, DIM, 3), FR_OK);
+    train_rounds(mf, m, 3);
+    for (uint32_t i = 0; i < SYN_ITEMS; i += 31) {
+        uint32_t owners = 0;
+        for (uint32_t u = 0; u < SYN_MEMBERS; u++)
+            owners += member_has(syn, u, i);
+        assert_int_equal(fr_mf_segment(mf, m, i, 25, members, scores, &n),
+                         FR_OK);
+        assert_int_equal(n, SYN_MEMBERS - owners < 25 ? SYN_MEMBERS - owners
+                                                       : 25);
+        memset(chosen, 0, sizeof chosen);
+        for (uint32_t t = 0; t < n; t++) {
+            assert_false(member_has(syn, members[t], i));
+            assert_false(chosen[members[t]]);
+            chosen[members[t]] = 1;
+            assert_int_equal(fr_mf_score(mf, m, members[t], &i, 1, &s), FR_OK);
+            assert_memory_equal(&s, &scores[t], sizeof s);
+            if (t > 0)
+                assert_true(scores[t - 1] > scores[t] ||
+                            (scores[t - 1] == scores[t] &&
+                             members[t - 1] < members[t]));
+        }
+        for (uint32_t u = 0; u < SYN_MEMBERS; u++) {
+            if (chosen[u] || member_has(syn, u, i))
+                continue;
+            assert_int_equal(fr_mf_score(mf, m, u, &i, 1, &s), FR_OK);
+            assert_true(s <= scores[n - 1]);
+        }
+    }
+    /* every non-owner when k is large */
+    assert_int_equal(fr_mf_segment(mf, m, 0, SYN_MEMBERS, members, scores, &n),
+                     FR_OK);
+    uint32_t owners0 = 0;
+    for (uint32_t u = 0; u < SYN_MEMBERS; u++)
+        owners0 += member_has(syn, u, 0);
+    assert_int_equal(n, SYN_MEMBERS - owners0);
+    assert_int_equal(fr_mf_segment(mf, m, SYN_ITEMS, 5, members, scores, &n),
+                     FR_EINVAL);
+    fr_mf_destroy(&mf);
+    fr_model_destroy(&m);
+}
+
+/* ---- refitting members to a fixed model --------------------------------- */
+
+static void
+test_fit_members(void **state)
+{
+    fr_mf *trained = NULL, *fresh = NULL;
+    fr_model *m = new_model(SYN_ITEMS, DIM, 7), *orig = NULL;
+    fr_mf_opts o;
+    double loss0, loss1, fit_loss;
+    fr_eval_result before, after;
+    (void)state;
+    assert_int_equal(fr_mf_new(&trained, syn, DIM, 3), FR_OK);
+    train_rounds(trained, m, 8);
+    /* a store that never trained receives the model */
+    assert_int_equal(fr_mf_new(&fresh, syn, DIM, 11), FR_OK);
+    assert_int_equal(fr_model_dup(m, &orig), FR_OK);
+    assert_int_equal(fr_mf_loss(fresh, m, 5, &loss0), FR_OK);
+    assert_int_equal(fr_mf_evaluate(fresh, m, &before), FR_OK);
+    fr_mf_opts_default(&o);
+    o.epochs = 5;
+    assert_int_equal(fr_mf_fit_members(fresh, m, &o, &fit_loss), FR_OK);
+    assert_true(isfinite(fit_loss));
+    assert_int_equal(fr_mf_loss(fresh, m, 5, &loss1), FR_OK);
+    assert_int_equal(fr_mf_evaluate(fresh, m, &after), FR_OK);
+    print_message("refit: loss %.4f -> %.4f; HR@10 %.3f -> %.3f\n", loss0,
+                  loss1, before.hr, after.hr);
+    assert_true(loss1 < 0.8 * loss0);
+    assert_true(after.hr > before.hr);
+    assert_memory_equal(fr_model_params(m), fr_model_params(orig),
+                        fr_model_n_params(m) * sizeof(float));
+    /* the same checks as training */
+    o.epochs = 0;
+    assert_int_equal(fr_mf_fit_members(fresh, m, &o, NULL), FR_EINVAL);
+    fr_model *wrong = new_model(SYN_ITEMS, DIM / 2, 7);
+    fr_mf_opts_default(&o);
+    assert_int_equal(fr_mf_fit_members(fresh, wrong, &o, NULL), FR_EINVAL);
+    fr_model_destroy(&wrong);
+    fr_mf_destroy(&trained);
+    fr_mf_destroy(&fresh);
+    fr_model_destroy(&m);
+    fr_model_destroy(&orig);
+}
+
 int
 main(void)
 {
@@ -660,6 +877,12 @@ main(void)
         cmocka_unit_test(test_members_rejects_bad_input),
         cmocka_unit_test(test_recommend),
         cmocka_unit_test(test_recommend_edges),
+        cmocka_unit_test(test_holdout_rules),
+        cmocka_unit_test(test_holdout_none_trains_everything),
+        cmocka_unit_test(test_score_matches_recommend),
+        cmocka_unit_test(test_member_has),
+        cmocka_unit_test(test_segment),
+        cmocka_unit_test(test_fit_members),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
