@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/crypto.h"
+#include "evalset.h"
 #include "model/mf.h"
 #include "net/net.h"
 #include "store.h"
@@ -49,15 +51,18 @@ typedef struct client {
     fr_net_sock *conn;
     worker *work;
     store_data *data;
-    fr_mf *mf; /* made at the first round, when dim is known */
+    evalset *eval; /* fixed test list, if test_file is set */
+    fr_mf *mf;     /* made at the first round, when dim is known */
     uint64_t last_round;
     int busy;
+    fr_msg *pending;     /* a ROUND_START that came while busy (owned) */
+    fr_mf_opts last_opts; /* training options of the last round */
     char members_path[CLIENT_PATH_MAX + 32];
     char model_path[CLIENT_PATH_MAX + 32];
 } client;
 
-static void
-state_paths(const client_config *cfg, char *members, char *model, size_t n)
+void
+client_state_paths(const client_config *cfg, char *members, char *model, size_t n)
 {
     snprintf(members, n, "%s/" MEMBERS_FILE, cfg->state_dir);
     snprintf(model, n, "%s/" MODEL_FILE, cfg->state_dir);
@@ -65,14 +70,22 @@ state_paths(const client_config *cfg, char *members, char *model, size_t n)
 
 /* Creates the member state for dim, restoring saved embeddings when their
  * shape matches (a different dim starts afresh, which the log says). */
-static fr_err
-open_members(const client_config *cfg, const store_data *data, uint32_t dim,
-             const char *path, fr_mf **out)
+fr_mf_holdout
+client_holdout(const client_config *cfg)
+{
+    if (cfg->validate)
+        return FR_MF_HOLDOUT_RANDOM;
+    return *cfg->test_file ? FR_MF_HOLDOUT_NONE : FR_MF_HOLDOUT_LATEST;
+}
+
+fr_err
+client_open_members(const client_config *cfg, const store_data *data,
+                    uint32_t dim, const char *path, fr_mf **out)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    fr_err rc = fr_mf_new(out, store_data_dataset(data), dim,
-                          (uint64_t)cfg->seed);
+    fr_err rc = fr_mf_new_holdout(out, store_data_dataset(data), dim,
+                                  (uint64_t)cfg->seed, client_holdout(cfg));
 
     if (rc)
         return rc;
@@ -155,12 +168,7 @@ on_round_start(client *c, const fr_msg *msg)
     train_job *job = NULL;
     fr_err rc;
 
-    if (c->busy) {
-        fr_log_warn(TAG, "round id %llu ignored: still training round %llu",
-                    (unsigned long long)msg->round_id,
-                    (unsigned long long)c->last_round);
-        return;
-    }
+    FR_ASSERT(!c->busy);
     if (rs->n_items != (uint32_t)c->cfg->n_items) {
         fr_log_err(TAG, "round id %llu ignored: the aggregator's model has "
                    "%u items, this store is configured for n_items %lld",
@@ -168,8 +176,8 @@ on_round_start(client *c, const fr_msg *msg)
                    (long long)c->cfg->n_items);
         return;
     }
-    if (!c->mf && (rc = open_members(c->cfg, c->data, rs->dim,
-                                     c->members_path, &c->mf))) {
+    if (!c->mf && (rc = client_open_members(c->cfg, c->data, rs->dim,
+                                            c->members_path, &c->mf))) {
         fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
         return;
     }
@@ -181,14 +189,18 @@ on_round_start(client *c, const fr_msg *msg)
         train_job_destroy(&job);
         return;
     }
+    job->kind = JOB_TRAIN;
     job->round_id = msg->round_id;
     job->mf = c->mf;
+    job->eval = c->eval;
+    job->data = store_data_dataset(c->data);
     job->opts = (fr_mf_opts){.epochs = rs->train.local_epochs,
                              .lr = rs->train.learning_rate,
                              .negatives = rs->train.negatives,
                              .l2 = rs->train.l2,
                              .batch_size = rs->train.batch_size,
                              .seed = rs->train.seed};
+    c->last_opts = job->opts;
     if ((rc = worker_submit(c->work, &job))) {
         fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));
         train_job_destroy(&job);
@@ -198,6 +210,34 @@ on_round_start(client *c, const fr_msg *msg)
     c->last_round = msg->round_id;
     fr_log_info(TAG, "round id %llu: training %u local epoch(s)",
                 (unsigned long long)msg->round_id, rs->train.local_epochs);
+}
+
+/* Fits the member embeddings to a new global model on the worker, so that
+ * what the store serves (recommend, segment, score) matches the model. */
+static void
+start_refit(client *c, uint64_t round_id, fr_model **modelp)
+{
+    train_job *job;
+
+    if (c->busy || !c->mf || c->cfg->refit_epochs == 0)
+        return;
+    job = calloc(1, sizeof *job);
+    if (!job)
+        return;
+    job->kind = JOB_REFIT;
+    job->round_id = round_id;
+    job->global = *modelp;
+    *modelp = NULL;
+    job->mf = c->mf;
+    job->eval = c->eval;
+    job->data = store_data_dataset(c->data);
+    job->opts = c->last_opts;
+    job->opts.epochs = (uint32_t)c->cfg->refit_epochs;
+    if (worker_submit(c->work, &job) != FR_OK) {
+        train_job_destroy(&job);
+        return;
+    }
+    c->busy = 1;
 }
 
 static void
@@ -221,8 +261,12 @@ on_round_end(client *c, const fr_msg *msg)
                          &model);
     if (rc == FR_OK)
         rc = fr_model_save(model, c->model_path);
-    if (rc)
+    if (rc) {
         fr_log_err(TAG, "cannot save the global model: %s", fr_strerror(rc));
+        fr_model_destroy(&model);
+        return;
+    }
+    start_refit(c, msg->round_id, &model);
     fr_model_destroy(&model);
 }
 
@@ -237,12 +281,25 @@ on_job_done(client *c)
         return;
     c->busy = 0;
     if (job->rc) {
-        fr_log_err(TAG, "round id %llu: training failed: %s",
-                   (unsigned long long)job->round_id, fr_strerror(job->rc));
+        fr_log_err(TAG, "round id %llu: %s failed: %s",
+                   (unsigned long long)job->round_id,
+                   job->kind == JOB_REFIT ? "refit" : "training",
+                   fr_strerror(job->rc));
         train_job_destroy(&job);
         return;
     }
     save_members(c);
+    if (job->kind == JOB_REFIT) {
+        fr_log_info(TAG, "global model of round id %llu: members refit in "
+                    "%.2f s; HR@10 %.4f NDCG@10 %.4f (popularity %.4f / "
+                    "%.4f) over %u members",
+                    (unsigned long long)job->round_id, job->seconds,
+                    job->metrics.hr10, job->metrics.ndcg10,
+                    job->metrics.pop_hr10, job->metrics.pop_ndcg10,
+                    job->metrics.eval_members);
+        train_job_destroy(&job);
+        return;
+    }
     m.round_id = job->round_id;
     u->num_examples = job->num_examples;
     u->n_items = fr_model_n_items(job->delta);
@@ -276,6 +333,11 @@ on_message(client *c)
     if (rc) {
         fr_log_warn(TAG, "dropped %zu-byte message from the aggregator: %s",
                     len, why ? why : fr_strerror(rc));
+    } else if (msg->type == FR_MSG_ROUND_START && c->busy) {
+        /* Finish the job in hand (a refit), then start this round. */
+        fr_msg_destroy(&c->pending);
+        c->pending = msg;
+        msg = NULL;
     } else if (msg->type == FR_MSG_ROUND_START) {
         on_round_start(c, msg);
     } else if (msg->type == FR_MSG_ROUND_END) {
@@ -306,6 +368,10 @@ loop(client *c)
             continue;
         if (ready & 2)
             on_job_done(c);
+        if (!c->busy && c->pending) {
+            on_round_start(c, c->pending);
+            fr_msg_destroy(&c->pending);
+        }
         if (ready & 1)
             on_message(c);
     }
@@ -340,8 +406,8 @@ out:
     return rc;
 }
 
-static fr_err
-load_data(const client_config *cfg, store_data **out)
+fr_err
+client_load_data(const client_config *cfg, store_data **out)
 {
     char err[512] = "";
     fr_err rc = store_data_load(cfg->data, (uint32_t)cfg->n_items, out, err,
@@ -361,6 +427,33 @@ load_data(const client_config *cfg, store_data **out)
     return FR_OK;
 }
 
+static fr_err
+load_evalset(const client_config *cfg, const store_data *data, evalset **out)
+{
+    char err[512] = "";
+    fr_err rc;
+
+    *out = NULL;
+    if (!*cfg->test_file || cfg->validate)
+        return FR_OK;
+    rc = evalset_load(cfg->test_file, data, (uint32_t)cfg->n_items, out, err,
+                      sizeof err);
+    if (rc)
+        fr_log_err(TAG, "test_file: %s", err);
+    else
+        fr_log_info(TAG, "evaluating on %zu fixed lists from %s",
+                    evalset_count(*out), cfg->test_file);
+    return rc;
+}
+
+static void
+report_peak_rss(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fr_log_info(TAG, "peak RSS %.1f MiB", (double)ru.ru_maxrss / 1024.0);
+}
+
 int
 client_run(const client_config *cfg)
 {
@@ -373,13 +466,14 @@ client_run(const client_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    state_paths(cfg, c.members_path, c.model_path, sizeof c.members_path);
+    client_state_paths(cfg, c.members_path, c.model_path, sizeof c.members_path);
     if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
         fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
         return 1;
     }
-    if (load_data(cfg, &c.data) || fr_net_ctx_new(&c.ctx) ||
-        connect_store(&c) || worker_new(&c.work, c.ctx))
+    if (client_load_data(cfg, &c.data) || load_evalset(cfg, c.data, &c.eval) ||
+        fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
+        worker_new(&c.work, c.ctx))
         goto out;
     fr_log_notice(TAG, "store client running; aggregator %s", cfg->connect);
     loop(&c);
@@ -389,53 +483,10 @@ out:
     worker_destroy(&c.work); /* waits for a job in progress */
     fr_net_sock_destroy(&c.conn);
     fr_net_ctx_destroy(&c.ctx);
+    fr_msg_destroy(&c.pending);
     fr_mf_destroy(&c.mf);
+    evalset_destroy(&c.eval);
     store_data_destroy(&c.data);
-    return status;
-}
-
-int
-client_recommend(const client_config *cfg, const char *member_id, uint32_t k)
-{
-    char members_path[CLIENT_PATH_MAX + 32], model_path[CLIENT_PATH_MAX + 32];
-    store_data *data = NULL;
-    fr_model *model = NULL;
-    fr_mf *mf = NULL;
-    uint32_t member, n = 0, *items = NULL;
-    float *scores = NULL;
-    int status = 1;
-    fr_err rc;
-
-    state_paths(cfg, members_path, model_path, sizeof members_path);
-    if (load_data(cfg, &data))
-        goto out;
-    if (store_data_member(data, member_id, &member)) {
-        fprintf(stderr, "fedrec-client: unknown member (not in %s)\n",
-                cfg->data);
-        goto out;
-    }
-    if ((rc = fr_model_load(model_path, &model))) {
-        fprintf(stderr, "fedrec-client: no usable global model in %s: %s "
-                "(has this store completed a round?)\n", model_path,
-                fr_strerror(rc));
-        goto out;
-    }
-    if (open_members(cfg, data, fr_model_dim(model), members_path, &mf))
-        goto out;
-    items = calloc(k, sizeof *items);
-    scores = calloc(k, sizeof *scores);
-    if (!items || !scores ||
-        fr_mf_recommend(mf, model, member, k, items, scores, &n))
-        goto out;
-    printf("rank\titem_id\tscore\n");
-    for (uint32_t i = 0; i < n; i++)
-        printf("%u\t%u\t%.4f\n", i + 1, items[i], scores[i]);
-    status = 0;
-out:
-    free(items);
-    free(scores);
-    fr_mf_destroy(&mf);
-    fr_model_destroy(&model);
-    store_data_destroy(&data);
+    report_peak_rss();
     return status;
 }

@@ -3,6 +3,8 @@
  *
  *   fedrec-client run [--config FILE] [--KEY=VALUE ...]
  *   fedrec-client recommend --member ID [--top K] [--config FILE] [...]
+ *   fedrec-client segment --item ID [--top N] [--config FILE] [...]
+ *   fedrec-client score --input FILE [--config FILE] [...]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,14 @@ static const fr_config_key keys[] = {
     FR_CFG_STRING_(C, state_dir, "",
                    "directory for member embeddings and the global model"),
     FR_CFG_STRING_(C, log_level, "info", "err, warn, notice, info or debug"),
+    FR_CFG_STRING_(C, test_file, "",
+                   "fixed evaluation lists (NCF negative format); empty: "
+                   "hold out each member's latest purchase"),
+    FR_CFG_BOOL_(C, validate, "no",
+                 "hold out one random purchase per member for "
+                 "hyper-parameter selection (ignores test_file)"),
+    FR_CFG_INT_(C, refit_epochs, "2", 0, 1000,
+                "epochs fitting member embeddings to each new global model"),
     FR_CFG_INT_(C, n_items, "500", 1, 1048576,
                 "items in the catalogue (must match the aggregator)"),
     FR_CFG_INT_(C, heartbeat_ms, "1000", 50, 600000,
@@ -49,6 +59,12 @@ usage(FILE *out)
             "  recommend --member ID [--top K]\n"
             "                               top-K items for a member "
             "(default K 10)\n"
+            "  segment --item ID [--top N]  the N members most likely to "
+            "want an item\n"
+            "                               (default N 100)\n"
+            "  score --input FILE           model scores for lines of the NCF "
+            "negative\n"
+            "                               format ('-' reads stdin)\n"
             "configuration keys:\n");
     fr_config_print_help(&client_config_table, out);
 }
@@ -108,8 +124,8 @@ main(int argc, char **argv)
     client_config cfg;
     char err[FR_CONFIG_ERR_MAX];
     int pos[1], npos = 0, flags = 0, bad = 0, rc;
-    const char *member = NULL, *top = NULL, *cmd;
-    int64_t k = 10;
+    const char *member = NULL, *top = NULL, *item = NULL, *input = NULL, *cmd;
+    int64_t k = 10, item_id = 0;
     fr_log_level level;
 
     fr_log_set_ident("fedrec-client");
@@ -126,12 +142,22 @@ main(int argc, char **argv)
         top = take_option(&argc, argv, "--top", &bad);
         if (bad || !member || !*member)
             return fail("recommend needs --member ID");
-        if (top && fr_parse_i64(top, 1, 100000, &k))
-            return fail("--top must be an integer in [1, 100000]");
+    } else if (!strcmp(cmd, "segment")) {
+        item = take_option(&argc, argv, "--item", &bad);
+        top = take_option(&argc, argv, "--top", &bad);
+        k = 100;
+        if (bad || !item || fr_parse_i64(item, 0, INT32_MAX, &item_id))
+            return fail("segment needs --item ID (a non-negative integer)");
+    } else if (!strcmp(cmd, "score")) {
+        input = take_option(&argc, argv, "--input", &bad);
+        if (bad || !input || !*input)
+            return fail("score needs --input FILE");
     } else if (strcmp(cmd, "run") != 0) {
         snprintf(err, sizeof err, "unknown command '%s' (try --help)", cmd);
         return fail(err);
     }
+    if (top && fr_parse_i64(top, 1, 100000, &k))
+        return fail("--top must be an integer in [1, 100000]");
     if (fr_config_parse_cli(&client_config_table, &cfg, argc, argv, pos, 0,
                             &npos, &flags, err, sizeof err))
         return fail(err);
@@ -153,5 +179,9 @@ main(int argc, char **argv)
     openblas_set_num_threads((int)cfg.blas_threads);
     if (member)
         return client_recommend(&cfg, member, (uint32_t)k);
+    if (item)
+        return client_segment(&cfg, (uint32_t)item_id, (uint32_t)k);
+    if (input)
+        return client_score(&cfg, input);
     return client_run(&cfg);
 }

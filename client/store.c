@@ -26,6 +26,7 @@ typedef struct member_key {
 struct store_data {
     fr_dataset *data;
     member_key *members; /* sorted by id once loading ends */
+    uint32_t *by_index;  /* local index -> position in members */
     uint32_t n_members, cap_members;
     uint32_t ignored_columns;
 };
@@ -338,6 +339,13 @@ store_data_load(const char *path, uint32_t n_items, store_data **out,
         goto fail;
     }
     qsort(s->members, s->n_members, sizeof *s->members, cmp_key);
+    s->by_index = malloc((size_t)s->n_members * sizeof *s->by_index);
+    if (!s->by_index) {
+        rc = FR_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < s->n_members; i++)
+        s->by_index[s->members[i].index] = i;
     fclose(f);
     *out = s;
     return FR_OK;
@@ -362,6 +370,7 @@ store_data_destroy(store_data **sp)
     if (s->members) /* member ids are personal data: do not leave them */
         memset(s->members, 0, (size_t)s->cap_members * sizeof *s->members);
     free(s->members);
+    free(s->by_index);
     free(s);
     *sp = NULL;
 }
@@ -394,4 +403,12 @@ store_data_member(const store_data *s, const char *member_id,
         return FR_ENOENT;
     *index_out = hit->index;
     return FR_OK;
+}
+
+const char *
+store_data_member_id(const store_data *s, uint32_t index)
+{
+    if (index >= s->n_members)
+        return NULL;
+    return s->members[s->by_index[index]].id;
 }

@@ -39,4 +39,8 @@ FR_NODISCARD fr_err store_data_member(const store_data *s,
                                       const char *member_id,
                                       uint32_t *index_out);
 
+/* The member_id of a local index (borrowed), or NULL if out of range. For
+ * output the operator asked for (segments); never for logs. */
+const char *store_data_member_id(const store_data *s, uint32_t index);
+
 #endif

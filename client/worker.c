@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "evalset.h"
 
 #define TAG "train"
 
@@ -33,18 +34,56 @@ train_job_destroy(train_job **jp)
 }
 
 static fr_err
-run_job(train_job *job)
+evaluate(const train_job *job, const fr_model *model, fr_eval_result *q,
+         fr_eval_result *pop)
+{
+    fr_err rc;
+
+    if (job->eval) {
+        if ((rc = evalset_evaluate(job->eval, job->mf, model, q)))
+            return rc;
+        return evalset_evaluate_popularity(job->eval, job->data, pop);
+    }
+    if ((rc = fr_mf_evaluate(job->mf, model, q)))
+        return rc;
+    return fr_mf_evaluate_popularity(job->mf, pop);
+}
+
+static void
+set_metrics(train_job *job, const fr_eval_result *q,
+            const fr_eval_result *pop, double loss)
+{
+    job->metrics = (fr_metrics){.hr10 = q->hr, .ndcg10 = q->ndcg,
+                                .pop_hr10 = pop->hr, .pop_ndcg10 = pop->ndcg,
+                                .eval_members = q->count,
+                                .train_loss = loss};
+}
+
+static fr_err
+run_refit(train_job *job)
+{
+    fr_eval_result q, pop;
+    double loss = 0;
+    fr_err rc;
+
+    if ((rc = fr_mf_fit_members(job->mf, job->global, &job->opts, &loss)) ||
+        (rc = evaluate(job, job->global, &q, &pop)))
+        return rc;
+    set_metrics(job, &q, &pop, loss);
+    return FR_OK;
+}
+
+static fr_err
+run_train(train_job *job)
 {
     fr_model *local = NULL;
     fr_eval_result q, pop;
     double loss = 0;
-    int64_t t0 = fr_clock_ms();
     fr_err rc;
 
     if ((rc = fr_model_dup(job->global, &local)) ||
         (rc = fr_mf_train(job->mf, local, &job->opts, &loss)) ||
-        (rc = fr_mf_evaluate(job->mf, local, &q)) ||
-        (rc = fr_mf_evaluate_popularity(job->mf, &pop)))
+        (rc = evaluate(job, local, &q, &pop)))
         goto out;
     {
         float *d = fr_model_params(local);
@@ -54,12 +93,19 @@ run_job(train_job *job)
     }
     job->delta = local;
     local = NULL;
-    job->metrics = (fr_metrics){.hr10 = q.hr, .ndcg10 = q.ndcg,
-                                .pop_hr10 = pop.hr, .pop_ndcg10 = pop.ndcg,
-                                .eval_members = q.count, .train_loss = loss};
+    set_metrics(job, &q, &pop, loss);
     job->num_examples = fr_mf_train_examples(job->mf);
 out:
     fr_model_destroy(&local);
+    return rc;
+}
+
+static fr_err
+run_job(train_job *job)
+{
+    int64_t t0 = fr_clock_ms();
+    fr_err rc = job->kind == JOB_REFIT ? run_refit(job) : run_train(job);
+
     job->seconds = (double)(fr_clock_ms() - t0) / 1000.0;
     return rc;
 }

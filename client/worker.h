@@ -20,14 +20,25 @@
 #include "net/net.h"
 #include "wire/wire.h"
 
+typedef enum job_kind {
+    JOB_TRAIN, /* a round: local training, then the delta */
+    JOB_REFIT, /* a new global model: fit member embeddings to it */
+} job_kind;
+
+typedef struct evalset evalset;
+
 typedef struct train_job {
+    job_kind kind;
     uint64_t round_id;
     fr_model *global; /* owned: the model the round started from */
-    fr_mf_opts opts;
+    fr_mf_opts opts;  /* for JOB_REFIT, opts.epochs are refit epochs */
     fr_mf *mf;        /* borrowed: the store's member state */
+    const evalset *eval;     /* borrowed, may be NULL: fixed test list */
+    const fr_dataset *data;  /* borrowed: for the popularity baseline */
     /* results, valid when the job comes back */
     fr_err rc;
-    fr_model *delta;  /* owned: local parameters minus global ones */
+    fr_model *delta;  /* owned: local parameters minus global ones
+                         (JOB_TRAIN only) */
     fr_metrics metrics;
     uint64_t num_examples;
     double seconds;

@@ -1,0 +1,180 @@
+/*
+ * serve.c - the store's marketing outputs, computed from its saved state
+ * (the latest global model and the member embeddings fitted to it):
+ * recommend (items for a member), segment (members for an item) and score
+ * (model scores for benchmark lists). All three score through
+ * fr_mf_score's arithmetic, so their numbers agree.
+ *
+ * Only members whose data is in the store's export are served; an unknown
+ * member or item is an error with a non-zero exit code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "client.h"
+#include "evalset.h"
+#include "model/mf.h"
+#include "store.h"
+
+typedef struct served {
+    store_data *data;
+    fr_model *model;
+    fr_mf *mf;
+} served;
+
+static void
+served_close(served *s)
+{
+    fr_mf_destroy(&s->mf);
+    fr_model_destroy(&s->model);
+    store_data_destroy(&s->data);
+}
+
+/* Loads the model and the member state; the data must be loaded first, so
+ * that a bad member or item is reported before a missing model. */
+static int
+served_open(const client_config *cfg, served *s)
+{
+    char members[CLIENT_PATH_MAX + 32], model[CLIENT_PATH_MAX + 32];
+    fr_err rc;
+
+    client_state_paths(cfg, members, model, sizeof members);
+    if ((rc = fr_model_load(model, &s->model))) {
+        fprintf(stderr, "fedrec-client: no usable global model in %s: %s "
+                "(has this store completed a round?)\n", model,
+                fr_strerror(rc));
+        return -1;
+    }
+    if (fr_model_n_items(s->model) != (uint32_t)cfg->n_items) {
+        fprintf(stderr, "fedrec-client: the saved model has %u items, "
+                "n_items is %lld\n", fr_model_n_items(s->model),
+                (long long)cfg->n_items);
+        return -1;
+    }
+    if (client_open_members(cfg, s->data, fr_model_dim(s->model), members,
+                            &s->mf))
+        return -1;
+    return 0;
+}
+
+int
+client_recommend(const client_config *cfg, const char *member_id, uint32_t k)
+{
+    served s = {0};
+    uint32_t member, n = 0, *items = calloc(k, sizeof *items);
+    float *scores = calloc(k, sizeof *scores);
+    int status = 1;
+
+    if (!items || !scores || client_load_data(cfg, &s.data))
+        goto out;
+    if (store_data_member(s.data, member_id, &member)) {
+        fprintf(stderr, "fedrec-client: unknown member (not in %s)\n",
+                cfg->data);
+        goto out;
+    }
+    if (served_open(cfg, &s))
+        goto out;
+    if (fr_mf_recommend(s.mf, s.model, member, k, items, scores, &n))
+        goto out;
+    printf("rank\titem_id\tscore\n");
+    for (uint32_t i = 0; i < n; i++)
+        printf("%u\t%u\t%.6f\n", i + 1, items[i], scores[i]);
+    status = 0;
+out:
+    free(items);
+    free(scores);
+    served_close(&s);
+    return status;
+}
+
+int
+client_segment(const client_config *cfg, uint32_t item, uint32_t k)
+{
+    served s = {0};
+    uint32_t n = 0, *members = calloc(k, sizeof *members);
+    float *scores = calloc(k, sizeof *scores);
+    int status = 1;
+
+    if (item >= (uint32_t)cfg->n_items) {
+        fprintf(stderr, "fedrec-client: unknown item %u (n_items is %lld)\n",
+                item, (long long)cfg->n_items);
+        goto out;
+    }
+    if (!members || !scores || client_load_data(cfg, &s.data) ||
+        served_open(cfg, &s))
+        goto out;
+    if (fr_mf_segment(s.mf, s.model, item, k, members, scores, &n))
+        goto out;
+    printf("rank\tmember_id\tscore\n");
+    for (uint32_t i = 0; i < n; i++)
+        printf("%u\t%s\t%.6f\n", i + 1,
+               store_data_member_id(s.data, members[i]), scores[i]);
+    status = 0;
+out:
+    free(members);
+    free(scores);
+    served_close(&s);
+    return status;
+}
+
+static int
+score_line(served *s, char *line, uint32_t n_items, unsigned long lineno)
+{
+    uint32_t items[EVALSET_MAX_NEGATIVES + 1], member;
+    float scores[EVALSET_MAX_NEGATIVES + 1];
+    const char *id;
+    int n = evalset_parse_line(line, &id, &items[0], items + 1,
+                               EVALSET_MAX_NEGATIVES, n_items);
+
+    if (n < 0) {
+        fprintf(stderr, "fedrec-client: input line %lu: malformed or unknown "
+                "item (want '(member,item)<TAB>items...', items below %u)\n",
+                lineno, n_items);
+        return -1;
+    }
+    if (store_data_member(s->data, id, &member)) {
+        fprintf(stderr, "fedrec-client: input line %lu: unknown member\n",
+                lineno);
+        return -1;
+    }
+    if (fr_mf_score(s->mf, s->model, member, items, (size_t)n + 1, scores))
+        return -1;
+    for (int i = 0; i <= n; i++)
+        printf(i ? "\t%.9g" : "%.9g", scores[i]);
+    putchar('\n');
+    return 0;
+}
+
+int
+client_score(const client_config *cfg, const char *input)
+{
+    served s = {0};
+    FILE *f = strcmp(input, "-") ? fopen(input, "r") : stdin;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long lineno = 0;
+    int status = 1;
+
+    if (!f) {
+        fprintf(stderr, "fedrec-client: %s: cannot open\n", input);
+        return 1;
+    }
+    if (client_load_data(cfg, &s.data) || served_open(cfg, &s))
+        goto out;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if (line[0] == '\n')
+            continue;
+        if (score_line(&s, line, (uint32_t)cfg->n_items, lineno))
+            goto out;
+    }
+    status = 0;
+out:
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    served_close(&s);
+    return status;
+}
