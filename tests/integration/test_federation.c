@@ -181,6 +181,79 @@ check_history(fed *f)
     free(text);
 }
 
+/* Runs a fedrec-client serving command for store01 into out_path. */
+static void
+serve_cmd(fed *f, const char *args, const char *out_path)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             FR_BIN_DIR "/fedrec-client %s --data=%s/small/store-01.csv "
+             "--state_dir=%s/state-store01 --n_items=%d >%s 2>/dev/null",
+             args, f->dir, f->dir, ITEMS, out_path);
+    assert_int_equal(proc_run(cmd), 0);
+}
+
+/* recommend, score and segment read the same saved state through the same
+ * scoring path: the scores recommend prints are the ones score computes. */
+static void
+check_serving(fed *f)
+{
+    char rec[160], lst[160], sc[160], seg[160], line[4096];
+    char *text, *p, *save = NULL;
+    unsigned items[10];
+    double rscore[10];
+    int n = 0, len;
+    FILE *out;
+
+    snprintf(rec, sizeof rec, "%s/rec.tsv", f->dir);
+    snprintf(lst, sizeof lst, "%s/list.txt", f->dir);
+    snprintf(sc, sizeof sc, "%s/score.tsv", f->dir);
+    snprintf(seg, sizeof seg, "%s/seg.tsv", f->dir);
+    serve_cmd(f, "recommend --member M01-000001 --top 10", rec);
+    text = proc_read_file(rec);
+    assert_non_null(text);
+    for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+        if (n < 10 && sscanf(p, "%*u\t%u\t%lf", &items[n], &rscore[n]) == 2)
+            n++;
+    free(text);
+    assert_int_equal(n, 10);
+    for (int i = 1; i < n; i++)
+        assert_true(rscore[i] <= rscore[i - 1]);
+    len = snprintf(line, sizeof line, "(M01-000001,%u)", items[0]);
+    for (int i = 1; i < n; i++)
+        len += snprintf(line + len, sizeof line - (size_t)len, "\t%u",
+                        items[i]);
+    out = fopen(lst, "w");
+    assert_non_null(out);
+    fprintf(out, "%s\n", line);
+    fclose(out);
+    snprintf(line, sizeof line, "score --input %s", lst);
+    serve_cmd(f, line, sc);
+    text = proc_read_file(sc);
+    assert_non_null(text);
+    p = text;
+    for (int i = 0; i < n; i++) {
+        double v = strtod(p, &p);
+        assert_true(v > rscore[i] - 1e-5 && v < rscore[i] + 1e-5);
+    }
+    free(text);
+    /* A segment lists 5 members, none of whom already bought the item. */
+    snprintf(line, sizeof line, "segment --item %u --top 5", items[0]);
+    serve_cmd(f, line, seg);
+    assert_int_equal(proc_count(seg, "\n"), 6);
+    text = proc_read_file(seg);
+    assert_non_null(text);
+    snprintf(lst, sizeof lst, "%s/small/store-01.csv", f->dir);
+    for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+        char member[64], pair[96];
+        if (sscanf(p, "%*u\t%63s", member) != 1)
+            continue;
+        snprintf(pair, sizeof pair, "\n%s,%u,", member, items[0]);
+        assert_int_equal(proc_count(lst, pair), 0);
+    }
+    free(text);
+}
+
 static void
 test_federation(void **state)
 {
@@ -259,6 +332,8 @@ test_federation(void **state)
     assert_int_equal(final.completed_rounds, ROUNDS);
     assert_true(models_differ(crash.model, final.model));
     check_history(&f);
+
+    check_serving(&f);
 
     /* Clients stop cleanly on SIGTERM. */
     for (int i = 0; i < 4; i++) {
