@@ -34,6 +34,16 @@
 
 typedef struct fr_mf fr_mf;
 
+/* The training loss (see mf_train.c DESIGN). 0 is the original logistic
+ * loss, so options built field by field without it keep their meaning. */
+typedef enum fr_mf_loss_kind {
+    FR_MF_LOSS_LOGISTIC = 0,   /* positive vs `negatives` sampled items */
+    FR_MF_LOSS_SOFTMAX,        /* full softmax over the catalogue */
+    FR_MF_LOSS_SAMPLED_SOFTMAX, /* positive vs `negatives` sampled items */
+    FR_MF_LOSS_BPR,            /* pairwise, `negatives` pairs per positive */
+    FR_MF_LOSS_COUNT
+} fr_mf_loss_kind;
+
 typedef struct fr_mf_opts {
     uint32_t epochs;     /* local epochs per call of fr_mf_train */
     float lr;            /* SGD step size */
@@ -41,6 +51,7 @@ typedef struct fr_mf_opts {
     float l2;            /* L2 penalty on embeddings touched in a batch */
     uint32_t batch_size; /* members per batch */
     uint64_t seed;       /* makes a call reproducible */
+    uint32_t loss;       /* fr_mf_loss_kind; 0 = logistic */
 } fr_mf_opts;
 
 /* Sensible defaults for the built-in demo data. */

@@ -64,8 +64,10 @@ typedef struct batch_ws {
     float *ones;       /* cap ones, for the bias column sums */
     uint8_t *mask;     /* n_items: items excluded from sampling */
     uint32_t *pool;    /* n_items: explicit candidate list when dense */
-    uint32_t *touched; /* n_items: loss terms hitting each item this batch */
-    float *inv_hits;   /* n_items: 1 / touched, 0 for untouched items */
+    float *hits;       /* n_items: weight of loss terms hitting each item */
+    float *inv_hits;   /* n_items: 1 / hits, 0 for untouched items */
+    uint32_t *negs;    /* MAX_NEGATIVES drawn for one positive */
+    float *zs;         /* MAX_NEGATIVES + 1 logits of one sampled softmax */
     uint32_t *touched_list;
     uint32_t n_touched;
 } batch_ws;
@@ -82,6 +84,7 @@ fr_mf_opts_default(fr_mf_opts *o)
     o->l2 = 0.03f;
     o->batch_size = 128;
     o->seed = 1;
+    o->loss = FR_MF_LOSS_LOGISTIC;
 }
 
 /* ---- numerics ---------------------------------------------------------- */
@@ -119,8 +122,10 @@ ws_free(batch_ws *ws)
     free(ws->ones);
     free(ws->mask);
     free(ws->pool);
-    free(ws->touched);
+    free(ws->hits);
     free(ws->inv_hits);
+    free(ws->negs);
+    free(ws->zs);
     free(ws->touched_list);
     memset(ws, 0, sizeof *ws);
 }
@@ -145,12 +150,15 @@ ws_init(batch_ws *ws, const fr_mf *mf, uint32_t batch_size)
     ws->g = fr_model_falloc((size_t)cap * mf->n_items);
     ws->ones = fr_model_falloc(cap);
     ws->mask = calloc(mf->n_items, 1);
-    ws->touched = calloc(mf->n_items, sizeof *ws->touched);
+    ws->hits = fr_model_falloc(mf->n_items);
     ws->inv_hits = fr_model_falloc(mf->n_items);
+    ws->negs = calloc(MAX_NEGATIVES, sizeof *ws->negs);
+    ws->zs = fr_model_falloc(MAX_NEGATIVES + 1);
     ws->pool = calloc(mf->n_items, sizeof *ws->pool);
     ws->touched_list = calloc(mf->n_items, sizeof *ws->touched_list);
     if (!ws->pb || !ws->dp || !ws->s || !ws->g || !ws->ones || !ws->mask ||
-        !ws->touched || !ws->inv_hits || !ws->pool || !ws->touched_list) {
+        !ws->hits || !ws->inv_hits || !ws->negs || !ws->zs || !ws->pool ||
+        !ws->touched_list) {
         ws_free(ws);
         return FR_ENOMEM;
     }
@@ -179,56 +187,183 @@ batch_score(const fr_mf *mf, const fr_model *model, batch_ws *ws,
                 (int)d, 1.0f, ws->s, (int)n);
 }
 
+/* Records a loss term of weight w on item for the item preconditioner. */
 static void
-touch(batch_ws *ws, uint32_t item)
+touch(batch_ws *ws, uint32_t item, float w)
 {
-    if (!ws->touched[item]++)
+    if (!(w > 0.0f))
+        return;
+    if (ws->hits[item] == 0.0f)
         ws->touched_list[ws->n_touched++] = item;
+    ws->hits[item] += w;
+}
+
+/* One row of the batch: its scores, gradient row (NULL for the loss
+ * only), positives and the negative sampler over the unmasked items. */
+typedef struct row {
+    const float *s;
+    float *g;
+    const uint32_t *pos;
+    uint32_t n_pos;
+    const uint32_t *pool; /* NULL: rejection against ws->mask */
+    uint32_t n_free;
+} row;
+
+static void
+add_grad(batch_ws *ws, const row *r, uint32_t item, double g)
+{
+    if (r->g) {
+        r->g[item] += (float)g;
+        touch(ws, item, 1.0f);
+    }
+}
+
+static uint32_t
+draw_negative(batch_ws *ws, const fr_mf *mf, const row *r, fr_rng *rng)
+{
+    return fr_mf_draw_free(rng, ws->mask, mf->n_items, r->pool, r->n_free);
+}
+
+/* Logistic: -log s(x_ui) + sum_k -log s(-x_uj). */
+static double
+terms_logistic(const fr_mf *mf, batch_ws *ws, const row *r, uint32_t k_neg,
+               fr_rng *rng)
+{
+    double loss = 0.0;
+
+    for (uint32_t k = 0; k < r->n_pos; k++) {
+        uint32_t i = r->pos[k];
+        loss += softplus(-(double)r->s[i]);
+        add_grad(ws, r, i, sigmoid(r->s[i]) - 1.0);
+        for (uint32_t t = 0; t < k_neg && r->n_free > 0; t++) {
+            uint32_t j = draw_negative(ws, mf, r, rng);
+            loss += softplus((double)r->s[j]);
+            add_grad(ws, r, j, sigmoid(r->s[j]));
+        }
+    }
+    return loss;
+}
+
+/* BPR: sum_k -log s(x_ui - x_uj). */
+static double
+terms_bpr(const fr_mf *mf, batch_ws *ws, const row *r, uint32_t k_neg,
+          fr_rng *rng)
+{
+    double loss = 0.0;
+
+    for (uint32_t k = 0; k < r->n_pos; k++) {
+        uint32_t i = r->pos[k];
+        for (uint32_t t = 0; t < k_neg && r->n_free > 0; t++) {
+            uint32_t j = draw_negative(ws, mf, r, rng);
+            double x = (double)r->s[i] - r->s[j], g = sigmoid(x) - 1.0;
+            loss += softplus(-x);
+            add_grad(ws, r, i, g);
+            add_grad(ws, r, j, -g);
+        }
+    }
+    return loss;
+}
+
+/* Sampled softmax: the positive against k_neg uniform negatives,
+ * -x_ui + log(e^x_ui + sum_k e^x_uj). */
+static double
+terms_sampled_softmax(const fr_mf *mf, batch_ws *ws, const row *r,
+                      uint32_t k_neg, fr_rng *rng)
+{
+    double loss = 0.0;
+
+    if (r->n_free == 0)
+        return 0.0;
+    for (uint32_t k = 0; k < r->n_pos; k++) {
+        uint32_t i = r->pos[k];
+        double mx = r->s[i], z = 0.0;
+        ws->zs[0] = r->s[i];
+        for (uint32_t t = 0; t < k_neg; t++) {
+            ws->negs[t] = draw_negative(ws, mf, r, rng);
+            ws->zs[t + 1] = r->s[ws->negs[t]];
+            mx = ws->zs[t + 1] > mx ? ws->zs[t + 1] : mx;
+        }
+        for (uint32_t t = 0; t <= k_neg; t++)
+            z += exp((double)ws->zs[t] - mx);
+        loss += mx + log(z) - r->s[i];
+        add_grad(ws, r, i, exp((double)ws->zs[0] - mx) / z - 1.0);
+        for (uint32_t t = 0; t < k_neg; t++)
+            add_grad(ws, r, ws->negs[t], exp((double)ws->zs[t + 1] - mx) / z);
+    }
+    return loss;
+}
+
+/* Full softmax over the catalogue, one cross-entropy term per positive:
+ * sum_i (lse_u - x_ui). The gradient row is |P_u| pi_u - y_u; an item's
+ * preconditioner weight is its expected plus observed positives, so a
+ * rare item's step is not drowned by the catalogue-wide normaliser. */
+static double
+terms_softmax(const fr_mf *mf, batch_ws *ws, const row *r)
+{
+    const uint32_t n = mf->n_items;
+    double mx = r->s[0], z = 0.0, lse, loss = 0.0;
+
+    for (uint32_t j = 1; j < n; j++)
+        mx = r->s[j] > mx ? r->s[j] : mx;
+    for (uint32_t j = 0; j < n; j++)
+        z += exp((double)r->s[j] - mx);
+    lse = mx + log(z);
+    for (uint32_t k = 0; k < r->n_pos; k++)
+        loss += lse - r->s[r->pos[k]];
+    if (!r->g)
+        return loss;
+    for (uint32_t j = 0; j < n; j++) {
+        float g = (float)((double)r->n_pos * exp((double)r->s[j] - lse));
+        r->g[j] += g;
+        touch(ws, j, g);
+    }
+    for (uint32_t k = 0; k < r->n_pos; k++) {
+        r->g[r->pos[k]] -= 1.0f;
+        touch(ws, r->pos[k], 1.0f);
+    }
+    return loss;
 }
 
 /* Adds member row b's loss terms to the gradient row and returns its loss
  * L_u (see DESIGN). grow is NULL when only the loss is wanted. */
 static double
 member_terms(const fr_mf *mf, batch_ws *ws, uint32_t u, uint32_t b,
-             uint32_t negatives, fr_rng *rng, float *grow)
+             const fr_mf_opts *o, fr_rng *rng, float *grow)
 {
-    const uint32_t *items = fr_mf_train_items(mf, u);
-    const uint32_t n_pos = mf->n_train[u], n = mf->n_items;
-    const float *srow = ws->s + (size_t)b * n;
-    const uint32_t n_free = n - n_pos;
-    const double c = 1.0 / n_pos;
-    const uint32_t *pool = NULL;
-    double loss = 0.0;
+    row r = {.s = ws->s + (size_t)b * mf->n_items,
+             .g = grow,
+             .pos = fr_mf_train_items(mf, u),
+             .n_pos = mf->n_train[u]};
+    double loss;
 
-    fr_mf_mask_items(ws->mask, items, n_pos, 1);
-    if (n_free > 0 && !fr_mf_use_rejection(n_free, n)) {
-        fr_mf_list_free(ws->mask, n, ws->pool);
-        pool = ws->pool;
+    r.n_free = mf->n_items - r.n_pos;
+    fr_mf_mask_items(ws->mask, r.pos, r.n_pos, 1);
+    if (r.n_free > 0 && !fr_mf_use_rejection(r.n_free, mf->n_items)) {
+        fr_mf_list_free(ws->mask, mf->n_items, ws->pool);
+        r.pool = ws->pool;
     }
-    for (uint32_t k = 0; k < n_pos; k++) {
-        uint32_t i = items[k];
-        loss += softplus(-(double)srow[i]);
-        if (grow) {
-            grow[i] += (float)(sigmoid(srow[i]) - 1.0);
-            touch(ws, i);
-        }
-        for (uint32_t t = 0; t < negatives && n_free > 0; t++) {
-            uint32_t j = fr_mf_draw_free(rng, ws->mask, n, pool, n_free);
-            loss += softplus((double)srow[j]);
-            if (grow) {
-                grow[j] += (float)sigmoid(srow[j]);
-                touch(ws, j);
-            }
-        }
+    switch (o->loss) {
+    case FR_MF_LOSS_SOFTMAX:
+        loss = terms_softmax(mf, ws, &r);
+        break;
+    case FR_MF_LOSS_SAMPLED_SOFTMAX:
+        loss = terms_sampled_softmax(mf, ws, &r, o->negatives, rng);
+        break;
+    case FR_MF_LOSS_BPR:
+        loss = terms_bpr(mf, ws, &r, o->negatives, rng);
+        break;
+    default:
+        loss = terms_logistic(mf, ws, &r, o->negatives, rng);
+        break;
     }
-    fr_mf_mask_items(ws->mask, items, n_pos, 0);
-    return loss * c;
+    fr_mf_mask_items(ws->mask, r.pos, r.n_pos, 0);
+    return loss / r.n_pos;
 }
 
 /* Fills G for the batch (if want_grad) and returns the sum of L_u. */
 static double
 batch_terms(const fr_mf *mf, batch_ws *ws, const uint32_t *members,
-            uint32_t nb, uint32_t negatives, fr_rng *rng, int want_grad)
+            uint32_t nb, const fr_mf_opts *o, fr_rng *rng, int want_grad)
 {
     const size_t n = mf->n_items;
     double loss = 0.0;
@@ -236,7 +371,7 @@ batch_terms(const fr_mf *mf, batch_ws *ws, const uint32_t *members,
     if (want_grad)
         memset(ws->g, 0, (size_t)nb * n * sizeof(float));
     for (uint32_t b = 0; b < nb; b++)
-        loss += member_terms(mf, ws, members[b], b, negatives, rng,
+        loss += member_terms(mf, ws, members[b], b, o, rng,
                              want_grad ? ws->g + b * n : NULL);
     return loss;
 }
@@ -246,7 +381,7 @@ clear_touched(batch_ws *ws)
 {
     for (uint32_t t = 0; t < ws->n_touched; t++) {
         ws->inv_hits[ws->touched_list[t]] = 0.0f;
-        ws->touched[ws->touched_list[t]] = 0;
+        ws->hits[ws->touched_list[t]] = 0.0f;
     }
     ws->n_touched = 0;
 }
@@ -262,7 +397,7 @@ average_items(const fr_mf *mf, fr_model *model, batch_ws *ws, uint32_t nb,
 
     for (uint32_t t = 0; t < ws->n_touched; t++) {
         uint32_t i = ws->touched_list[t];
-        ws->inv_hits[i] = 1.0f / (float)ws->touched[i];
+        ws->inv_hits[i] = 1.0f / ws->hits[i];
         cblas_sscal((int)mf->dim, decay, q + (size_t)i * mf->dim, 1);
     }
     for (uint32_t b = 0; b < nb; b++) {
@@ -321,7 +456,7 @@ opts_valid(const fr_mf_opts *o)
     return o->epochs > 0 && o->batch_size > 0 && isfinite(o->lr) &&
            o->lr > 0.0f && isfinite(o->l2) && o->l2 >= 0.0f &&
            o->lr * o->l2 < 1.0f && o->negatives > 0 &&
-           o->negatives <= MAX_NEGATIVES;
+           o->negatives <= MAX_NEGATIVES && o->loss < FR_MF_LOSS_COUNT;
 }
 
 static void
@@ -346,7 +481,7 @@ run_epoch(fr_mf *mf, const fr_model *cmodel, fr_model *model, batch_ws *ws,
         uint32_t nb = mf->n_order - start < ws->cap ? mf->n_order - start
                                                     : ws->cap;
         batch_score(mf, cmodel, ws, order + start, nb);
-        loss += batch_terms(mf, ws, order + start, nb, o->negatives, rng, 1);
+        loss += batch_terms(mf, ws, order + start, nb, o, rng, 1);
         batch_update(mf, cmodel, model, ws, order + start, nb, o->lr, o->l2);
     }
     return loss / mf->n_order;
@@ -465,8 +600,7 @@ fr_mf_loss(const fr_mf *mf, const fr_model *model, uint64_t seed,
         uint32_t nb = mf->n_order - start < ws.cap ? mf->n_order - start
                                                    : ws.cap;
         batch_score(mf, model, &ws, mf->order + start, nb);
-        loss += batch_terms(mf, &ws, mf->order + start, nb, o.negatives,
-                            &rng, 0);
+        loss += batch_terms(mf, &ws, mf->order + start, nb, &o, &rng, 0);
     }
     ws_free(&ws);
     *loss_out = loss / mf->n_order;
