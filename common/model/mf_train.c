@@ -10,13 +10,18 @@
  * report is the mean over members of
  *   L_u = 1/|P_u| * sum_{i in P_u} [ -log s(x_ui) + sum_{k<K} -log s(-x_uj) ].
  * The held-out item is not excluded from the training negatives: training
- * must not know what the evaluation will ask.
+ * must not know what the evaluation will ask. opts->loss swaps the pair
+ * terms for BPR (-log s(x_ui - x_uj) per sampled j), a sampled softmax
+ * (the positive against its K negatives) or a full softmax over the
+ * catalogue (lse_u - x_ui per positive); all share the step below.
  *
  * Step. G holds the per-pair gradients with respect to the scores
  * (s(x) - 1 for a positive, s(x) for a negative). Each member row moves by
  * the mean over its positives (1/|P_u| G Q), each item row and bias by the
  * mean over the loss terms that hit that item in the batch (H^-1 G^T P_B,
- * H = diag(hits)). That is gradient descent on the sum of pair losses with
+ * H = diag(max(hits, 1)); for the full softmax an item's hits are its
+ * observed plus expected positives, and the floor keeps items the batch
+ * barely touched from taking full-size steps). That is gradient descent on the sum of pair losses with
  * a diagonal preconditioner; unlike the plain summed gradient, the step no
  * longer grows with batch size, store size, a member's activity or an
  * item's popularity (summed, a popular item in a batch of 1,000 members
@@ -397,7 +402,7 @@ average_items(const fr_mf *mf, fr_model *model, batch_ws *ws, uint32_t nb,
 
     for (uint32_t t = 0; t < ws->n_touched; t++) {
         uint32_t i = ws->touched_list[t];
-        ws->inv_hits[i] = 1.0f / ws->hits[i];
+        ws->inv_hits[i] = 1.0f / (ws->hits[i] > 1.0f ? ws->hits[i] : 1.0f);
         cblas_sscal((int)mf->dim, decay, q + (size_t)i * mf->dim, 1);
     }
     for (uint32_t b = 0; b < nb; b++) {

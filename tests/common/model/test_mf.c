@@ -861,6 +861,36 @@ test_fit_members(void **state)
     fr_model_destroy(&orig);
 }
 
+/* Every loss learns the synthetic store better than popularity. */
+static void
+test_every_loss_learns(void **state)
+{
+    (void)state;
+    for (uint32_t loss = 0; loss < FR_MF_LOSS_COUNT; loss++) {
+        fr_mf *mf = NULL;
+        fr_model *m = new_model(SYN_ITEMS, DIM, 7);
+        fr_eval_result after, pop;
+        fr_mf_opts o;
+        double l = 0;
+        fr_mf_opts_default(&o);
+        o.loss = loss;
+        o.lr = 0.5f;
+        o.epochs = 24;
+        assert_int_equal(fr_mf_new(&mf, syn, DIM, 3), FR_OK);
+        assert_int_equal(fr_mf_train(mf, m, &o, &l), FR_OK);
+        assert_true(isfinite(l));
+        assert_int_equal(fr_mf_evaluate(mf, m, &after), FR_OK);
+        assert_int_equal(fr_mf_evaluate_popularity(mf, &pop), FR_OK);
+        print_message("loss kind %u: HR@10 %.3f (popularity %.3f)\n", loss,
+                      after.hr, pop.hr);
+        assert_true(after.hr >= pop.hr + 0.05);
+        o.loss = FR_MF_LOSS_COUNT;
+        assert_int_equal(fr_mf_train(mf, m, &o, &l), FR_EINVAL);
+        fr_mf_destroy(&mf);
+        fr_model_destroy(&m);
+    }
+}
+
 int
 main(void)
 {
@@ -883,6 +913,7 @@ main(void)
         cmocka_unit_test(test_member_has),
         cmocka_unit_test(test_segment),
         cmocka_unit_test(test_fit_members),
+        cmocka_unit_test(test_every_loss_learns),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
