@@ -37,3 +37,11 @@ demo: build
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) demo-run
+
+# Benchmarks (need ../shared/data/ncf-ml-1m; they skip cleanly without it).
+.PHONY: bench-quality bench-ml1m
+bench-quality: build
+	bench/quality.sh $(BUILD)/bin
+
+bench-ml1m: build
+	$(BUILD)/bin/bench_ml1m --test --stores 10

@@ -199,7 +199,8 @@ on_round_start(client *c, const fr_msg *msg)
                              .negatives = rs->train.negatives,
                              .l2 = rs->train.l2,
                              .batch_size = rs->train.batch_size,
-                             .seed = rs->train.seed};
+                             .seed = rs->train.seed,
+                             .loss = rs->train.loss};
     c->last_opts = job->opts;
     if ((rc = worker_submit(c->work, &job))) {
         fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));

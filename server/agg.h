@@ -46,6 +46,7 @@ typedef struct agg_config {
     int64_t negatives;
     double l2;
     int64_t batch_size;
+    int64_t loss;
     double server_lr;
     double init_scale;
     int64_t seed;

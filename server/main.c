@@ -59,6 +59,9 @@ static const fr_config_key keys[] = {
                 "sampled negatives per positive"),
     FR_CFG_DOUBLE_(C, l2, "0.03", 0.0, 10.0, "L2 penalty on embeddings"),
     FR_CFG_INT_(C, batch_size, "128", 1, 1000000, "members per batch"),
+    FR_CFG_INT_(C, loss, "0", 0, 3,
+                "training loss: 0 logistic, 1 full softmax, 2 sampled "
+                "softmax, 3 BPR"),
     FR_CFG_DOUBLE_(C, server_lr, "1.0", 1e-6, 100.0,
                    "step applied to the averaged update"),
     FR_CFG_DOUBLE_(C, init_scale, "0.1", 0.0, 10.0,

@@ -310,6 +310,7 @@ encode_round_start(aggregator *a, uint8_t **buf, size_t *len)
     rs->train.negatives = (uint32_t)c->negatives;
     rs->train.l2 = (float)c->l2;
     rs->train.batch_size = (uint32_t)c->batch_size;
+    rs->train.loss = (uint32_t)c->loss;
     rs->train.seed = (uint64_t)c->seed * 1000003u + a->round_id;
     return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
 }

@@ -99,6 +99,8 @@ check_train(const fr_train_params *t)
         return "l2 must be finite and non-negative";
     if (t->negatives < 1 || t->negatives > MAX_NEGATIVES)
         return "negatives out of range";
+    if (t->loss > 3)
+        return "unknown training loss";
     return NULL;
 }
 
@@ -182,6 +184,7 @@ train_view(Fedrec__TrainParams *tp, const fr_train_params *t)
     tp->l2 = t->l2;
     tp->batch_size = t->batch_size;
     tp->seed = t->seed;
+    tp->loss = t->loss;
 }
 
 static void
@@ -445,6 +448,7 @@ fill_round_start(fr_msg_round_start *out, const Fedrec__RoundStart *rs)
     out->train.l2 = t->l2;
     out->train.batch_size = t->batch_size;
     out->train.seed = t->seed;
+    out->train.loss = t->loss;
 }
 
 static void

@@ -47,6 +47,8 @@ typedef struct fr_train_params {
     float l2;
     uint32_t batch_size;
     uint64_t seed;
+    uint32_t loss; /* training loss: 0 logistic, 1 full softmax, 2 sampled
+                      softmax, 3 BPR (model/mf.h) */
 } fr_train_params;
 
 typedef struct fr_msg_round_start {

@@ -149,6 +149,8 @@ raw_train_write(pbw *w, const fr_train_params *t)
     pb_f32(w, 4, t->l2);
     pb_uint(w, 5, t->batch_size);
     pb_uint(w, 6, t->seed);
+    if (t->loss)
+        pb_uint(w, 7, t->loss);
 }
 
 static void
@@ -821,6 +823,7 @@ test_train_params(void **state)
     TRAIN_CASE(l2, INFINITY, "l2 must be finite and non-negative");
     TRAIN_CASE(negatives, 0, "negatives out of range");
     TRAIN_CASE(negatives, 1001, "negatives out of range");
+    TRAIN_CASE(loss, 4, "unknown training loss");
 #undef TRAIN_CASE
     t = good_train();
     t.local_epochs = 1;

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# make bench-quality: the NCF MovieLens-1M benchmark through the real
+# fedrec-aggregator and fedrec-client processes over loopback.
+#
+# For each split (1, 10 and 100 IID stores; 10 stores by zip-code region;
+# 50 stores of Zipf-distributed sizes) and each seed it deals the users out
+# with fedrec-split, runs the federation, then asks every store to score its
+# users' test lists (fedrec-client score: the same path as recommend) and
+# computes HR@10 and NDCG@10 over all users exactly as published: the
+# held-out item ranked among its 99 negatives, a tie counted against the
+# model, a negative equal to the positive counted once.
+#
+# usage: bench/quality.sh BIN_DIR          (FR_BENCH_SEEDS="1 2 3" by default;
+#        FR_BENCH_SPLITS="iid:1 iid:10 iid:100 region:10 zipf:50")
+# Needs ../shared/data/ncf-ml-1m (or FR_ML1M_DIR); skips cleanly without it.
+set -euo pipefail
+
+BIN=$(cd "${1:?usage: bench/quality.sh BIN_DIR}" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ML=${FR_ML1M_DIR:-$ROOT/../shared/data/ncf-ml-1m}
+if [ ! -e "$ML/ml-1m.test.negative.xz" ] && [ ! -e "$ML/ml-1m.test.negative" ]; then
+  echo "bench-quality: skipped: the NCF MovieLens-1M split is not in $ML (set FR_ML1M_DIR)"
+  exit 0
+fi
+ML=$(cd "$ML" && pwd)
+SEEDS=${FR_BENCH_SEEDS:-1 2 3}
+SPLITS=${FR_BENCH_SPLITS:-iid:1 iid:10 iid:100 region:10 zipf:50}
+RUN=${FR_BENCH_DIR:-$ROOT/bench-run}
+ITEMS=3706
+
+# Hyper-parameters, chosen on the validation hold-out (docs/MODEL.md).
+# Each can be overridden from the environment for a sweep.
+DIM=${FR_DIM:-64}
+ROUNDS=${FR_ROUNDS:-30}
+EPOCHS=${FR_EPOCHS:-1}
+LR=${FR_LR:-1.5}
+NEG=${FR_NEG:-4}
+L2=${FR_L2:-0.03}
+BATCH=${FR_BATCH:-128}
+REFIT=${FR_REFIT:-2}
+EXTRA_AGG=${FR_EXTRA_AGG:-}
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+trap cleanup EXIT INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# HR@10 and NDCG@10 of one store: test lists and scores, line by line.
+score_store() { # test-file scores-file
+  paste "$1" "$2" | awk -F'\t' '{
+      n = (NF - 1) / 2            # fields: (u,pos) negs... | s0 s1...
+      split($1, a, /[(,)]/); pos = a[3]
+      s0 = $(n + 2); rank = 0
+      for (j = 2; j <= n + 1; j++) {
+        if ($j == pos) continue
+        if ($(j + n + 1) + 0 >= s0 + 0) rank++
+      }
+      if (rank < 10) { hr += 1; ndcg += log(2) / log(rank + 2) }
+      users++
+    }
+    END { printf "%d %.10f %.10f\n", users, hr, ndcg }'
+}
+
+run_one() { # rule stores seed
+  local rule=$1 stores=$2 seed=$3 dir="$RUN/$1-$2-seed$3" port t0 agg i s
+  rm -rf "$dir"; mkdir -p "$dir/logs" "$dir/state"
+  "$BIN/fedrec-split" --ncf "$ML" --rule "$rule" --stores "$stores" \
+      --seed "$seed" --out "$dir/split" > "$dir/logs/split.txt"
+  "$BIN/fedrec-keygen" --name aggregator --dir "$dir/keys" >/dev/null 2>&1
+  : > "$dir/allowlist"
+  for i in $(seq 1 "$stores"); do
+    s=$(printf "%03d" "$i")
+    "$BIN/fedrec-keygen" --name "store$s" --dir "$dir/keys" 2>/dev/null >> "$dir/allowlist"
+  done
+  port=$((17000 + RANDOM % 20000)); while ! port_free "$port"; do port=$((port + 1)); done
+  cat > "$dir/aggregator.conf" <<CONF
+listen tcp://127.0.0.1:$port
+key_file $dir/keys/aggregator.key
+allowlist $dir/allowlist
+state_dir $dir/agg
+n_items $ITEMS
+dim $DIM
+rounds $ROUNDS
+min_stores $stores
+fraction 1.0
+start_delay_ms 500
+heartbeat_timeout_ms 30000
+round_timeout_ms 600000
+local_epochs $EPOCHS
+learning_rate $LR
+negatives $NEG
+l2 $L2
+batch_size $BATCH
+seed $seed
+$EXTRA_AGG
+CONF
+  t0=$(date +%s%N)
+  for i in $(seq 1 "$stores"); do
+    s=$(printf "%03d" "$i")
+    "$BIN/fedrec-client" run --connect "tcp://127.0.0.1:$port" \
+      --key_file "$dir/keys/store$s.key" --server_key "$dir/keys/aggregator.pub" \
+      --data "$dir/split/store-$s.csv" --test_file "$dir/split/store-$s.test" \
+      --state_dir "$dir/state/store$s" --n_items "$ITEMS" --seed "$seed" \
+      --refit_epochs "$REFIT" --heartbeat_ms 1000 2> "$dir/logs/store$s.log" &
+    pids+=("$!")
+  done
+  "$BIN/fedrec-aggregator" --config "$dir/aggregator.conf" 2> "$dir/logs/aggregator.log"
+  # Every store refits its members to the final model, then stops.
+  for i in $(seq 1 "$stores"); do
+    s=$(printf "%03d" "$i")
+    while ! grep -q "rounds done" "$dir/logs/store$s.log" ||
+          [ "$(grep -c "members refit" "$dir/logs/store$s.log")" -lt "$(grep -c "rounds done" "$dir/logs/store$s.log")" ]; do
+      sleep 0.1
+    done
+  done
+  local wall=$(( ($(date +%s%N) - t0) / 1000000 ))
+  cleanup
+  : > "$dir/per-store.txt"
+  for i in $(seq 1 "$stores"); do
+    s=$(printf "%03d" "$i")
+    "$BIN/fedrec-client" score --input "$dir/split/store-$s.test" \
+      --data "$dir/split/store-$s.csv" --state_dir "$dir/state/store$s" \
+      --n_items "$ITEMS" > "$dir/scores-$s.tsv" 2>>"$dir/logs/score.log"
+    score_store "$dir/split/store-$s.test" "$dir/scores-$s.tsv" >> "$dir/per-store.txt"
+  done
+  local rss; rss=$(grep -ho "peak RSS [0-9.]*" "$dir"/logs/store*.log | awk '{ if ($3 > m) m = $3 } END { print m + 0 }')
+  awk -v rule="$rule" -v stores="$stores" -v seed="$seed" -v rounds="$ROUNDS" \
+      -v wall="$wall" -v rss="$rss" \
+      '{ u += $1; h += $2; d += $3 }
+       END { printf "%-7s %6d %4d %6d %7d %8.4f %8.4f %9.1f %9.1f\n", rule, stores,
+             seed, rounds, u, h / u, d / u, wall / 1000, rss }' \
+      "$dir/per-store.txt" | tee -a "$RUN/results.txt"
+}
+
+mkdir -p "$RUN"
+echo "# dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR negatives $NEG l2 $L2 batch $BATCH refit $REFIT $EXTRA_AGG" | tee "$RUN/results.txt"
+printf "%-7s %6s %4s %6s %7s %8s %8s %9s %9s\n" split stores seed rounds users HR@10 NDCG@10 "wall s" "RSS MiB" | tee -a "$RUN/results.txt"
+for sp in $SPLITS; do
+  for seed in $SEEDS; do
+    run_one "${sp%%:*}" "${sp##*:}" "$seed"
+  done
+done
+echo
+echo "mean and spread over seeds:"
+awk '!/^#/ && $1 != "split" { k = $1 " " $2; n[k]++; h[k] += $6; d[k] += $7; hh[k] += $6*$6; dd[k] += $7*$7;
+       if (!(k in mnh) || $6 < mnh[k]) mnh[k] = $6; if (!(k in mxh) || $6 > mxh[k]) mxh[k] = $6 }
+     END { for (k in n) printf "%-12s HR@10 %.4f (%.4f..%.4f)  NDCG@10 %.4f  over %d seed(s)\n", k, h[k]/n[k], mnh[k], mxh[k], d[k]/n[k], n[k] }' \
+  "$RUN/results.txt" | sort
