@@ -254,10 +254,23 @@ check_serving(fed *f)
     free(text);
 }
 
+static fed f; /* file scope so the teardown can stop what a failure left */
+
+static int
+stop_all(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        if (f.client[i] > 0)
+            proc_stop(f.client[i], SIGKILL, 5000);
+    if (f.agg > 0)
+        proc_stop(f.agg, SIGKILL, 5000);
+    return 0;
+}
+
 static void
 test_federation(void **state)
 {
-    fed f = {0};
     checkpoint before = {0}, after = {0}, crash = {0}, final = {0};
     char line[1024], p[160], fpr[FR_CRYPTO_FPR_CHARS + 1];
     uint8_t pk[FR_CRYPTO_PK_BYTES];
@@ -304,6 +317,7 @@ test_federation(void **state)
     assert_true(proc_wait_for(f.client_log[2], "training", 2, 120000));
     kill(f.client[2], SIGKILL);
     proc_wait(f.client[2], 10000);
+    f.client[2] = 0;
     assert_int_equal(proc_count(f.client_log[2], "update sent"), 1);
     wait_round(f.agg_log, 2, line, sizeof line);
     assert_non_null(strstr(line, "2/3 stores"));
@@ -315,6 +329,7 @@ test_federation(void **state)
     wait_round(f.agg_log, 3, line, sizeof line);
     kill(f.agg, SIGKILL);
     proc_wait(f.agg, 10000);
+    f.agg = 0;
     load_ck(&f, &crash);
     assert_in_range(crash.completed_rounds, 3, ROUNDS - 1);
     snprintf(line, sizeof line, "resumed from checkpoint: %llu rounds",
@@ -325,6 +340,7 @@ test_federation(void **state)
     /* The surviving stores reconnect on their own and training finishes. */
     status = proc_wait(f.agg, 180000);
     assert_true(status != -1 && WIFEXITED(status));
+    f.agg = 0;
     assert_int_equal(WEXITSTATUS(status), 0);
     wait_round(f.agg_log2, ROUNDS, line, sizeof line);
     assert_non_null(strstr(line, "2/2 stores"));
@@ -333,6 +349,11 @@ test_federation(void **state)
     assert_true(models_differ(crash.model, final.model));
     check_history(&f);
 
+    /* Serve only once store01 has refit its members to the final model, so
+     * its saved state does not change between the commands. */
+    assert_true(proc_wait_for(f.client_log[0], "members refit",
+                              proc_count(f.client_log[0], "rounds done"),
+                              60000));
     check_serving(&f);
 
     /* Clients stop cleanly on SIGTERM. */
@@ -340,6 +361,7 @@ test_federation(void **state)
         if (i == 2)
             continue;
         status = proc_stop(f.client[i], SIGTERM, 10000);
+        f.client[i] = 0;
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
@@ -361,7 +383,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_federation),
+        cmocka_unit_test_teardown(test_federation, stop_all),
     };
     signal(SIGPIPE, SIG_IGN);
     if (fr_crypto_init() != FR_OK)
