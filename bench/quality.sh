@@ -30,14 +30,15 @@ ITEMS=3706
 
 # Hyper-parameters, chosen on the validation hold-out (docs/MODEL.md).
 # Each can be overridden from the environment for a sweep.
-DIM=${FR_DIM:-64}
-ROUNDS=${FR_ROUNDS:-30}
+DIM=${FR_DIM:-128}
+ROUNDS=${FR_ROUNDS:-60}
 EPOCHS=${FR_EPOCHS:-1}
-LR=${FR_LR:-1.5}
+LR=${FR_LR:-3}
+LR_DECAY=${FR_LR_DECAY:-0.97}
 NEG=${FR_NEG:-4}
-L2=${FR_L2:-0.03}
+L2=${FR_L2:-0.02}
 BATCH=${FR_BATCH:-128}
-REFIT=${FR_REFIT:-2}
+REFIT=${FR_REFIT:-5}
 EXTRA_AGG=${FR_EXTRA_AGG:-}
 
 pids=()
@@ -93,6 +94,7 @@ heartbeat_timeout_ms 30000
 round_timeout_ms 600000
 local_epochs $EPOCHS
 learning_rate $LR
+lr_decay $LR_DECAY
 negatives $NEG
 l2 $L2
 batch_size $BATCH
@@ -138,7 +140,7 @@ CONF
 }
 
 mkdir -p "$RUN"
-echo "# dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR negatives $NEG l2 $L2 batch $BATCH refit $REFIT $EXTRA_AGG" | tee "$RUN/results.txt"
+echo "# dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR decay $LR_DECAY negatives $NEG l2 $L2 batch $BATCH refit $REFIT $EXTRA_AGG" | tee "$RUN/results.txt"
 printf "%-7s %6s %4s %6s %7s %8s %8s %9s %9s\n" split stores seed rounds users HR@10 NDCG@10 "wall s" "RSS MiB" | tee -a "$RUN/results.txt"
 for sp in $SPLITS; do
   for seed in $SEEDS; do

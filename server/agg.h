@@ -43,6 +43,7 @@ typedef struct agg_config {
     int64_t max_stores;
     int64_t local_epochs;
     double learning_rate;
+    double lr_decay;
     int64_t negatives;
     double l2;
     int64_t batch_size;

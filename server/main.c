@@ -55,6 +55,8 @@ static const fr_config_key keys[] = {
     FR_CFG_INT_(C, local_epochs, "2", 1, 1000, "local epochs per round"),
     FR_CFG_DOUBLE_(C, learning_rate, "1.5", 1e-9, 100.0,
                    "store SGD step size"),
+    FR_CFG_DOUBLE_(C, lr_decay, "1.0", 0.5, 1.0,
+                   "factor on learning_rate per completed round"),
     FR_CFG_INT_(C, negatives, "4", 1, 1000,
                 "sampled negatives per positive"),
     FR_CFG_DOUBLE_(C, l2, "0.03", 0.0, 10.0, "L2 penalty on embeddings"),

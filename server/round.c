@@ -306,7 +306,8 @@ encode_round_start(aggregator *a, uint8_t **buf, size_t *len)
     rs->item_bias = fr_model_item_bias_const(a->model);
     rs->deadline_ms = (uint32_t)c->round_timeout_ms;
     rs->train.local_epochs = (uint32_t)c->local_epochs;
-    rs->train.learning_rate = (float)c->learning_rate;
+    rs->train.learning_rate =
+        (float)(c->learning_rate * pow(c->lr_decay, (double)a->completed));
     rs->train.negatives = (uint32_t)c->negatives;
     rs->train.l2 = (float)c->l2;
     rs->train.batch_size = (uint32_t)c->batch_size;

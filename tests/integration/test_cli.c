@@ -44,6 +44,10 @@ test_aggregator_cli(void **state)
     (void)state;
     expect("$B/fedrec-aggregator --n_items=0", 2, "n_items: '0' is not an "
                                                   "integer in [1, 1048576]");
+    expect("$B/fedrec-aggregator --lr_decay=0.4", 2,
+           "lr_decay: '0.4' is not a number in [0.5, 1]");
+    expect("$B/fedrec-aggregator --loss=4", 2,
+           "loss: '4' is not an integer in [0, 3]");
     expect("$B/fedrec-aggregator --bogus=1", 2,
            "unknown configuration key 'bogus'");
     expect("$B/fedrec-aggregator --config missing.conf", 2,
