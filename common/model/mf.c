@@ -36,8 +36,6 @@
 #define MEMBER_INIT_SCALE 0.1
 #define MEMBERS_MAGIC "FRMB"
 #define MEMBERS_VERSION 1u
-#define MEMBERS_HEADER_BYTES 16u
-#define CRC_BYTES 4u
 
 /* ---- sampling (contracts in mf_int.h) ---------------------------------- */
 
@@ -524,64 +522,23 @@ fr_mf_segment(const fr_mf *mf, const fr_model *model, uint32_t item,
 
 /* ---- member embeddings on disk ----------------------------------------- */
 
-static int
-members_len(uint32_t n_members, uint32_t dim, size_t *len_out)
-{
-    size_t n, body;
-
-    if (fr_model_size_mul(n_members, dim, &n) ||
-        fr_model_size_mul(n, sizeof(float), &body) ||
-        body > SIZE_MAX - MEMBERS_HEADER_BYTES - CRC_BYTES)
-        return -1;
-    *len_out = MEMBERS_HEADER_BYTES + body + CRC_BYTES;
-    return 0;
-}
-
 fr_err
 fr_mf_encode_members(const fr_mf *mf, uint8_t **buf_out, size_t *len_out)
 {
-    size_t len, n = (size_t)mf->n_members * mf->dim;
-    uint8_t *buf, *w;
-
-    if (members_len(mf->n_members, mf->dim, &len))
-        return FR_ELIMIT;
-    buf = malloc(len);
-    if (!buf)
-        return FR_ENOMEM;
-    memcpy(buf, MEMBERS_MAGIC, 4);
-    fr_put_u32le(buf + 4, MEMBERS_VERSION);
-    fr_put_u32le(buf + 8, mf->n_members);
-    fr_put_u32le(buf + 12, mf->dim);
-    w = buf + MEMBERS_HEADER_BYTES;
-    for (size_t i = 0; i < n; i++, w += 4)
-        fr_model_put_f32le(w, mf->p[i]);
-    fr_put_u32le(w, fr_crc32(0, buf, len - CRC_BYTES));
-    *buf_out = buf;
-    *len_out = len;
-    return FR_OK;
+    return fr_model_frame_encode(MEMBERS_MAGIC, MEMBERS_VERSION,
+                                 mf->n_members, mf->dim, mf->p,
+                                 (size_t)mf->n_members * mf->dim, buf_out,
+                                 len_out);
 }
 
-/* Everything is checked before the first member row is overwritten. */
 fr_err
 fr_mf_decode_members(fr_mf *mf, const uint8_t *buf, size_t len)
 {
-    size_t want, n = (size_t)mf->n_members * mf->dim;
-    const uint8_t *r = buf + MEMBERS_HEADER_BYTES;
+    uint32_t n_members, dim;
 
-    if (!buf || len < MEMBERS_HEADER_BYTES + CRC_BYTES ||
-        memcmp(buf, MEMBERS_MAGIC, 4) != 0 ||
-        fr_get_u32le(buf + 4) != MEMBERS_VERSION ||
-        fr_get_u32le(buf + 8) != mf->n_members ||
-        fr_get_u32le(buf + 12) != mf->dim)
+    if (fr_model_frame_header(buf, len, MEMBERS_MAGIC, MEMBERS_VERSION,
+                              &n_members, &dim) ||
+        n_members != mf->n_members || dim != mf->dim)
         return FR_EPROTO;
-    if (members_len(mf->n_members, mf->dim, &want) || len != want ||
-        fr_crc32(0, buf, len - CRC_BYTES) !=
-            fr_get_u32le(buf + len - CRC_BYTES))
-        return FR_EPROTO;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(fr_model_get_f32le(r + 4 * i)))
-            return FR_EPROTO;
-    for (size_t i = 0; i < n; i++)
-        mf->p[i] = fr_model_get_f32le(r + 4 * i);
-    return FR_OK;
+    return fr_model_frame_floats(buf, len, (size_t)n_members * dim, mf->p);
 }

@@ -196,14 +196,14 @@ fr_model_dup(const fr_model *src, fr_model **out)
     return FR_OK;
 }
 
-/* Encoded length for n_params floats; the maxima keep this far from
- * SIZE_MAX on 64-bit hosts, the check covers 32-bit ones. */
+/* Frame length for n floats; the maxima keep this far from SIZE_MAX on
+ * 64-bit hosts, the check covers 32-bit ones. */
 static int
-encoded_len(size_t n_params, size_t *len_out)
+frame_len(size_t n, size_t *len_out)
 {
     size_t body;
 
-    if (fr_model_size_mul(n_params, sizeof(float), &body) ||
+    if (fr_model_size_mul(n, sizeof(float), &body) ||
         body > SIZE_MAX - MODEL_HEADER_BYTES - MODEL_CRC_BYTES)
         return -1;
     *len_out = MODEL_HEADER_BYTES + body + MODEL_CRC_BYTES;
@@ -211,53 +211,67 @@ encoded_len(size_t n_params, size_t *len_out)
 }
 
 fr_err
-fr_model_encode(const fr_model *m, uint8_t **buf_out, size_t *len_out)
+fr_model_frame_encode(const char *magic, uint32_t version, uint32_t a,
+                      uint32_t b, const float *v, size_t n, uint8_t **buf_out,
+                      size_t *len_out)
 {
     size_t len;
     uint8_t *buf, *p;
 
-    if (encoded_len(m->n_params, &len))
+    if (frame_len(n, &len))
         return FR_ELIMIT;
     buf = malloc(len);
     if (!buf)
         return FR_ENOMEM;
-    memcpy(buf, MODEL_MAGIC, 4);
-    fr_put_u32le(buf + 4, MODEL_VERSION);
-    fr_put_u32le(buf + 8, m->n_items);
-    fr_put_u32le(buf + 12, m->dim);
+    memcpy(buf, magic, 4);
+    fr_put_u32le(buf + 4, version);
+    fr_put_u32le(buf + 8, a);
+    fr_put_u32le(buf + 12, b);
     p = buf + MODEL_HEADER_BYTES;
-    for (size_t i = 0; i < m->n_params; i++, p += 4)
-        fr_model_put_f32le(p, m->params[i]);
+    for (size_t i = 0; i < n; i++, p += 4)
+        fr_model_put_f32le(p, v[i]);
     fr_put_u32le(p, fr_crc32(0, buf, len - MODEL_CRC_BYTES));
     *buf_out = buf;
     *len_out = len;
     return FR_OK;
 }
 
-/* Checks everything but the values: header, shape, exact length, CRC. */
-static fr_err
-check_frame(const uint8_t *buf, size_t len, uint32_t *n_items_out,
-            uint32_t *dim_out)
+fr_err
+fr_model_frame_header(const uint8_t *buf, size_t len, const char *magic,
+                      uint32_t version, uint32_t *a_out, uint32_t *b_out)
 {
-    uint32_t n_items, dim;
+    if (!buf || len < MODEL_HEADER_BYTES + MODEL_CRC_BYTES ||
+        memcmp(buf, magic, 4) != 0 || fr_get_u32le(buf + 4) != version)
+        return FR_EPROTO;
+    *a_out = fr_get_u32le(buf + 8);
+    *b_out = fr_get_u32le(buf + 12);
+    return FR_OK;
+}
+
+fr_err
+fr_model_frame_floats(const uint8_t *buf, size_t len, size_t n, float *out)
+{
+    const uint8_t *r = buf + MODEL_HEADER_BYTES;
     size_t want;
 
-    if (!buf || len < MODEL_HEADER_BYTES + MODEL_CRC_BYTES)
+    if (frame_len(n, &want) || len != want ||
+        fr_crc32(0, buf, len - MODEL_CRC_BYTES) !=
+            fr_get_u32le(buf + len - MODEL_CRC_BYTES))
         return FR_EPROTO;
-    if (memcmp(buf, MODEL_MAGIC, 4) != 0 ||
-        fr_get_u32le(buf + 4) != MODEL_VERSION)
-        return FR_EPROTO;
-    n_items = fr_get_u32le(buf + 8);
-    dim = fr_get_u32le(buf + 12);
-    if (!shape_ok(n_items, dim) ||
-        encoded_len(shape_params(n_items, dim), &want) || len != want)
-        return FR_EPROTO;
-    if (fr_crc32(0, buf, len - MODEL_CRC_BYTES) !=
-        fr_get_u32le(buf + len - MODEL_CRC_BYTES))
-        return FR_EPROTO;
-    *n_items_out = n_items;
-    *dim_out = dim;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(fr_model_get_f32le(r + 4 * i)))
+            return FR_EPROTO;
+    for (size_t i = 0; i < n; i++)
+        out[i] = fr_model_get_f32le(r + 4 * i);
     return FR_OK;
+}
+
+fr_err
+fr_model_encode(const fr_model *m, uint8_t **buf_out, size_t *len_out)
+{
+    return fr_model_frame_encode(MODEL_MAGIC, MODEL_VERSION, m->n_items,
+                                 m->dim, m->params, m->n_params, buf_out,
+                                 len_out);
 }
 
 fr_err
@@ -265,24 +279,24 @@ fr_model_decode(const uint8_t *buf, size_t len, fr_model **out)
 {
     fr_model *m = NULL;
     uint32_t n_items, dim;
-    const uint8_t *p = buf + MODEL_HEADER_BYTES;
-    fr_err rc = check_frame(buf, len, &n_items, &dim);
+    size_t want;
+    fr_err rc = fr_model_frame_header(buf, len, MODEL_MAGIC, MODEL_VERSION,
+                                      &n_items, &dim);
 
     if (rc)
         return rc;
+    /* Check the length against the declared shape before allocating it. */
+    if (!shape_ok(n_items, dim) ||
+        frame_len(shape_params(n_items, dim), &want) || len != want)
+        return FR_EPROTO;
     rc = fr_model_new(&m, n_items, dim);
     if (rc)
-        goto out;
-    for (size_t i = 0; i < m->n_params; i++, p += 4) {
-        m->params[i] = fr_model_get_f32le(p);
-        if (!isfinite(m->params[i])) {
-            rc = FR_EPROTO;
-            goto out;
-        }
+        return rc;
+    rc = fr_model_frame_floats(buf, len, m->n_params, m->params);
+    if (rc == FR_OK) {
+        *out = m;
+        m = NULL;
     }
-    *out = m;
-    m = NULL;
-out:
     fr_model_destroy(&m);
     return rc;
 }
@@ -308,8 +322,8 @@ fr_model_load(const char *path, fr_model **out)
     size_t len, max_len;
     fr_err rc;
 
-    if (encoded_len(shape_params(FR_MODEL_MAX_ITEMS, FR_MODEL_MAX_DIM),
-                    &max_len))
+    if (frame_len(shape_params(FR_MODEL_MAX_ITEMS, FR_MODEL_MAX_DIM),
+                  &max_len))
         max_len = SIZE_MAX - 1; /* 32-bit host: let the allocator decide */
     rc = fr_file_read_all(path, max_len, &buf, &len);
     if (rc)

@@ -29,6 +29,27 @@ float *fr_model_falloc(size_t n);
 
 /* Little-endian float32 stores and loads for the on-disk formats. */
 void fr_model_put_f32le(uint8_t *p, float v);
+
+/*
+ * The on-disk frame shared by the model and the member embeddings:
+ * 4-byte magic, u32 version, u32 a, u32 b, n float32 (little-endian), u32
+ * CRC-32 of everything before it.
+ *
+ * fr_model_frame_encode: *buf_out is malloc'd. FR_ELIMIT if n is too large.
+ * fr_model_frame_header: checks magic and version, returns a and b.
+ * fr_model_frame_floats: checks that buf holds exactly n floats, the CRC and
+ * that every value is finite, then copies them into out (untouched on
+ * failure). Both FR_EPROTO on any mismatch.
+ */
+FR_NODISCARD fr_err fr_model_frame_encode(const char *magic, uint32_t version,
+                                          uint32_t a, uint32_t b,
+                                          const float *v, size_t n,
+                                          uint8_t **buf_out, size_t *len_out);
+FR_NODISCARD fr_err fr_model_frame_header(const uint8_t *buf, size_t len,
+                                          const char *magic, uint32_t version,
+                                          uint32_t *a_out, uint32_t *b_out);
+FR_NODISCARD fr_err fr_model_frame_floats(const uint8_t *buf, size_t len,
+                                          size_t n, float *out);
 float fr_model_get_f32le(const uint8_t *p);
 
 #endif
