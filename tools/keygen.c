@@ -1,15 +1,23 @@
 /*
- * keygen.c - fedrec-keygen: makes a CURVE key pair for a store or for the
- * aggregator.
+ * keygen.c - fedrec-keygen: makes the long-term keys of a store or of the
+ * aggregator: a CURVE key pair for the transport and an Ed25519 identity
+ * key with which secure aggregation signs its per-round keys.
  *
  *   fedrec-keygen --name NAME --dir DIR [--force]
  *
- * Writes DIR/NAME.key (secret, 0600) and DIR/NAME.pub, creating DIR with mode
- * 0700 if needed, and prints the allow-list line "NAME HEXPUBKEY" on stdout so
- * an operator can append it to the aggregator's allow-list. The fingerprint
- * goes to stderr. An existing NAME.key is never replaced without --force: a
- * lost secret key cannot be recovered, and a replaced one locks the store out
- * until the allow-list is updated.
+ * Writes DIR/NAME.key (CURVE secret, 0600), DIR/NAME.pub, DIR/NAME.sign.key
+ * (identity secret, 0600) and DIR/NAME.sign.pub, creating DIR with mode 0700
+ * if needed, and prints the allow-list line "NAME CURVEHEX SIGNHEX" on stdout
+ * so an operator can append it to the aggregator's allow-list. Fingerprints
+ * go to stderr.
+ *
+ * An existing secret is never replaced without --force: a lost secret key
+ * cannot be recovered, and a replaced one locks the store out until the
+ * allow-list is updated. If only one of NAME.key and NAME.sign.key exists
+ * (keys provisioned before identity keys existed), the existing one is
+ * loaded and kept, only the missing one is made, and stderr says so; the
+ * printed line then replaces the store's old allow-list line. If both exist,
+ * nothing is written without --force, which replaces both.
  *
  * Exit status: 0 on success, 1 if the keys could not be made or written,
  * 2 on bad usage.
@@ -40,13 +48,21 @@ usage(FILE *out)
     fprintf(out,
             "usage: " PROG " --name NAME --dir DIR [--force]\n"
             "\n"
-            "Makes a CURVE key pair: DIR/NAME.key (secret, mode 0600) and\n"
-            "DIR/NAME.pub, and prints the allow-list line \"NAME HEXPUBKEY\".\n"
+            "Makes a store's (or the aggregator's) long-term keys:\n"
+            "  DIR/NAME.key, DIR/NAME.pub            CURVE transport key pair\n"
+            "  DIR/NAME.sign.key, DIR/NAME.sign.pub  Ed25519 identity key\n"
+            "Secret files get mode 0600. Prints the allow-list line\n"
+            "\"NAME CURVEHEX SIGNHEX\" on stdout.\n"
+            "\n"
+            "Existing secrets are kept: if one of NAME.key and NAME.sign.key\n"
+            "exists, it is reused and only the other is made; if both exist,\n"
+            "nothing is written unless --force is given.\n"
             "\n"
             "  --name NAME  store or aggregator name, [A-Za-z0-9._-], at most\n"
             "               63 characters (the store name in the allow-list)\n"
             "  --dir DIR    key directory (created with mode 0700 if missing)\n"
-            "  --force      replace an existing NAME.key\n"
+            "  --force      make both keys anew, replacing NAME.key and\n"
+            "               NAME.sign.key\n"
             "  --help       show this help\n");
 }
 
@@ -141,43 +157,165 @@ make_dir(const char *dir)
     return 0;
 }
 
+/* 1 if something exists at path, 0 if not, -1 (printed) on error. */
+static int
+exists(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    fprintf(stderr, PROG ": cannot check '%s': %s\n", path, strerror(errno));
+    return -1;
+}
+
+/* Loads the existing CURVE key pair (reuse) or makes and saves a new one. */
+static int
+get_keypair(const char *base, int reuse, int force, fr_crypto_keypair **out)
+{
+    char fpr[FR_CRYPTO_FPR_CHARS + 1];
+    fr_err rc;
+
+    if (reuse) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof path, "%s.key", base);
+        rc = fr_crypto_keypair_load(path, out);
+        if (rc) {
+            fprintf(stderr, PROG ": cannot load the existing %s: %s\n", path,
+                    fr_strerror(rc));
+            return -1;
+        }
+        fr_crypto_fingerprint(fr_crypto_keypair_public(*out), fpr);
+        fprintf(stderr, PROG ": kept the existing %s.key (fingerprint %s)\n",
+                base, fpr);
+        return 0;
+    }
+    rc = fr_crypto_keypair_generate(out);
+    if (rc == FR_OK)
+        rc = fr_crypto_keypair_save(*out, base, force);
+    if (rc) {
+        fprintf(stderr, PROG ": cannot write %s.key and %s.pub: %s\n", base,
+                base, rc == FR_ESTATE ? "already exists" : fr_strerror(rc));
+        return -1;
+    }
+    fr_crypto_fingerprint(fr_crypto_keypair_public(*out), fpr);
+    fprintf(stderr,
+            PROG ": wrote %s.key (secret, 0600) and %s.pub; "
+                 "fingerprint %s\n",
+            base, base, fpr);
+    return 0;
+}
+
+/* Loads the existing identity key (reuse) or makes and saves a new one. */
+static int
+get_signkey(const char *base, int reuse, int force, fr_crypto_signkey **out)
+{
+    char fpr[FR_CRYPTO_FPR_CHARS + 1];
+    fr_err rc;
+
+    if (reuse) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof path, "%s.sign.key", base);
+        rc = fr_crypto_signkey_load(path, out);
+        if (rc) {
+            fprintf(stderr, PROG ": cannot load the existing %s: %s\n", path,
+                    fr_strerror(rc));
+            return -1;
+        }
+        fr_crypto_fingerprint(fr_crypto_signkey_public(*out), fpr);
+        fprintf(stderr,
+                PROG ": kept the existing %s.sign.key (identity "
+                     "fingerprint %s)\n",
+                base, fpr);
+        return 0;
+    }
+    rc = fr_crypto_signkey_generate(out);
+    if (rc == FR_OK)
+        rc = fr_crypto_signkey_save(*out, base, force);
+    if (rc) {
+        fprintf(stderr,
+                PROG ": cannot write %s.sign.key and %s.sign.pub: "
+                     "%s\n",
+                base, base,
+                rc == FR_ESTATE ? "already exists" : fr_strerror(rc));
+        return -1;
+    }
+    fr_crypto_fingerprint(fr_crypto_signkey_public(*out), fpr);
+    fprintf(stderr,
+            PROG ": wrote %s.sign.key (identity secret, 0600) and "
+                 "%s.sign.pub; identity fingerprint %s\n",
+            base, base, fpr);
+    return 0;
+}
+
+/* Decides which keys already exist and may be reused. Returns 0, or an exit
+ * status after printing the problem. */
+static int
+plan(const args *a, const char *base, int *reuse_key, int *reuse_sign)
+{
+    char key_path[PATH_MAX], sign_path[PATH_MAX];
+
+    *reuse_key = *reuse_sign = 0;
+    if (a->force)
+        return 0;
+    snprintf(key_path, sizeof key_path, "%s.key", base);
+    snprintf(sign_path, sizeof sign_path, "%s.sign.key", base);
+    *reuse_key = exists(key_path);
+    *reuse_sign = exists(sign_path);
+    if (*reuse_key < 0 || *reuse_sign < 0)
+        return EXIT_FAIL;
+    if (*reuse_key && *reuse_sign) {
+        fprintf(stderr,
+                PROG ": %s and %s already exist; use --force to "
+                     "replace them\n",
+                key_path, sign_path);
+        return EXIT_FAIL;
+    }
+    if (*reuse_key || *reuse_sign)
+        fprintf(stderr,
+                PROG ": %s exists: reusing it and making only the "
+                     "missing %s key; the allow-list line printed on "
+                     "stdout replaces the store's old one\n",
+                *reuse_key ? key_path : sign_path,
+                *reuse_key ? "identity" : "CURVE");
+    return 0;
+}
+
 static int
 generate(const args *a)
 {
     fr_crypto_keypair *kp = NULL;
+    fr_crypto_signkey *sk = NULL;
     char base[PATH_MAX], hex[FR_CRYPTO_HEX_KEY_CHARS + 1];
-    char fpr[FR_CRYPTO_FPR_CHARS + 1];
-    int status = EXIT_FAIL;
-    fr_err rc;
+    char sign_hex[FR_CRYPTO_HEX_KEY_CHARS + 1];
+    int status = EXIT_FAIL, reuse_key = 0, reuse_sign = 0;
 
+    /* Room for the longest suffix, ".sign.key". */
     if (snprintf(base, sizeof base, "%s/%s", a->dir, a->name) >=
-        (int)sizeof base - 4) {
+        (int)sizeof base - 9) {
         fprintf(stderr, PROG ": key path too long\n");
         return EXIT_FAIL;
     }
     if (fr_crypto_init() != FR_OK || make_dir(a->dir) != 0)
         goto out;
-    rc = fr_crypto_keypair_generate(&kp);
-    if (rc == FR_OK)
-        rc = fr_crypto_keypair_save(kp, base, a->force);
-    if (rc == FR_ESTATE) {
-        fprintf(stderr, PROG ": %s.key already exists; use --force to "
-                        "replace it\n", base);
+    status = plan(a, base, &reuse_key, &reuse_sign);
+    if (status)
         goto out;
-    }
-    if (rc) {
-        fprintf(stderr, PROG ": cannot write %s.key and %s.pub: %s\n", base,
-                base, fr_strerror(rc));
+    status = EXIT_FAIL;
+    if (get_keypair(base, reuse_key, a->force, &kp) != 0 ||
+        get_signkey(base, reuse_sign, a->force, &sk) != 0)
         goto out;
-    }
     fr_crypto_key_to_hex(fr_crypto_keypair_public(kp), hex);
-    fr_crypto_fingerprint(fr_crypto_keypair_public(kp), fpr);
-    printf("%s %s\n", a->name, hex);
-    fprintf(stderr, PROG ": wrote %s.key (secret, 0600) and %s.pub; "
-                    "fingerprint %s\n", base, base, fpr);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(sk), sign_hex);
+    printf("%s %s %s\n", a->name, hex, sign_hex);
     status = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
 out:
     fr_crypto_keypair_destroy(&kp);
+    fr_crypto_signkey_destroy(&sk);
     return status;
 }
 

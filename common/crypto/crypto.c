@@ -1,9 +1,11 @@
 /*
- * crypto.c - key pairs, key files, fingerprints, hashing and randomness on
- * top of libsodium. This is the only file in fedrec that includes <sodium.h>.
+ * crypto.c - key pairs, identity keys, key files, signatures, fingerprints,
+ * hashing and randomness on top of libsodium. Outside this file only
+ * common/secagg/ includes <sodium.h> (for the protocol primitives).
  *
- * Key pairs live in one sodium_malloc'd block (guard pages, mlock'd where the
- * system allows, wiped by sodium_free) that is made read-only once filled.
+ * Key pairs and identity keys each live in one sodium_malloc'd block (guard
+ * pages, mlock'd where the system allows, wiped by sodium_free) that is made
+ * read-only once filled.
  * Secret key files are read with open/fstat/read on one descriptor so the
  * permission check and the bytes we parse cannot come from different files,
  * and the file contents are wiped on every path out.
@@ -34,6 +36,12 @@ _Static_assert(FR_CRYPTO_PK_BYTES == crypto_scalarmult_BYTES,
                "public key must be a Curve25519 point");
 _Static_assert(FR_CRYPTO_HEX_KEY_CHARS == 2 * FR_CRYPTO_PK_BYTES,
                "hex key length");
+_Static_assert(FR_CRYPTO_PK_BYTES == crypto_sign_PUBLICKEYBYTES,
+               "identity public key size must match crypto_sign");
+_Static_assert(FR_CRYPTO_SIG_BYTES == crypto_sign_BYTES,
+               "signature size must match crypto_sign");
+_Static_assert(crypto_sign_SEEDBYTES == 32,
+               "identity key files hold a 32-byte seed");
 
 #define TAG "crypto"
 /* A key file is 64 hex chars and a newline; anything much longer is not a
@@ -44,6 +52,13 @@ _Static_assert(FR_CRYPTO_HEX_KEY_CHARS == 2 * FR_CRYPTO_PK_BYTES,
 struct fr_crypto_keypair {
     uint8_t pk[FR_CRYPTO_PK_BYTES];
     uint8_t sk[FR_CRYPTO_SK_BYTES];
+};
+
+/* sk is libsodium's expanded form (seed || public key); files hold only the
+ * seed. */
+struct fr_crypto_signkey {
+    uint8_t pk[FR_CRYPTO_PK_BYTES];
+    uint8_t sk[crypto_sign_SECRETKEYBYTES];
 };
 
 fr_err
@@ -210,32 +225,49 @@ open_secret_file(const char *path, int *fd_out)
     return FR_OK;
 }
 
-fr_err
-fr_crypto_keypair_load(const char *secret_path, fr_crypto_keypair **out)
+/* Reads a secret key file (owner-only access, 64 hex characters) into
+ * key_out, which should be guarded memory. Writes key_out only on success;
+ * the file's bytes are wiped on every path out. */
+static fr_err
+read_secret_key(const char *path, uint8_t key_out[32])
 {
     char text[KEY_FILE_MAX];
     size_t len = 0;
-    fr_crypto_keypair *kp = NULL;
     int fd = -1;
     fr_err rc;
 
-    rc = open_secret_file(secret_path, &fd);
+    rc = open_secret_file(path, &fd);
     if (rc)
         goto out;
     rc = read_small_fd(fd, text, sizeof text, &len);
     if (rc && rc != FR_ELIMIT)
         goto out;
+    /* A file far too long to be a key file (FR_ELIMIT above) has len 0. */
+    rc = parse_key_text(text, len, key_out);
+    if (rc)
+        fr_log_err(TAG,
+                   "secret key %s is malformed (expected %d hex "
+                   "characters and a newline)",
+                   path, FR_CRYPTO_HEX_KEY_CHARS);
+out:
+    sodium_memzero(text, sizeof text);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+fr_err
+fr_crypto_keypair_load(const char *secret_path, fr_crypto_keypair **out)
+{
+    fr_crypto_keypair *kp = NULL;
+    fr_err rc;
+
     rc = keypair_alloc(&kp);
     if (rc)
         goto out;
-    /* A file far too long to be a key file (FR_ELIMIT above) has len 0. */
-    rc = parse_key_text(text, len, kp->sk);
-    if (rc) {
-        fr_log_err(TAG, "secret key %s is malformed (expected %d hex "
-                        "characters and a newline)",
-                   secret_path, FR_CRYPTO_HEX_KEY_CHARS);
+    rc = read_secret_key(secret_path, kp->sk);
+    if (rc)
         goto out;
-    }
     if (crypto_scalarmult_base(kp->pk, kp->sk) != 0) {
         rc = FR_EINVAL;
         goto out;
@@ -244,10 +276,7 @@ fr_crypto_keypair_load(const char *secret_path, fr_crypto_keypair **out)
     *out = kp;
     kp = NULL;
 out:
-    sodium_memzero(text, sizeof text);
     fr_crypto_keypair_destroy(&kp);
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 
@@ -262,19 +291,20 @@ check_absent(const char *path)
     return errno == ENOENT ? FR_OK : fr_err_from_errno(errno);
 }
 
-fr_err
-fr_crypto_keypair_save(const fr_crypto_keypair *kp, const char *base,
-                       int overwrite)
+/* Writes base+key_sfx (secret as hex, 0600) and base+pub_sfx (public as
+ * hex, 0644), each atomically; FR_ESTATE if base+key_sfx exists and
+ * !overwrite. The hex of the secret is wiped. */
+static fr_err
+save_key_files(const char *base, const char *key_sfx, const char *pub_sfx,
+               const uint8_t secret[32], const uint8_t pub[32], int overwrite)
 {
     char key_path[PATH_MAX], pub_path[PATH_MAX];
     char hex[FR_CRYPTO_HEX_KEY_CHARS + 2]; /* hex, '\n', NUL */
     fr_err rc;
 
-    if (!kp || !base)
-        return FR_EINVAL;
-    if (snprintf(key_path, sizeof key_path, "%s.key", base) >=
+    if (snprintf(key_path, sizeof key_path, "%s%s", base, key_sfx) >=
             (int)sizeof key_path ||
-        snprintf(pub_path, sizeof pub_path, "%s.pub", base) >=
+        snprintf(pub_path, sizeof pub_path, "%s%s", base, pub_sfx) >=
             (int)sizeof pub_path)
         return FR_ELIMIT;
     /* The check and the rename inside fr_file_write_atomic are not one step;
@@ -282,7 +312,7 @@ fr_crypto_keypair_save(const fr_crypto_keypair *kp, const char *base,
     if (!overwrite && (rc = check_absent(key_path)) != FR_OK)
         return rc;
 
-    fr_crypto_key_to_hex(kp->sk, hex);
+    fr_crypto_key_to_hex(secret, hex);
     hex[FR_CRYPTO_HEX_KEY_CHARS] = '\n';
     hex[FR_CRYPTO_HEX_KEY_CHARS + 1] = '\0';
     rc = fr_file_write_atomic(key_path, hex, FR_CRYPTO_HEX_KEY_CHARS + 1, 0600);
@@ -290,10 +320,134 @@ fr_crypto_keypair_save(const fr_crypto_keypair *kp, const char *base,
     if (rc)
         return rc;
 
-    fr_crypto_key_to_hex(kp->pk, hex);
+    fr_crypto_key_to_hex(pub, hex);
     hex[FR_CRYPTO_HEX_KEY_CHARS] = '\n';
     return fr_file_write_atomic(pub_path, hex, FR_CRYPTO_HEX_KEY_CHARS + 1,
                                 0644);
+}
+
+fr_err
+fr_crypto_keypair_save(const fr_crypto_keypair *kp, const char *base,
+                       int overwrite)
+{
+    if (!kp || !base)
+        return FR_EINVAL;
+    return save_key_files(base, ".key", ".pub", kp->sk, kp->pk, overwrite);
+}
+
+/* ---- identity (Ed25519) keys ------------------------------------------- */
+
+static fr_err
+signkey_alloc(fr_crypto_signkey **out)
+{
+    fr_crypto_signkey *k;
+
+    if (fr_crypto_init() != FR_OK)
+        return FR_ESYS;
+    k = sodium_malloc(sizeof *k);
+    if (!k)
+        return FR_ENOMEM;
+    *out = k;
+    return FR_OK;
+}
+
+fr_err
+fr_crypto_signkey_generate(fr_crypto_signkey **out)
+{
+    fr_crypto_signkey *k = NULL;
+    fr_err rc = signkey_alloc(&k);
+
+    if (rc)
+        return rc;
+    if (crypto_sign_keypair(k->pk, k->sk) != 0) {
+        sodium_free(k);
+        return FR_ESYS;
+    }
+    (void)sodium_mprotect_readonly(k);
+    *out = k;
+    return FR_OK;
+}
+
+fr_err
+fr_crypto_signkey_load(const char *secret_path, fr_crypto_signkey **out)
+{
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    fr_crypto_signkey *k = NULL;
+    fr_err rc;
+
+    rc = signkey_alloc(&k);
+    if (rc)
+        goto out;
+    rc = read_secret_key(secret_path, seed);
+    if (rc)
+        goto out;
+    /* libsodium's seed_keypair cannot take the seed inside sk (it hashes
+     * into sk before copying the seed), hence the stack copy. */
+    if (crypto_sign_seed_keypair(k->pk, k->sk, seed) != 0) {
+        rc = FR_EINVAL;
+        goto out;
+    }
+    (void)sodium_mprotect_readonly(k);
+    *out = k;
+    k = NULL;
+out:
+    sodium_memzero(seed, sizeof seed);
+    fr_crypto_signkey_destroy(&k);
+    return rc;
+}
+
+fr_err
+fr_crypto_signkey_save(const fr_crypto_signkey *k, const char *base,
+                       int overwrite)
+{
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    fr_err rc;
+
+    if (!k || !base)
+        return FR_EINVAL;
+    crypto_sign_ed25519_sk_to_seed(seed, k->sk);
+    rc = save_key_files(base, ".sign.key", ".sign.pub", seed, k->pk, overwrite);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
+void
+fr_crypto_signkey_destroy(fr_crypto_signkey **kp)
+{
+    if (!kp || !*kp)
+        return;
+    sodium_free(*kp); /* restores write access, zeroes, unmaps */
+    *kp = NULL;
+}
+
+const uint8_t *
+fr_crypto_signkey_public(const fr_crypto_signkey *k)
+{
+    return k->pk;
+}
+
+void
+fr_crypto_sign(const fr_crypto_signkey *k, const void *msg, size_t len,
+               uint8_t sig_out[FR_CRYPTO_SIG_BYTES])
+{
+    static const uint8_t empty[1];
+
+    FR_ASSERT(k && sig_out && (msg || len == 0));
+    /* Ed25519 signing with a valid key has no failure case. */
+    (void)crypto_sign_detached(sig_out, NULL, msg ? msg : empty, len, k->sk);
+}
+
+fr_err
+fr_crypto_verify(const uint8_t pk[FR_CRYPTO_PK_BYTES], const void *msg,
+                 size_t len, const uint8_t sig[FR_CRYPTO_SIG_BYTES])
+{
+    static const uint8_t empty[1];
+
+    if (!pk || !sig || (!msg && len != 0))
+        return FR_EAUTH;
+    return crypto_sign_verify_detached(sig, msg ? msg : empty, len, pk) == 0
+               ? FR_OK
+               : FR_EAUTH;
 }
 
 fr_err

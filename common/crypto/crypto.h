@@ -1,14 +1,27 @@
 /*
- * crypto.h - the only module that includes <sodium.h>.
+ * crypto.h - key files, key fingerprints, signatures, hashing and secure
+ * randomness on top of libsodium.
  *
- * Key files, key fingerprints, hashing and secure randomness. Transport
- * security itself is ZeroMQ CURVE (net/), which uses the Curve25519 key pairs
- * made and loaded here.
+ * Two modules include <sodium.h>: this one, and secagg/ (common/secagg/),
+ * which uses libsodium's primitives directly for the secure-aggregation
+ * protocol (X25519 agreement, AEAD, stream PRG). Key files and signatures
+ * stay here. Transport security itself is ZeroMQ CURVE (net/), which uses the
+ * Curve25519 key pairs made and loaded here.
+ *
+ * Each store (and the aggregator) has two long-term keys:
+ *   - a Curve25519 key pair for the CURVE transport (fr_crypto_keypair);
+ *   - an Ed25519 identity key (fr_crypto_signkey), with which the
+ *     secure-aggregation protocol signs its per-round keys.
  *
  * Key file format: one line, 64 lowercase hex characters, then '\n'.
- *   NAME.key   secret key, mode 0600 (refused at load if group/other can read)
- *   NAME.pub   public key, mode 0644
- * Allow-list lines are "STORE_NAME HEX_PUBLIC_KEY".
+ *   NAME.key        CURVE secret key, mode 0600 (refused at load if group or
+ *                   others have access)
+ *   NAME.pub        CURVE public key, mode 0644
+ *   NAME.sign.key   Ed25519 identity secret: the 32-byte seed, mode 0600
+ *                   (checked like NAME.key)
+ *   NAME.sign.pub   Ed25519 identity public key, mode 0644
+ * Allow-list lines (net/) are
+ * "STORE_NAME HEX_CURVE_PUBLIC_KEY [HEX_ED25519_PUBLIC_KEY]".
  */
 #ifndef FR_CRYPTO_CRYPTO_H
 #define FR_CRYPTO_CRYPTO_H
@@ -21,6 +34,8 @@
 #define FR_CRYPTO_PK_BYTES 32
 #define FR_CRYPTO_SK_BYTES 32
 #define FR_CRYPTO_HEX_KEY_CHARS 64
+/* Ed25519 detached signature. */
+#define FR_CRYPTO_SIG_BYTES 64
 /* Fingerprint: first 8 bytes of BLAKE2b-256(public key), as 16 hex chars. */
 #define FR_CRYPTO_FPR_CHARS 16
 
@@ -53,6 +68,48 @@ void fr_crypto_keypair_destroy(fr_crypto_keypair **kpp);
  * or copied into unguarded memory longer than a call. */
 const uint8_t *fr_crypto_keypair_public(const fr_crypto_keypair *kp);
 const uint8_t *fr_crypto_keypair_secret(const fr_crypto_keypair *kp);
+
+/*
+ * An Ed25519 identity (signing) key in sodium_malloc'd, guarded memory,
+ * read-only once made. Opaque; made by _generate or _load, released (secret
+ * wiped) by _destroy. Safe to use from several threads at once (nothing
+ * writes to it after it is made).
+ */
+typedef struct fr_crypto_signkey fr_crypto_signkey;
+
+FR_NODISCARD fr_err fr_crypto_signkey_generate(fr_crypto_signkey **out);
+
+/* Loads an identity secret file (the 32-byte seed as hex) and derives the
+ * key. Same rules as fr_crypto_keypair_load: FR_EAUTH if group or others
+ * can access the file, FR_EINVAL if malformed, FR_ENOENT if missing; the
+ * file's bytes are wiped from memory before returning. */
+FR_NODISCARD fr_err fr_crypto_signkey_load(const char *secret_path,
+                                           fr_crypto_signkey **out);
+
+/* Writes base.sign.key (the seed, 0600) and base.sign.pub (0644), each
+ * atomically. Refuses to overwrite an existing base.sign.key (FR_ESTATE)
+ * unless overwrite is non-zero. */
+FR_NODISCARD fr_err fr_crypto_signkey_save(const fr_crypto_signkey *k,
+                                           const char *base, int overwrite);
+
+/* Wipes the secret and frees; accepts NULL; sets *kp to NULL. */
+void fr_crypto_signkey_destroy(fr_crypto_signkey **kp);
+
+/* Borrowed view of the FR_CRYPTO_PK_BYTES-byte public key, valid until
+ * destroy. */
+const uint8_t *fr_crypto_signkey_public(const fr_crypto_signkey *k);
+
+/* Ed25519 detached signature of msg (len bytes; msg may be NULL if len is
+ * 0) into sig_out. Deterministic; cannot fail. */
+void fr_crypto_sign(const fr_crypto_signkey *k, const void *msg, size_t len,
+                    uint8_t sig_out[FR_CRYPTO_SIG_BYTES]);
+
+/* Checks an Ed25519 detached signature of msg under pk. FR_OK if valid,
+ * FR_EAUTH otherwise (including a malformed or small-order pk). All inputs
+ * may come from the network. */
+FR_NODISCARD fr_err fr_crypto_verify(const uint8_t pk[FR_CRYPTO_PK_BYTES],
+                                     const void *msg, size_t len,
+                                     const uint8_t sig[FR_CRYPTO_SIG_BYTES]);
 
 /* Loads a public key file (any mode). */
 FR_NODISCARD fr_err fr_crypto_public_load(const char *path,

@@ -8,9 +8,13 @@
  * so every received message carries the authenticated store name. Refused
  * keys are logged by fingerprint at warn and counted.
  *
- * Allow-list file: lines "STORE_NAME HEX_PUBLIC_KEY"; '#' comments and blank
- * lines ignored; store names are [A-Za-z0-9._-]{1,63}; duplicate names or
- * keys are an error naming the line.
+ * Allow-list file: lines
+ *   STORE_NAME HEX_CURVE_PUBLIC_KEY [HEX_ED25519_PUBLIC_KEY]
+ * The optional third column is the store's identity (signing) key, used by
+ * secure aggregation; two-column lines admit the store without one. '#'
+ * comments and blank lines ignored; store names are [A-Za-z0-9._-]{1,63};
+ * keys are 64 hex characters; a malformed line, a duplicate name, CURVE key
+ * or identity key is an error naming the line.
  *
  * Threads: a socket is used by one thread at a time (ZeroMQ rule). The ZAP
  * handler runs on its own thread inside the context; fr_net_zap_reload may be
@@ -54,6 +58,13 @@ FR_NODISCARD fr_err fr_net_zap_reload(fr_net_ctx *ctx);
 uint64_t fr_net_zap_refused(const fr_net_ctx *ctx);
 /* Non-zero if store is on the current allow-list. */
 int fr_net_zap_allowed(const fr_net_ctx *ctx, const char *store);
+/* Copies the store's Ed25519 identity public key from the allow-list in
+ * force. FR_ENOENT if the store is not listed or has no identity key,
+ * FR_ESTATE if the ZAP handler was never started; pk_out is written only on
+ * success. Thread-safe like fr_net_zap_allowed. */
+FR_NODISCARD fr_err fr_net_zap_sign_key(const fr_net_ctx *ctx,
+                                        const char *store,
+                                        uint8_t pk_out[FR_CRYPTO_PK_BYTES]);
 
 /* Non-zero if name is a valid store name: [A-Za-z0-9._-]{1,63}. The same
  * rule the allow-list applies; tools use it to validate names early. */

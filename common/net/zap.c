@@ -1,7 +1,8 @@
 /*
  * zap.c - the store allow-list and the ZAP 1.0 handler (ZeroMQ RFC 27) that
  * admits only listed CURVE client keys and names each connection after its
- * store.
+ * store. The list also carries each store's optional Ed25519 identity key,
+ * which secure aggregation looks up with fr_net_zap_sign_key.
  *
  * DESIGN
  * Thread: fr_net_zap_start parses the list, binds a REP socket to
@@ -16,9 +17,10 @@
  * thread so they reach the application's poll loop.
  *
  * State: the list is replaced whole under `lock` by reload and read under it
- * by the handler and fr_net_zap_allowed; the file is parsed outside the lock,
- * and a list that fails to parse never replaces the one in force. `refused`
- * is atomic. The log rate limiter belongs to the handler thread alone.
+ * by the handler, fr_net_zap_allowed and fr_net_zap_sign_key; the file is
+ * parsed outside the lock, and a list that fails to parse never replaces the
+ * one in force (CURVE and identity keys change together). `refused` is
+ * atomic. The log rate limiter belongs to the handler thread alone.
  *
  * Peer bytes: credentials and the address come from the network through
  * libzmq. A request of unexpected shape still gets a refusal reply (a REP
@@ -57,7 +59,9 @@
 
 typedef struct allow_entry {
     char name[FR_NET_STORE_NAME_MAX];
-    uint8_t pk[FR_CRYPTO_PK_BYTES];
+    uint8_t pk[FR_CRYPTO_PK_BYTES];      /* CURVE */
+    uint8_t sign_pk[FR_CRYPTO_PK_BYTES]; /* Ed25519 identity, if has_sign */
+    int has_sign;
     size_t line;
 } allow_entry;
 
@@ -136,7 +140,8 @@ next_token(const char *p, const char *end, const char **tok, size_t *tok_len)
     return p;
 }
 
-/* Rejects a second entry with the same name or key; returns a reason. */
+/* Rejects a second entry with the same name, CURVE key or identity key;
+ * returns a reason. */
 static const char *
 check_duplicate(const allow_list *l, const allow_entry *e, size_t *first_line)
 {
@@ -146,6 +151,9 @@ check_duplicate(const allow_list *l, const allow_entry *e, size_t *first_line)
             return "duplicate store name";
         if (memcmp(l->v[i].pk, e->pk, FR_CRYPTO_PK_BYTES) == 0)
             return "duplicate public key";
+        if (e->has_sign && l->v[i].has_sign &&
+            memcmp(l->v[i].sign_pk, e->sign_pk, FR_CRYPTO_PK_BYTES) == 0)
+            return "duplicate identity (signing) key";
     }
     return NULL;
 }
@@ -155,17 +163,19 @@ check_duplicate(const allow_list *l, const allow_entry *e, size_t *first_line)
 static const char *
 parse_line(const char *p, const char *end, allow_entry *e, int *empty)
 {
-    const char *name, *hex, *rest;
-    size_t name_len, hex_len, rest_len;
+    const char *name, *hex, *sign_hex, *rest;
+    size_t name_len, hex_len, sign_len, rest_len;
 
     p = next_token(p, end, &name, &name_len);
     *empty = name_len == 0 || name[0] == '#';
     if (*empty)
         return NULL;
     p = next_token(p, end, &hex, &hex_len);
+    p = next_token(p, end, &sign_hex, &sign_len);
     next_token(p, end, &rest, &rest_len);
     if (hex_len == 0 || rest_len != 0)
-        return "expected \"STORE_NAME HEX_PUBLIC_KEY\"";
+        return "expected \"STORE_NAME HEX_CURVE_PUBLIC_KEY "
+               "[HEX_ED25519_PUBLIC_KEY]\"";
     if (name_len >= sizeof e->name)
         return "store name longer than 63 characters";
     memcpy(e->name, name, name_len);
@@ -174,6 +184,15 @@ parse_line(const char *p, const char *end, allow_entry *e, int *empty)
         return "store name may only use A-Z a-z 0-9 . _ -";
     if (fr_crypto_key_from_hex(hex, hex_len, e->pk) != FR_OK)
         return "public key must be 64 hex characters";
+    if (sign_len == 0)
+        return NULL;
+    if (fr_crypto_key_from_hex(sign_hex, sign_len, e->sign_pk) != FR_OK)
+        return "identity (signing) key in the third column must be 64 hex "
+               "characters";
+    /* The same bytes in both columns is a copy-and-paste slip, not a key. */
+    if (memcmp(e->sign_pk, e->pk, FR_CRYPTO_PK_BYTES) == 0)
+        return "identity (signing) key repeats the CURVE public key";
+    e->has_sign = 1;
     return NULL;
 }
 
@@ -251,6 +270,17 @@ load_allowlist(const char *path, allow_list *out)
                          "be refused",
                     path);
     return rc;
+}
+
+/* How many entries carry an identity key (for the load log line). */
+static size_t
+count_sign_keys(const allow_list *l)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].has_sign ? 1 : 0;
+    return n;
 }
 
 /* Copies the store name for pk into name_out; 0 if pk is not listed. */
@@ -580,7 +610,8 @@ fr_net_zap_start(fr_net_ctx *ctx, const char *allowlist_path)
     rc = start_thread(z);
     if (rc)
         goto out;
-    fr_log_info(TAG, "allow-list %s: %zu stores", allowlist_path, z->list.n);
+    fr_log_info(TAG, "allow-list %s: %zu stores, %zu with identity keys",
+                allowlist_path, z->list.n, count_sign_keys(&z->list));
     ctx->zap = z;
     z = NULL;
 out:
@@ -608,6 +639,7 @@ fr_net_zap_reload(fr_net_ctx *ctx)
 {
     allow_list fresh = {NULL, 0}, old;
     fr_net_zap *z = ctx ? ctx->zap : NULL;
+    size_t n_sign;
     fr_err rc;
 
     if (!z)
@@ -617,13 +649,16 @@ fr_net_zap_reload(fr_net_ctx *ctx)
         fr_log_warn(TAG, "keeping the previous allow-list");
         return rc;
     }
+    /* Counted before the swap: afterwards another reload may free it. */
+    n_sign = count_sign_keys(&fresh);
     pthread_mutex_lock(&z->lock);
     old = z->list;
     z->list = fresh;
     pthread_mutex_unlock(&z->lock);
     allow_list_free(&old);
-    fr_log_notice(TAG, "reloaded allow-list %s: %zu stores", z->path,
-                  fresh.n);
+    fr_log_notice(TAG,
+                  "reloaded allow-list %s: %zu stores, %zu with identity keys",
+                  z->path, fresh.n, n_sign);
     return FR_OK;
 }
 
@@ -631,6 +666,32 @@ uint64_t
 fr_net_zap_refused(const fr_net_ctx *ctx)
 {
     return ctx && ctx->zap ? atomic_load(&ctx->zap->refused) : 0;
+}
+
+fr_err
+fr_net_zap_sign_key(const fr_net_ctx *ctx, const char *store,
+                    uint8_t pk_out[FR_CRYPTO_PK_BYTES])
+{
+    fr_net_zap *z = ctx ? ctx->zap : NULL;
+    fr_err rc = FR_ENOENT;
+
+    if (!ctx || !store || !pk_out)
+        return FR_EINVAL;
+    if (!z)
+        return FR_ESTATE;
+    pthread_mutex_lock(&z->lock);
+    for (size_t i = 0; i < z->list.n; i++) {
+        const allow_entry *e = &z->list.v[i];
+        if (strcmp(e->name, store) == 0) {
+            if (e->has_sign) {
+                memcpy(pk_out, e->sign_pk, FR_CRYPTO_PK_BYTES);
+                rc = FR_OK;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&z->lock);
+    return rc;
 }
 
 int

@@ -104,6 +104,49 @@ test_tools_cli(void **state)
     expect("$B/fedrec-datagen --stores 2 --seed 1", 2, "--out");
 }
 
+/* fedrec-keygen makes both keys and prints the three-column allow-list
+ * line; it upgrades old provisioning (a CURVE key but no identity key) by
+ * keeping the existing key and making only the missing one. */
+static void
+test_keygen_identity(void **state)
+{
+    (void)state;
+    expect("$B/fedrec-keygen --name st --dir k2 >l1 2>/dev/null && "
+           "test $(wc -w <l1) = 3 && test $(cut -d' ' -f1 l1) = st && "
+           "test \"$(cut -d' ' -f2 l1)\" = \"$(cat k2/st.pub)\" && "
+           "test \"$(cut -d' ' -f3 l1)\" = \"$(cat k2/st.sign.pub)\" && "
+           "test $(stat -c %a k2/st.key k2/st.sign.key | sort -u) = 600 && "
+           "echo made-both",
+           0, "made-both");
+    expect("$B/fedrec-keygen --name st --dir k2", 1,
+           "st.sign.key already exist");
+    /* Old provisioning: only the CURVE key. */
+    expect("rm k2/st.sign.key k2/st.sign.pub && "
+           "$B/fedrec-keygen --name st --dir k2 >l2 2>err && "
+           "test \"$(cut -d' ' -f2 l2)\" = \"$(cut -d' ' -f2 l1)\" && "
+           "test \"$(cut -d' ' -f3 l2)\" = \"$(cat k2/st.sign.pub)\" && "
+           "test \"$(cut -d' ' -f3 l2)\" != \"$(cut -d' ' -f3 l1)\" && "
+           "test $(stat -c %a k2/st.sign.key) = 600 && cat err",
+           0, "making only the missing identity key");
+    /* The other way round: the identity key is kept. */
+    expect("rm k2/st.key && $B/fedrec-keygen --name st --dir k2 >l3 2>err && "
+           "test \"$(cut -d' ' -f3 l3)\" = \"$(cut -d' ' -f3 l2)\" && "
+           "test \"$(cut -d' ' -f2 l3)\" != \"$(cut -d' ' -f2 l2)\" && "
+           "cat err",
+           0, "making only the missing CURVE key");
+    /* A kept secret is loaded under the usual rules. */
+    expect("rm k2/st.key && chmod 644 k2/st.sign.key && "
+           "$B/fedrec-keygen --name st --dir k2",
+           1, "cannot load the existing k2/st.sign.key");
+    expect("chmod 600 k2/st.sign.key && "
+           "$B/fedrec-keygen --name st --dir k2 --force >l4 2>/dev/null && "
+           "test \"$(cut -d' ' -f3 l4)\" != \"$(cut -d' ' -f3 l3)\" && "
+           "test \"$(cut -d' ' -f3 l4)\" = \"$(cat k2/st.sign.pub)\" && "
+           "echo replaced",
+           0, "replaced");
+    expect("$B/fedrec-keygen --help", 0, "NAME.sign.key");
+}
+
 static int
 setup(void **state)
 {
@@ -127,6 +170,7 @@ main(void)
         cmocka_unit_test(test_aggregator_cli),
         cmocka_unit_test(test_client_cli),
         cmocka_unit_test(test_tools_cli),
+        cmocka_unit_test(test_keygen_identity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

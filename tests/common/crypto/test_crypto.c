@@ -1,9 +1,11 @@
 /*
- * test_crypto.c - key files, fingerprints and hashing (common/crypto).
+ * test_crypto.c - key files, identity keys and signatures, fingerprints and
+ * hashing (common/crypto).
  *
  * Every test works in its own mkdtemp directory under /tmp and removes it.
- * Known answers come from RFC 7748 (X25519 base point multiplication) and
- * from an independent BLAKE2b implementation (Python's hashlib).
+ * Known answers come from RFC 7748 (X25519 base point multiplication),
+ * RFC 8032 (Ed25519) and from an independent BLAKE2b implementation
+ * (Python's hashlib).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +31,16 @@ static const char rfc7748_sk[] =
     "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
 static const char rfc7748_pk[] =
     "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+
+/* RFC 8032 section 7.1, TEST 1: Ed25519 seed, public key, and the signature
+ * of the empty message. */
+static const char rfc8032_seed[] =
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+static const char rfc8032_pk[] =
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+static const char rfc8032_sig[] =
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
+    "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
 
 typedef struct fixture {
     char dir[64];
@@ -302,6 +314,198 @@ test_refuse_overwrite(void **state)
 }
 
 static void
+test_sign_verify(void **state)
+{
+    static const char msg[] = "round 7: pk_c || pk_s";
+    fr_crypto_signkey *k = NULL, *other = NULL;
+    uint8_t sig[FR_CRYPTO_SIG_BYTES], sig2[FR_CRYPTO_SIG_BYTES];
+    uint8_t pk[FR_CRYPTO_PK_BYTES];
+
+    (void)state;
+    assert_int_equal(fr_crypto_signkey_generate(&k), FR_OK);
+    assert_int_equal(fr_crypto_signkey_generate(&other), FR_OK);
+    memcpy(pk, fr_crypto_signkey_public(k), sizeof pk);
+    assert_memory_not_equal(pk, fr_crypto_signkey_public(other), sizeof pk);
+
+    fr_crypto_sign(k, msg, sizeof msg - 1, sig);
+    assert_int_equal(fr_crypto_verify(pk, msg, sizeof msg - 1, sig), FR_OK);
+    /* Ed25519 is deterministic. */
+    fr_crypto_sign(k, msg, sizeof msg - 1, sig2);
+    assert_memory_equal(sig, sig2, sizeof sig);
+
+    /* Wrong message: changed byte, shorter, longer. */
+    assert_int_equal(
+        fr_crypto_verify(pk, "round 8: pk_c || pk_s", sizeof msg - 1, sig),
+        FR_EAUTH);
+    assert_int_equal(fr_crypto_verify(pk, msg, sizeof msg - 2, sig), FR_EAUTH);
+    assert_int_equal(fr_crypto_verify(pk, msg, sizeof msg, sig), FR_EAUTH);
+    /* Wrong key. */
+    assert_int_equal(fr_crypto_verify(fr_crypto_signkey_public(other), msg,
+                                      sizeof msg - 1, sig),
+                     FR_EAUTH);
+    /* Any flipped bit of the signature. */
+    for (size_t i = 0; i < sizeof sig; i++) {
+        memcpy(sig2, sig, sizeof sig);
+        sig2[i] ^= (uint8_t)(1u << (i % 8));
+        assert_int_equal(fr_crypto_verify(pk, msg, sizeof msg - 1, sig2),
+                         FR_EAUTH);
+    }
+    /* All-zero key and signature (small order) are rejected, not trusted. */
+    memset(pk, 0, sizeof pk);
+    memset(sig2, 0, sizeof sig2);
+    assert_int_equal(fr_crypto_verify(pk, msg, sizeof msg - 1, sig2), FR_EAUTH);
+    assert_int_equal(fr_crypto_verify(NULL, msg, sizeof msg - 1, sig),
+                     FR_EAUTH);
+    /* The empty message can be signed and verified. */
+    fr_crypto_sign(k, NULL, 0, sig);
+    assert_int_equal(
+        fr_crypto_verify(fr_crypto_signkey_public(k), NULL, 0, sig), FR_OK);
+    assert_int_equal(fr_crypto_verify(fr_crypto_signkey_public(k), "", 0, sig),
+                     FR_OK);
+
+    fr_crypto_signkey_destroy(&k);
+    fr_crypto_signkey_destroy(&other);
+    assert_null(k);
+    fr_crypto_signkey_destroy(&k); /* NULL is accepted */
+    fr_crypto_signkey_destroy(NULL);
+}
+
+/* An identity key file holds the RFC 8032 seed; the derived public key and
+ * the signature must be the RFC's. */
+static void
+test_sign_known_answer(void **state)
+{
+    fixture *f = *state;
+    fr_crypto_signkey *k = NULL;
+    uint8_t sig[FR_CRYPTO_SIG_BYTES], want[FR_CRYPTO_SIG_BYTES];
+    char key[PATH_MAX], text[80], hex[65];
+
+    path_in(f, "rfc.sign.key", key, sizeof key);
+    snprintf(text, sizeof text, "%s\n", rfc8032_seed);
+    write_file(key, text, 0600);
+    assert_int_equal(fr_crypto_signkey_load(key, &k), FR_OK);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(k), hex);
+    assert_string_equal(hex, rfc8032_pk);
+    fr_crypto_sign(k, "", 0, sig);
+    assert_int_equal(fr_crypto_key_from_hex(rfc8032_sig, 64, want), FR_OK);
+    assert_int_equal(fr_crypto_key_from_hex(rfc8032_sig + 64, 64, want + 32),
+                     FR_OK);
+    assert_memory_equal(sig, want, sizeof sig);
+    assert_int_equal(fr_crypto_verify(fr_crypto_signkey_public(k), "", 0, want),
+                     FR_OK);
+    fr_crypto_signkey_destroy(&k);
+}
+
+static void
+test_signkey_roundtrip(void **state)
+{
+    fixture *f = *state;
+    fr_crypto_signkey *k = NULL, *other = NULL, *loaded = NULL;
+    char base[PATH_MAX], key[PATH_MAX], pub[PATH_MAX], curve[PATH_MAX];
+    char hex[65];
+    uint8_t pk[FR_CRYPTO_PK_BYTES], sig[FR_CRYPTO_SIG_BYTES];
+    uint8_t sig2[FR_CRYPTO_SIG_BYTES];
+    uint8_t *text = NULL;
+    size_t len = 0;
+
+    path_in(f, "store-1", base, sizeof base);
+    path_in(f, "store-1.sign.key", key, sizeof key);
+    path_in(f, "store-1.sign.pub", pub, sizeof pub);
+    path_in(f, "store-1.key", curve, sizeof curve);
+    assert_int_equal(fr_crypto_signkey_generate(&k), FR_OK);
+    assert_int_equal(fr_crypto_signkey_save(k, base, 0), FR_OK);
+    assert_int_equal(file_mode(key), 0600);
+    assert_int_equal(file_mode(pub), 0644);
+    assert_int_equal(access(curve, F_OK), -1); /* the CURVE file is apart */
+
+    /* Both files are 64 lowercase hex characters and '\n'. */
+    assert_int_equal(fr_file_read_all(key, 1024, &text, &len), FR_OK);
+    assert_int_equal(len, 65);
+    assert_int_equal(strspn((const char *)text, "0123456789abcdef"), 64);
+    assert_int_equal(text[64], '\n');
+    fr_crypto_wipe(text, len);
+    free(text);
+    assert_int_equal(fr_file_read_all(pub, 1024, &text, &len), FR_OK);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(k), hex);
+    assert_int_equal(len, 65);
+    assert_memory_equal(text, hex, 64);
+    assert_int_equal(text[64], '\n');
+    free(text);
+    assert_int_equal(fr_crypto_public_load(pub, pk), FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(k), sizeof pk);
+
+    /* The loaded key is the same key: same public key, same signatures. */
+    assert_int_equal(fr_crypto_signkey_load(key, &loaded), FR_OK);
+    assert_memory_equal(fr_crypto_signkey_public(loaded),
+                        fr_crypto_signkey_public(k), FR_CRYPTO_PK_BYTES);
+    fr_crypto_sign(k, "m", 1, sig);
+    fr_crypto_sign(loaded, "m", 1, sig2);
+    assert_memory_equal(sig, sig2, sizeof sig);
+    fr_crypto_signkey_destroy(&loaded);
+
+    /* An existing identity key is replaced only on request. */
+    assert_int_equal(fr_crypto_signkey_generate(&other), FR_OK);
+    assert_int_equal(fr_crypto_signkey_save(other, base, 0), FR_ESTATE);
+    assert_int_equal(fr_crypto_signkey_load(key, &loaded), FR_OK);
+    assert_memory_equal(fr_crypto_signkey_public(loaded),
+                        fr_crypto_signkey_public(k), FR_CRYPTO_PK_BYTES);
+    fr_crypto_signkey_destroy(&loaded);
+    assert_int_equal(fr_crypto_signkey_save(other, base, 1), FR_OK);
+    assert_int_equal(fr_crypto_signkey_load(key, &loaded), FR_OK);
+    assert_memory_equal(fr_crypto_signkey_public(loaded),
+                        fr_crypto_signkey_public(other), FR_CRYPTO_PK_BYTES);
+    assert_int_equal(fr_crypto_signkey_save(NULL, base, 1), FR_EINVAL);
+    assert_int_equal(fr_crypto_signkey_save(k, NULL, 1), FR_EINVAL);
+    fr_crypto_signkey_destroy(&loaded);
+    fr_crypto_signkey_destroy(&other);
+    fr_crypto_signkey_destroy(&k);
+}
+
+static void
+test_signkey_refused(void **state)
+{
+    static const unsigned bad_modes[] = {0644, 0640, 0604, 0660};
+    static const char *const bad[] = {
+        "",
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6\n",
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6g\n",
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6000\n",
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n\n",
+    };
+    fixture *f = *state;
+    fr_crypto_signkey *k = NULL;
+    char key[PATH_MAX], text[80];
+
+    path_in(f, "id.sign.key", key, sizeof key);
+    assert_int_equal(fr_crypto_signkey_load(key, &k), FR_ENOENT);
+    assert_null(k);
+
+    snprintf(text, sizeof text, "%s\n", rfc8032_seed);
+    fr_log_set_sink(capture_sink, NULL);
+    for (size_t i = 0; i < FR_ARRAY_LEN(bad_modes); i++) {
+        write_file(key, text, bad_modes[i]);
+        last_line[0] = '\0';
+        assert_int_equal(fr_crypto_signkey_load(key, &k), FR_EAUTH);
+        assert_null(k);
+        assert_non_null(strstr(last_line, key));
+        assert_null(strstr(last_line, "9d61b19d"));
+    }
+    for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+        write_file(key, bad[i], 0600);
+        last_line[0] = '\0';
+        assert_int_equal(fr_crypto_signkey_load(key, &k), FR_EINVAL);
+        assert_null(k);
+        assert_non_null(strstr(last_line, "malformed"));
+    }
+    fr_log_set_sink(NULL, NULL);
+    assert_int_not_equal(fr_crypto_signkey_load(f->dir, &k), FR_OK);
+    assert_null(k);
+    write_file(key, text, 0400);
+    assert_int_equal(fr_crypto_signkey_load(key, &k), FR_OK);
+    fr_crypto_signkey_destroy(&k);
+}
+
+static void
 test_fingerprint(void **state)
 {
     uint8_t zero[FR_CRYPTO_PK_BYTES] = {0}, seq[FR_CRYPTO_PK_BYTES];
@@ -395,8 +599,13 @@ main(void)
         cmocka_unit_test_setup_teardown(test_malformed_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuse_overwrite, setup,
+        cmocka_unit_test_setup_teardown(test_refuse_overwrite, setup, teardown),
+        cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test_setup_teardown(test_sign_known_answer, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_signkey_roundtrip, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_signkey_refused, setup, teardown),
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_hash_known_answer),
         cmocka_unit_test(test_hex),

@@ -488,6 +488,122 @@ test_allowlist_format_accepted(void **state)
     assert_false(fr_net_zap_allowed(f->ctx, NULL));
 }
 
+/* Three-column lines carry identity keys; two-column lines still admit a
+ * store, without one. */
+static void
+test_allowlist_sign_keys(void **state)
+{
+    fixture *f = *state;
+    fr_crypto_signkey *sa = NULL, *sa2 = NULL, *sc = NULL;
+    char hex_a[65], hex_b[65], hex_c[65], sig_a[65], sig_a2[65], sig_c[65];
+    char text[1024];
+    uint8_t pk[FR_CRYPTO_PK_BYTES], untouched[FR_CRYPTO_PK_BYTES];
+    fr_net_ctx *bare = NULL;
+    fr_net_sock *cl;
+    fr_net_peer peer;
+
+    assert_int_equal(fr_crypto_signkey_generate(&sa), FR_OK);
+    assert_int_equal(fr_crypto_signkey_generate(&sa2), FR_OK);
+    assert_int_equal(fr_crypto_signkey_generate(&sc), FR_OK);
+    fr_crypto_key_to_hex(fr_crypto_keypair_public(f->a), hex_a);
+    fr_crypto_key_to_hex(fr_crypto_keypair_public(f->b), hex_b);
+    fr_crypto_key_to_hex(fr_crypto_keypair_public(f->c), hex_c);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(sa), sig_a);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(sa2), sig_a2);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(sc), sig_c);
+
+    /* The list from setup has two columns: listed, but no identity key. */
+    memset(untouched, 0x5A, sizeof untouched);
+    memcpy(pk, untouched, sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-a", pk), FR_ENOENT);
+    assert_memory_equal(pk, untouched, sizeof pk);
+
+    snprintf(text, sizeof text,
+             "store-a %s %s\nstore-b %s\n  store-c\t%s\t%s  \r\n", hex_a, sig_a,
+             hex_b, hex_c, sig_c);
+    write_text(f->allow, text);
+    assert_int_equal(fr_net_zap_reload(f->ctx), FR_OK);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-a", pk), FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(sa), sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-c", pk), FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(sc), sizeof pk);
+    memcpy(pk, untouched, sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-b", pk), FR_ENOENT);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-x", pk), FR_ENOENT);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "", pk), FR_ENOENT);
+    assert_memory_equal(pk, untouched, sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, NULL, pk), FR_EINVAL);
+    assert_true(fr_net_zap_allowed(f->ctx, "store-b"));
+
+    /* Admission is by CURVE key, as before. */
+    cl = connect_as(f, f->a, fr_crypto_keypair_public(f->server));
+    send_str(cl, NULL, "three columns");
+    expect_str(f->router, &peer, "three columns");
+    assert_string_equal(peer.store, "store-a");
+    close_sock(f, &cl);
+
+    /* A reload picks up a changed identity key. */
+    snprintf(text, sizeof text, "store-a %s %s\nstore-b %s\n", hex_a, sig_a2,
+             hex_b);
+    write_text(f->allow, text);
+    assert_int_equal(fr_net_zap_reload(f->ctx), FR_OK);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-a", pk), FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(sa2), sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-c", pk), FR_ENOENT);
+
+    /* Bad third columns are refused, naming the line, and the list in force
+     * (with its identity keys) stays. */
+    {
+        const char *bad[][2] = {
+            {"%s %.63s\n", "third column"},
+            {"%s %sz\n", "third column"},
+            {"%s %.63sg\n", "third column"},
+            {"%s %s extra\n", "expected"},
+        };
+        fr_log_set_sink(capture_sink, NULL);
+        for (size_t i = 0; i < FR_ARRAY_LEN(bad); i++) {
+            char line[256];
+            int n =
+                snprintf(text, sizeof text, "store-a %s %s\n", hex_a, sig_a);
+            snprintf(line, sizeof line, bad[i][0], hex_b, sig_c);
+            snprintf(text + n, sizeof text - (size_t)n, "store-b %s", line);
+            write_text(f->allow, text);
+            capture_reset();
+            assert_int_equal(fr_net_zap_reload(f->ctx), FR_EINVAL);
+            assert_true(captured("line 2"));
+            assert_true(captured(bad[i][1]));
+        }
+        /* The same identity key for two stores. */
+        snprintf(text, sizeof text, "store-a %s %s\n#\nstore-b %s %s\n", hex_a,
+                 sig_c, hex_b, sig_c);
+        write_text(f->allow, text);
+        capture_reset();
+        assert_int_equal(fr_net_zap_reload(f->ctx), FR_EINVAL);
+        assert_true(captured("line 3: duplicate identity (signing) key "
+                             "(first on line 1)"));
+        /* The CURVE key pasted into the identity column. */
+        snprintf(text, sizeof text, "store-a %s %s\n", hex_a, hex_a);
+        write_text(f->allow, text);
+        capture_reset();
+        assert_int_equal(fr_net_zap_reload(f->ctx), FR_EINVAL);
+        assert_true(captured("line 1"));
+        fr_log_set_sink(NULL, NULL);
+    }
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-a", pk), FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(sa2), sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-b", pk), FR_ENOENT);
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-c", pk), FR_ENOENT);
+
+    /* Without a started handler there is no list to ask. */
+    assert_int_equal(fr_net_ctx_new(&bare), FR_OK);
+    assert_int_equal(fr_net_zap_sign_key(bare, "store-a", pk), FR_ESTATE);
+    fr_net_ctx_destroy(&bare);
+
+    fr_crypto_signkey_destroy(&sa);
+    fr_crypto_signkey_destroy(&sa2);
+    fr_crypto_signkey_destroy(&sc);
+}
+
 static void
 test_store_name_rule(void **state)
 {
@@ -762,6 +878,7 @@ main(void)
         T(test_reload_admits_new_store),
         T(test_malformed_allowlist),
         T(test_allowlist_format_accepted),
+        T(test_allowlist_sign_keys),
         cmocka_unit_test(test_store_name_rule),
         T(test_oversized_message),
         T(test_send_to_gone_peer),
