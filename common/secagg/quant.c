@@ -58,7 +58,7 @@ static int
 quant_ok(const fr_quant *q)
 {
     return q && q->n_max > 0 && q->weight_cap > 0 && isfinite(q->clip) &&
-           q->clip > 0.0 && isfinite(q->scale) && q->scale >= 1.0 &&
+           q->clip > 0.0 && isfinite(q->scale) && q->scale > 0.0 &&
            (uint64_t)q->n_max * q->weight_cap <= UINT32_MAX && no_wrap(q);
 }
 
@@ -76,7 +76,7 @@ fr_quant_init(fr_quant *q, uint32_t n_max, double clip, uint32_t weight_cap)
     /* The largest scale the header's inequality allows; the division can
      * land an ulp too high, so step down until the exact check agrees. */
     t.scale = ((double)INT32_MAX / n_max - 1.0) / ((double)weight_cap * clip);
-    while (isfinite(t.scale) && t.scale >= 1.0 && !no_wrap(&t))
+    while (isfinite(t.scale) && t.scale > 0.0 && !no_wrap(&t))
         t.scale = nextafter(t.scale, 0.0);
     /* Not finite only for a clip so small (< ~1e-299) it means nothing. */
     if (!quant_ok(&t))
