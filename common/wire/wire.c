@@ -1,6 +1,7 @@
 /*
- * wire.c - encoding and strict decoding of fedrec.Envelope messages. This is
- * the only file that includes the protoc-c generated header.
+ * wire.c - encoding and strict decoding of fedrec.Envelope messages. wire/
+ * is the only module that includes the protoc-c generated header; the
+ * SecAgg+ bodies are in wire_secagg.c.
  *
  * DESIGN
  * Decoding runs in three steps, and a message is handed out only after all
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fedrec.pb-c.h"
+#include "wire_int.h"
 
 #include "../base/log.h"
 
@@ -43,6 +44,7 @@ fr_msg_type_name(fr_msg_type type)
     case FR_MSG_ROUND_START: return "round_start";
     case FR_MSG_UPDATE: return "update";
     case FR_MSG_ROUND_END: return "round_end";
+    case FR_MSG_SECAGG: return "secagg";
     }
     return "unknown";
 }
@@ -128,7 +130,11 @@ check_msg(const fr_msg *m)
         why = check_model(m->u.round_start.n_items, m->u.round_start.dim,
                           m->u.round_start.item_emb,
                           m->u.round_start.item_bias);
-        return why ? why : check_train(&m->u.round_start.train);
+        if (!why)
+            why = check_train(&m->u.round_start.train);
+        if (!why && m->u.round_start.has_secagg)
+            why = wire_setup_check(&m->u.round_start.secagg);
+        return why;
     case FR_MSG_UPDATE:
         if (m->u.update.num_examples == 0)
             return "update with zero num_examples";
@@ -142,6 +148,8 @@ check_msg(const fr_msg *m)
             return NULL;
         return check_model(m->u.round_end.n_items, m->u.round_end.dim,
                            m->u.round_end.item_emb, m->u.round_end.item_bias);
+    case FR_MSG_SECAGG:
+        return wire_sa_check(&m->u.secagg);
     }
     return "unknown message type";
 }
@@ -208,6 +216,9 @@ typedef struct enc_parts {
     Fedrec__ModelParams model;
     Fedrec__TrainParams train;
     Fedrec__Metrics metrics;
+    Fedrec__SecAggSetup setup;
+    Fedrec__SecAgg sa;
+    void *sa_scratch;
 } enc_parts;
 
 static void
@@ -221,6 +232,9 @@ enc_parts_init(enc_parts *p)
     fedrec__model_params__init(&p->model);
     fedrec__train_params__init(&p->train);
     fedrec__metrics__init(&p->metrics);
+    fedrec__sec_agg_setup__init(&p->setup);
+    fedrec__sec_agg__init(&p->sa);
+    p->sa_scratch = NULL;
 }
 
 static void
@@ -231,6 +245,10 @@ view_round_start(enc_parts *p, const fr_msg_round_start *rs)
     p->rs.model = &p->model;
     p->rs.train = &p->train;
     p->rs.deadline_ms = rs->deadline_ms;
+    if (rs->has_secagg) {
+        wire_setup_view(&p->setup, &rs->secagg);
+        p->rs.secagg = &p->setup;
+    }
     p->env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
     p->env.round_start = &p->rs;
 }
@@ -264,7 +282,7 @@ view_round_end(enc_parts *p, const fr_msg_round_end *re)
 }
 
 /* Builds the envelope for a message that passed check_msg. */
-static void
+static fr_err
 view_msg(enc_parts *p, const fr_msg *m)
 {
     p->env.version = FR_WIRE_VERSION;
@@ -281,7 +299,13 @@ view_msg(enc_parts *p, const fr_msg *m)
     case FR_MSG_ROUND_START: view_round_start(p, &m->u.round_start); break;
     case FR_MSG_UPDATE: view_update(p, &m->u.update); break;
     case FR_MSG_ROUND_END: view_round_end(p, &m->u.round_end); break;
+    case FR_MSG_SECAGG:
+        p->env.body_case = FEDREC__ENVELOPE__BODY_SECAGG;
+        p->env.secagg = &p->sa;
+        return wire_sa_view(&p->sa, &p->metrics, &m->u.secagg,
+                            &p->sa_scratch);
     }
+    return FR_OK;
 }
 
 fr_err
@@ -303,14 +327,17 @@ fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
         return FR_EINVAL;
     }
     enc_parts_init(&p);
-    view_msg(&p, m);
+    if (view_msg(&p, m))
+        return FR_ENOMEM;
     size = fedrec__envelope__get_packed_size(&p.env);
+    buf = size > max_bytes ? NULL : malloc(size);
+    if (buf)
+        FR_ASSERT(fedrec__envelope__pack(&p.env, buf) == size);
+    wire_sa_view_free(p.sa_scratch);
     if (size > max_bytes)
         return FR_ELIMIT;
-    buf = malloc(size);
     if (!buf)
         return FR_ENOMEM;
-    FR_ASSERT(fedrec__envelope__pack(&p.env, buf) == size);
     *buf_out = buf;
     *len_out = size;
     return FR_OK;
@@ -349,6 +376,7 @@ body_for_type(Fedrec__MsgType type)
     case FEDREC__MSG_TYPE__MSG_UPDATE: return FEDREC__ENVELOPE__BODY_UPDATE;
     case FEDREC__MSG_TYPE__MSG_ROUND_END:
         return FEDREC__ENVELOPE__BODY_ROUND_END;
+    case FEDREC__MSG_TYPE__MSG_SECAGG: return FEDREC__ENVELOPE__BODY_SECAGG;
     default: return FEDREC__ENVELOPE__BODY__NOT_SET;
     }
 }
@@ -383,6 +411,11 @@ check_round_start_structure(const Fedrec__RoundStart *rs)
         return "round_start without train parameters";
     if (rs->train->base.n_unknown_fields)
         return "unknown field in message";
+    if (rs->secagg) {
+        const char *why = wire_setup_check_pb(rs->secagg);
+        if (why)
+            return why;
+    }
     return check_model_structure(rs->model);
 }
 
@@ -428,6 +461,8 @@ check_structure(const Fedrec__Envelope *env)
         return check_update_structure(env->update);
     case FEDREC__ENVELOPE__BODY_ROUND_END:
         return check_round_end_structure(env->round_end);
+    case FEDREC__ENVELOPE__BODY_SECAGG:
+        return wire_sa_check_pb(env->secagg);
     default: return "missing message body";
     }
 }
@@ -449,6 +484,10 @@ fill_round_start(fr_msg_round_start *out, const Fedrec__RoundStart *rs)
     out->train.batch_size = t->batch_size;
     out->train.seed = t->seed;
     out->train.loss = t->loss;
+    if (rs->secagg) {
+        out->has_secagg = 1;
+        wire_setup_fill(&out->secagg, rs->secagg);
+    }
 }
 
 static void
@@ -485,7 +524,7 @@ fill_round_end(fr_msg_round_end *out, const Fedrec__RoundEnd *re)
 }
 
 /* Builds the fr_msg view of a structurally valid envelope. */
-static void
+static fr_err
 fill_msg(fr_msg *m, const Fedrec__Envelope *env)
 {
     m->type = (fr_msg_type)env->type;
@@ -505,8 +544,11 @@ fill_msg(fr_msg *m, const Fedrec__Envelope *env)
     case FEDREC__ENVELOPE__BODY_ROUND_END:
         fill_round_end(&m->u.round_end, env->round_end);
         break;
+    case FEDREC__ENVELOPE__BODY_SECAGG:
+        return wire_sa_fill(&m->u.secagg, env->secagg, &m->owned_sa_);
     default: FR_ASSERT(!"body case checked by check_structure");
     }
+    return FR_OK;
 }
 
 fr_err
@@ -543,7 +585,11 @@ fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
         rc = FR_ENOMEM;
         goto out;
     }
-    fill_msg(m, env);
+    if (fill_msg(m, env)) {
+        why = "out of memory";
+        rc = FR_ENOMEM;
+        goto out;
+    }
     why = check_msg(m);
     if (why)
         goto out;
@@ -553,6 +599,8 @@ fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
     m = NULL;
     rc = FR_OK;
 out:
+    if (m)
+        free(m->owned_sa_);
     free(m);
     if (env)
         fedrec__envelope__free_unpacked(env, NULL);
@@ -568,6 +616,7 @@ fr_msg_destroy(fr_msg **mp)
         return;
     if ((*mp)->owned_)
         fedrec__envelope__free_unpacked((*mp)->owned_, NULL);
+    free((*mp)->owned_sa_);
     free(*mp);
     *mp = NULL;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../base/err.h"
+#include "../secagg/secagg.h"
 
 #define FR_WIRE_VERSION 1u
 /* Absolute bounds on model shape accepted from the wire. */
@@ -32,6 +33,7 @@ typedef enum fr_msg_type {
     FR_MSG_ROUND_START = 2, /* aggregator -> store: global model and task */
     FR_MSG_UPDATE = 3,      /* store -> aggregator: model delta + metrics */
     FR_MSG_ROUND_END = 4,   /* aggregator -> store: outcome of a round */
+    FR_MSG_SECAGG = 5,      /* both ways: one phase of secure aggregation */
 } fr_msg_type;
 
 typedef struct fr_msg_hello {
@@ -51,6 +53,17 @@ typedef struct fr_train_params {
                       softmax, 3 BPR (model/mf.h) */
 } fr_train_params;
 
+/* Secure aggregation parameters of a round (RoundStart.secagg). */
+typedef struct fr_secagg_setup {
+    uint32_t n, k, t;      /* participants, neighbours, threshold */
+    uint32_t index;        /* the receiving store's participant number */
+    uint32_t n_words;      /* masked vector length */
+    uint32_t min_inputs;
+    uint8_t graph_commit[32];
+    double clip;           /* L2 bound on one update */
+    uint32_t weight_cap;
+} fr_secagg_setup;
+
 typedef struct fr_msg_round_start {
     uint32_t n_items;
     uint32_t dim;
@@ -58,6 +71,8 @@ typedef struct fr_msg_round_start {
     const float *item_bias; /* n_items */
     uint32_t deadline_ms;   /* time the store has to answer */
     fr_train_params train;
+    uint32_t has_secagg;    /* 1: answer with SecAgg messages, not Update */
+    fr_secagg_setup secagg;
 } fr_msg_round_start;
 
 typedef struct fr_metrics {
@@ -92,6 +107,15 @@ typedef struct fr_msg_round_end {
     const float *item_bias; /* n_items */
 } fr_msg_round_end;
 
+/* One SecAgg+ phase. The arrays inside sa are borrowed (from the decoded
+ * message, or from the caller when encoding). Metrics ride along with the
+ * masked input (phase FR_SA_MASKED) only. */
+typedef struct fr_msg_secagg {
+    fr_sa_msg sa;
+    uint32_t has_metrics;
+    fr_metrics metrics;
+} fr_msg_secagg;
+
 typedef struct fr_msg {
     fr_msg_type type;
     uint64_t round_id;
@@ -100,8 +124,10 @@ typedef struct fr_msg {
         fr_msg_round_start round_start;
         fr_msg_update update;
         fr_msg_round_end round_end;
+        fr_msg_secagg secagg;
     } u;
-    void *owned_; /* decoder's storage; NULL for caller-built messages */
+    void *owned_;    /* decoder's storage; NULL for caller-built messages */
+    void *owned_sa_; /* decoder's arrays for a SecAgg body */
 } fr_msg;
 
 /*

@@ -623,8 +623,10 @@ test_type_body_mismatch(void **state)
     expect_refused(&w, FR_EPROTO, "message type does not match body");
     raw_envelope(&w, 1, 0, ENV_UPDATE, &body);
     expect_refused(&w, FR_EPROTO, "unknown message type");
-    raw_envelope(&w, 1, 5, ENV_UPDATE, &body);
+    raw_envelope(&w, 1, 6, ENV_UPDATE, &body);
     expect_refused(&w, FR_EPROTO, "unknown message type");
+    raw_envelope(&w, 1, FR_MSG_SECAGG, ENV_UPDATE, &body);
+    expect_refused(&w, FR_EPROTO, "message type does not match body");
     raw_envelope(&w, 1, FR_MSG_UPDATE, 0, NULL);
     expect_refused(&w, FR_EPROTO, "missing message body");
     /* An empty hello body is still a body; a hello type with no body not. */
@@ -1158,8 +1160,181 @@ test_type_names(void **state)
     assert_string_equal(fr_msg_type_name(FR_MSG_ROUND_START), "round_start");
     assert_string_equal(fr_msg_type_name(FR_MSG_UPDATE), "update");
     assert_string_equal(fr_msg_type_name(FR_MSG_ROUND_END), "round_end");
+    assert_string_equal(fr_msg_type_name(FR_MSG_SECAGG), "secagg");
     assert_string_equal(fr_msg_type_name((fr_msg_type)0), "unknown");
     fr_msg_destroy(NULL);
+}
+
+/* ---- SecAgg+ messages ------------------------------------------------------ */
+
+static fr_msg *
+sa_roundtrip(const fr_msg *m)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_msg *out = NULL;
+    const char *why = NULL;
+
+    assert_int_equal(fr_wire_encode(m, MAX, &buf, &len), FR_OK);
+    assert_int_equal(fr_wire_decode(buf, len, MAX, &out, &why), FR_OK);
+    free(buf);
+    assert_int_equal(out->type, m->type);
+    assert_true(out->round_id == m->round_id);
+    return out;
+}
+
+static void
+test_secagg_roundtrip(void **state)
+{
+    fr_sa_keys keys[2];
+    fr_sa_cipher ct[3];
+    fr_sa_sig sigs[2];
+    fr_sa_reveal rev[2];
+    uint32_t words[5] = {0, 1, 0xffffffffu, 12345, 0x80000000u};
+    uint8_t bitmap[2] = {0xa5, 0x01};
+    fr_msg m = {.type = FR_MSG_SECAGG, .round_id = 77}, *o;
+    static const float emb[6] = {1, 2, 3, 4, 5, 6}, bias[3] = {0};
+    (void)state;
+
+    memset(keys, 0x11, sizeof keys);
+    keys[0].index = 3;
+    keys[1].index = 9;
+    keys[1].c_pk[0] = 0x42;
+    memset(ct, 0x22, sizeof ct);
+    for (uint32_t i = 0; i < 3; i++)
+        ct[i].from = i, ct[i].to = 10 + i, ct[i].ct[5] = (uint8_t)i;
+    memset(sigs, 0x33, sizeof sigs);
+    sigs[1].index = 8;
+    memset(rev, 0x44, sizeof rev);
+    rev[0].peer = 1, rev[0].kind = FR_SA_SHARE_B;
+    rev[1].peer = 2, rev[1].kind = FR_SA_SHARE_S;
+
+    m.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_KEYS, .keys = keys,
+                                .n_keys = 2};
+    memset(m.u.secagg.sa.graph_seed, 0x5a, 32);
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.secagg.sa.phase, FR_SA_KEYS);
+    assert_int_equal(o->u.secagg.sa.n_keys, 2);
+    assert_memory_equal(o->u.secagg.sa.keys, keys, sizeof keys);
+    assert_memory_equal(o->u.secagg.sa.graph_seed, m.u.secagg.sa.graph_seed,
+                        32);
+    fr_msg_destroy(&o);
+
+    m.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_SHARES, .ciphers = ct,
+                                .n_ciphers = 3};
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.secagg.sa.n_ciphers, 3);
+    assert_memory_equal(o->u.secagg.sa.ciphers, ct, sizeof ct);
+    fr_msg_destroy(&o);
+
+    m.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_MASKED, .words = words,
+                                .n_words = 5};
+    m.u.secagg.has_metrics = 1;
+    m.u.secagg.metrics.hr10 = 0.5;
+    m.u.secagg.metrics.eval_members = 12;
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.secagg.sa.n_words, 5);
+    assert_memory_equal(o->u.secagg.sa.words, words, sizeof words);
+    assert_int_equal(o->u.secagg.has_metrics, 1);
+    assert_true(o->u.secagg.metrics.hr10 == 0.5);
+    assert_int_equal(o->u.secagg.metrics.eval_members, 12);
+    fr_msg_destroy(&o);
+    m.u.secagg.has_metrics = 0;
+
+    m.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_CONSIST, .bitmap = bitmap,
+                                .bitmap_bytes = 2};
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.secagg.sa.bitmap_bytes, 2);
+    assert_memory_equal(o->u.secagg.sa.bitmap, bitmap, 2);
+    fr_msg_destroy(&o);
+
+    m.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_SIGNED};
+    memset(m.u.secagg.sa.sig, 0x77, FR_SA_SIG_BYTES);
+    o = sa_roundtrip(&m);
+    assert_memory_equal(o->u.secagg.sa.sig, m.u.secagg.sa.sig,
+                        FR_SA_SIG_BYTES);
+    fr_msg_destroy(&o);
+
+    m.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_REVEAL, .reveals = rev,
+                                .n_reveals = 2, .sigs = sigs, .n_sigs = 2};
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.secagg.sa.n_reveals, 2);
+    assert_memory_equal(o->u.secagg.sa.reveals, rev, sizeof rev);
+    assert_memory_equal(o->u.secagg.sa.sigs, sigs, sizeof sigs);
+    fr_msg_destroy(&o);
+
+    /* An unknown share kind or phase is refused by the encoder as well. */
+    rev[1].kind = 3;
+    assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
+                                    &(size_t){0}), FR_EINVAL);
+    m.u.secagg.sa = (fr_sa_msg){.phase = 10};
+    assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
+                                    &(size_t){0}), FR_EINVAL);
+
+    /* Round start with secure aggregation parameters. */
+    memset(&m, 0, sizeof m);
+    m.type = FR_MSG_ROUND_START;
+    m.round_id = 5;
+    m.u.round_start = (fr_msg_round_start){
+        .n_items = 3, .dim = 2, .item_emb = emb, .item_bias = bias,
+        .deadline_ms = 1000, .train = good_train(), .has_secagg = 1,
+        .secagg = {.n = 10, .k = 4, .t = 3, .index = 7, .n_words = 10,
+                   .min_inputs = 3, .clip = 2.5, .weight_cap = 1000}};
+    memset(m.u.round_start.secagg.graph_commit, 0x99, 32);
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.round_start.has_secagg, 1);
+    assert_memory_equal(&o->u.round_start.secagg, &m.u.round_start.secagg,
+                        sizeof m.u.round_start.secagg);
+    fr_msg_destroy(&o);
+    m.u.round_start.secagg.t = 2; /* 2 * t <= k: unsafe */
+    assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
+                                    &(size_t){0}), FR_EINVAL);
+    m.u.round_start.secagg.t = 3;
+    m.u.round_start.secagg.index = 10;
+    assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
+                                    &(size_t){0}), FR_EINVAL);
+}
+
+/* Hand-made SecAgg bodies with fields of the wrong length. */
+static void
+test_secagg_lengths(void **state)
+{
+    pbw body, cipher, w, bytes;
+    (void)state;
+
+    for (size_t len = FR_SA_CT_BYTES - 1; len <= FR_SA_CT_BYTES + 1; len++) {
+        body.n = cipher.n = bytes.n = 0;
+        pb_uint(&cipher, 1, 2);
+        pb_uint(&cipher, 2, 3);
+        memset(bytes.b, 0xab, len);
+        bytes.n = len;
+        pb_sub(&cipher, 3, &bytes);
+        pb_uint(&body, 1, FR_SA_SHARES);
+        pb_sub(&body, 4, &cipher);
+        raw_envelope(&w, 1, FR_MSG_SECAGG, 14, &body);
+        if (len == FR_SA_CT_BYTES)
+            expect_accepted(&w);
+        else
+            expect_refused(&w, FR_EPROTO,
+                           "secagg: share ciphertext of the wrong length");
+    }
+    /* A signature of 63 bytes. */
+    body.n = bytes.n = 0;
+    pb_uint(&body, 1, FR_SA_SIGNED);
+    memset(bytes.b, 1, 63);
+    bytes.n = 63;
+    pb_sub(&body, 7, &bytes);
+    raw_envelope(&w, 1, FR_MSG_SECAGG, 14, &body);
+    expect_refused(&w, FR_EPROTO, "secagg: signature must be 64 bytes");
+    /* An advertise with no keys; an unknown phase. */
+    body.n = 0;
+    pb_uint(&body, 1, FR_SA_ADVERTISE);
+    raw_envelope(&w, 1, FR_MSG_SECAGG, 14, &body);
+    expect_refused(&w, FR_EPROTO, "secagg: advertise needs one key set");
+    body.n = 0;
+    pb_uint(&body, 1, 42);
+    raw_envelope(&w, 1, FR_MSG_SECAGG, 14, &body);
+    expect_refused(&w, FR_EPROTO, "secagg: unknown phase");
 }
 
 int
@@ -1186,6 +1361,8 @@ main(void)
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_secagg_roundtrip),
+        cmocka_unit_test(test_secagg_lengths),
     };
 
     /* Encoder refusals log at warn by design; keep test output readable. */

@@ -1,0 +1,34 @@
+/*
+ * wire_int.h - shared between wire.c (the envelope and the training
+ * messages) and wire_secagg.c (the SecAgg+ messages). Not for other modules:
+ * it exposes the protoc-c generated types.
+ */
+#ifndef FR_WIRE_WIRE_INT_H
+#define FR_WIRE_WIRE_INT_H
+
+#include "fedrec.pb-c.h"
+#include "wire.h"
+
+/* ---- RoundStart.secagg ---- */
+/* Content check shared by encoder and decoder; NULL if acceptable. */
+const char *wire_setup_check(const fr_secagg_setup *s);
+/* Structure of the protobuf form (byte lengths, unknown fields). */
+const char *wire_setup_check_pb(const Fedrec__SecAggSetup *pb);
+/* pb points at s's bytes (borrowed). */
+void wire_setup_view(Fedrec__SecAggSetup *pb, const fr_secagg_setup *s);
+void wire_setup_fill(fr_secagg_setup *s, const Fedrec__SecAggSetup *pb);
+
+/* ---- SecAgg body ---- */
+const char *wire_sa_check(const fr_msg_secagg *m);
+const char *wire_sa_check_pb(const Fedrec__SecAgg *pb);
+/* Builds the protobuf view of m; *scratch_out (free with wire_sa_view_free)
+ * holds the submessage arrays. */
+fr_err wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
+                    const fr_msg_secagg *m, void **scratch_out);
+void wire_sa_view_free(void *scratch);
+/* Fills m from a structurally valid pb; *owned_out gets the arrays m
+ * points into (free()). */
+fr_err wire_sa_fill(fr_msg_secagg *m, const Fedrec__SecAgg *pb,
+                    void **owned_out);
+
+#endif
