@@ -10,6 +10,13 @@
  * ROUND_END of a completed round carries the new global model, which is
  * saved with the member embeddings in state_dir so `recommend` can serve
  * from them.
+ *
+ * Secure rounds (ROUND_START with SecAgg+ parameters): the store advertises
+ * its round keys at once and answers each SecAgg request as it comes, while
+ * training runs; the finished update is clipped, weighted and encoded in
+ * fixed point (secagg/quant.h), and sent masked once the aggregator has
+ * delivered the neighbours' shares. The store's identity key signs its round
+ * keys and the survivor set.
  */
 #include "client.h"
 
@@ -27,6 +34,8 @@
 #include "evalset.h"
 #include "model/mf.h"
 #include "net/net.h"
+#include "secagg/quant.h"
+#include "secagg/secagg.h"
 #include "store.h"
 #include "wire/wire.h"
 #include "worker.h"
@@ -57,6 +66,12 @@ typedef struct client {
     int busy;
     fr_msg *pending;     /* a ROUND_START that came while busy (owned) */
     fr_mf_opts last_opts; /* training options of the last round */
+    fr_crypto_signkey *id; /* identity key; NULL if none provisioned */
+    fr_sa_client *sa;      /* the secure round in progress, if any */
+    uint64_t sa_round;
+    fr_secagg_setup sa_setup;
+    uint32_t *sa_input;    /* encoded update, waiting for the masks */
+    fr_metrics sa_metrics;
     char members_path[CLIENT_PATH_MAX + 32];
     char model_path[CLIENT_PATH_MAX + 32];
 } client;
@@ -161,6 +176,159 @@ model_from_wire(uint32_t n_items, uint32_t dim, const float *emb,
     return FR_OK;
 }
 
+/* ---- secure rounds ---- */
+
+static void
+sa_reset(client *c)
+{
+    fr_sa_client_destroy(&c->sa);
+    if (c->sa_input) {
+        fr_crypto_wipe(c->sa_input, (size_t)c->sa_setup.n_words * 4);
+        free(c->sa_input);
+        c->sa_input = NULL;
+    }
+}
+
+static void
+sa_send(client *c, const fr_sa_msg *sa, const fr_metrics *metrics)
+{
+    fr_msg m = {.type = FR_MSG_SECAGG, .round_id = c->sa_round};
+
+    m.u.secagg.sa = *sa;
+    if (metrics) {
+        m.u.secagg.has_metrics = 1;
+        m.u.secagg.metrics = *metrics;
+    }
+    send_msg(c, &m);
+}
+
+/* Masks and sends the encoded update once both it and the shares are in. */
+static void
+sa_try_mask(client *c)
+{
+    fr_sa_msg out;
+    const char *why = NULL;
+
+    if (!c->sa || !c->sa_input || !fr_sa_client_wants_input(c->sa))
+        return;
+    if (fr_sa_client_mask(c->sa, c->sa_input, &out, &why)) {
+        fr_log_warn(TAG, "round id %llu: cannot mask the update: %s",
+                    (unsigned long long)c->sa_round, why ? why : "error");
+        sa_reset(c);
+        return;
+    }
+    sa_send(c, &out, &c->sa_metrics);
+    fr_log_info(TAG, "round id %llu: masked update sent (%u words)",
+                (unsigned long long)c->sa_round, out.n_words);
+    fr_crypto_wipe(c->sa_input, (size_t)c->sa_setup.n_words * 4);
+}
+
+/* Sets up the secure part of a round; 0 if this store cannot take part. */
+static int
+sa_begin(client *c, const fr_msg *msg)
+{
+    const fr_msg_round_start *rs = &msg->u.round_start;
+    const fr_secagg_setup *su = &rs->secagg;
+    fr_sa_params p = {.round_id = msg->round_id, .n = su->n, .k = su->k,
+                      .t = su->t, .n_words = su->n_words,
+                      .min_inputs = su->min_inputs};
+    uint64_t want = (uint64_t)rs->n_items * rs->dim + rs->n_items + 1;
+    fr_sa_msg adv;
+
+    sa_reset(c);
+    if (!c->id) {
+        fr_log_err(TAG, "round id %llu is a secure round, but this store has "
+                   "no identity key (sign_key_file): not taking part",
+                   (unsigned long long)msg->round_id);
+        return 0;
+    }
+    if (su->n_words != want) {
+        fr_log_err(TAG, "round id %llu: masked vector of %u words announced "
+                   "for a model of %llu parameters: not taking part",
+                   (unsigned long long)msg->round_id, su->n_words,
+                   (unsigned long long)(want - 1));
+        return 0;
+    }
+    memcpy(p.graph_commit, su->graph_commit, 32);
+    if (fr_sa_client_new(&p, su->index, c->id, &c->sa) ||
+        fr_sa_client_advertise(c->sa, &adv)) {
+        fr_log_err(TAG, "round id %llu: secure aggregation parameters "
+                   "refused", (unsigned long long)msg->round_id);
+        sa_reset(c);
+        return 0;
+    }
+    c->sa_round = msg->round_id;
+    c->sa_setup = *su;
+    sa_send(c, &adv, NULL);
+    return 1;
+}
+
+static void
+on_secagg(client *c, const fr_msg *msg)
+{
+    fr_sa_msg out;
+    const char *why = NULL;
+    fr_err rc;
+
+    if (!c->sa || msg->round_id != c->sa_round) {
+        fr_log_info(TAG, "dropped a secagg message for round id %llu: not "
+                    "the secure round in progress",
+                    (unsigned long long)msg->round_id);
+        return;
+    }
+    rc = fr_sa_client_recv(c->sa, &msg->u.secagg.sa, &out, &why);
+    if (rc) {
+        fr_log_warn(TAG, "round id %llu: refused to go on with secure "
+                    "aggregation: %s", (unsigned long long)msg->round_id,
+                    why ? why : fr_strerror(rc));
+        sa_reset(c);
+        return;
+    }
+    if (out.phase != FR_SA_NONE)
+        sa_send(c, &out, NULL);
+    if (out.phase == FR_SA_REVEAL)
+        sa_reset(c); /* nothing secret left; the round is the aggregator's */
+    else
+        sa_try_mask(c);
+}
+
+/* Encodes the finished update of a secure round; the masks follow as soon
+ * as the shares are in. */
+static void
+sa_update_ready(client *c, train_job *job)
+{
+    fr_quant q;
+    uint8_t coins[32];
+    double factor = 1.0;
+    fr_err rc;
+
+    if (!c->sa || job->round_id != c->sa_round)
+        return;
+    rc = fr_quant_init(&q, c->sa_setup.n, c->sa_setup.clip,
+                       c->sa_setup.weight_cap);
+    c->sa_input = rc ? NULL : malloc((size_t)c->sa_setup.n_words * 4);
+    fr_crypto_random(coins, sizeof coins);
+    if (!rc && !c->sa_input)
+        rc = FR_ENOMEM;
+    if (!rc)
+        rc = fr_quant_encode(&q, fr_model_params(job->delta),
+                             fr_model_n_params(job->delta), job->num_examples,
+                             coins, c->sa_input, &factor);
+    fr_crypto_wipe(coins, sizeof coins);
+    if (rc) {
+        fr_log_err(TAG, "round id %llu: cannot encode the update: %s",
+                   (unsigned long long)job->round_id, fr_strerror(rc));
+        sa_reset(c);
+        return;
+    }
+    if (factor < 1.0)
+        fr_log_info(TAG, "round id %llu: update clipped to L2 norm %g "
+                    "(scaled by %.4f)", (unsigned long long)job->round_id,
+                    c->sa_setup.clip, factor);
+    c->sa_metrics = job->metrics;
+    sa_try_mask(c);
+}
+
 static void
 on_round_start(client *c, const fr_msg *msg)
 {
@@ -181,6 +349,8 @@ on_round_start(client *c, const fr_msg *msg)
         fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
         return;
     }
+    if (rs->has_secagg && !sa_begin(c, msg))
+        return;
     job = calloc(1, sizeof *job);
     if (!job || model_from_wire(rs->n_items, rs->dim, rs->item_emb,
                                 rs->item_bias, &job->global)) {
@@ -301,6 +471,17 @@ on_job_done(client *c)
         train_job_destroy(&job);
         return;
     }
+    if (c->sa && job->round_id == c->sa_round) {
+        fr_log_info(TAG, "round id %llu: trained in %.2f s, loss %.4f, local "
+                    "HR@10 %.4f NDCG@10 %.4f; update encoded for secure "
+                    "aggregation", (unsigned long long)job->round_id,
+                    job->seconds, job->metrics.train_loss, job->metrics.hr10,
+                    job->metrics.ndcg10);
+        sa_update_ready(c, job);
+        train_job_destroy(&job);
+        send_hello(c);
+        return;
+    }
     m.round_id = job->round_id;
     u->num_examples = job->num_examples;
     u->n_items = fr_model_n_items(job->delta);
@@ -342,7 +523,11 @@ on_message(client *c)
     } else if (msg->type == FR_MSG_ROUND_START) {
         on_round_start(c, msg);
     } else if (msg->type == FR_MSG_ROUND_END) {
+        if (msg->round_id == c->sa_round)
+            sa_reset(c);
         on_round_end(c, msg);
+    } else if (msg->type == FR_MSG_SECAGG) {
+        on_secagg(c, msg);
     } else {
         fr_log_warn(TAG, "dropped unexpected %s message",
                     fr_msg_type_name(msg->type));
@@ -447,6 +632,36 @@ load_evalset(const client_config *cfg, const store_data *data, evalset **out)
     return rc;
 }
 
+/* The identity key: sign_key_file, or key_file's sibling NAME.sign.key.
+ * Without one the store still takes part in plain rounds. */
+static fr_err
+load_identity(client *c)
+{
+    const client_config *cfg = c->cfg;
+    char path[CLIENT_PATH_MAX + 16];
+    size_t n = strlen(cfg->key_file);
+    int explicit = *cfg->sign_key_file != 0;
+    fr_err rc;
+
+    if (explicit)
+        snprintf(path, sizeof path, "%s", cfg->sign_key_file);
+    else if (n > 4 && !strcmp(cfg->key_file + n - 4, ".key"))
+        snprintf(path, sizeof path, "%.*s.sign.key", (int)(n - 4),
+                 cfg->key_file);
+    else
+        snprintf(path, sizeof path, "%s.sign.key", cfg->key_file);
+    rc = fr_crypto_signkey_load(path, &c->id);
+    if (rc == FR_ENOENT && !explicit) {
+        fr_log_warn(TAG, "no identity key at %s: this store cannot take part "
+                    "in secure rounds", path);
+        return FR_OK;
+    }
+    if (rc)
+        fr_log_err(TAG, "cannot load the identity key %s: %s", path,
+                   fr_strerror(rc));
+    return rc;
+}
+
 static void
 report_peak_rss(void)
 {
@@ -473,7 +688,7 @@ client_run(const client_config *cfg)
         return 1;
     }
     if (client_load_data(cfg, &c.data) || load_evalset(cfg, c.data, &c.eval) ||
-        fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
+        load_identity(&c) || fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
         worker_new(&c.work, c.ctx))
         goto out;
     fr_log_notice(TAG, "store client running; aggregator %s", cfg->connect);
@@ -485,6 +700,8 @@ out:
     fr_net_sock_destroy(&c.conn);
     fr_net_ctx_destroy(&c.ctx);
     fr_msg_destroy(&c.pending);
+    sa_reset(&c);
+    fr_crypto_signkey_destroy(&c.id);
     fr_mf_destroy(&c.mf);
     evalset_destroy(&c.eval);
     store_data_destroy(&c.data);

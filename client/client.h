@@ -14,6 +14,7 @@
 typedef struct client_config {
     char connect[CLIENT_PATH_MAX];
     char key_file[CLIENT_PATH_MAX];
+    char sign_key_file[CLIENT_PATH_MAX];
     char server_key[CLIENT_PATH_MAX];
     char data[CLIENT_PATH_MAX];
     char state_dir[CLIENT_PATH_MAX];

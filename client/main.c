@@ -23,6 +23,9 @@ static const fr_config_key keys[] = {
                    "aggregator endpoint (ZeroMQ)"),
     FR_CFG_STRING_(C, key_file, "",
                    "this store's secret key file (0600, from fedrec-keygen)"),
+    FR_CFG_STRING_(C, sign_key_file, "",
+                   "the store's Ed25519 identity key for secure aggregation "
+                   "(default: key_file with .key replaced by .sign.key)"),
     FR_CFG_STRING_(C, server_key, "",
                    "the aggregator's public key file (pinned)"),
     FR_CFG_STRING_(C, data, "", "the store's purchase export (CSV)"),

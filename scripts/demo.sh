@@ -46,7 +46,7 @@ state_dir $RUN/state/aggregator
 n_items $ITEMS
 dim 32
 rounds $ROUNDS
-min_stores 3
+min_stores 4
 fraction 1.0
 start_delay_ms 1500
 heartbeat_timeout_ms 3000

@@ -53,6 +53,13 @@ typedef struct agg_config {
     int64_t seed;
     int64_t max_message_bytes;
     int64_t blas_threads;
+    int secagg;                 /* secure aggregation (SecAgg+) on */
+    int64_t secagg_k;           /* neighbours; 0 = chosen for n */
+    int64_t secagg_t;           /* threshold; 0 = k/2 + 1 */
+    double secagg_max_dropout;  /* tolerated dropout fraction */
+    double secagg_clip;         /* L2 bound on one store's update */
+    int64_t secagg_weight_cap;  /* weights (examples) capped to this */
+    int64_t secagg_phase_timeout_ms;
 } agg_config;
 
 extern const fr_config_table agg_config_table;
@@ -61,12 +68,18 @@ extern const fr_config_table agg_config_table;
 FR_NODISCARD fr_err agg_config_validate(const agg_config *cfg, char *errbuf,
                                         size_t errlen);
 
+/* Configuration-time check of the secure-aggregation keys (secure.c):
+ * the neighbour graph and threshold for the smallest round (min_stores)
+ * must be safe and tolerate secagg_max_dropout. */
+FR_NODISCARD fr_err secure_config_check(const agg_config *c, char *errbuf,
+                                        size_t errlen);
+
 typedef struct aggregator aggregator;
 
 /* Loads the checkpoint from cfg->state_dir or starts a fresh model. The
  * socket and config are borrowed and must outlive the aggregator. */
 FR_NODISCARD fr_err aggregator_new(aggregator **out, const agg_config *cfg,
-                                   fr_net_sock *sock);
+                                   fr_net_ctx *ctx, fr_net_sock *sock);
 void aggregator_destroy(aggregator **ap);
 
 /* Handles one decoded message from peer. Never fails: bad messages are

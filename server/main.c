@@ -30,14 +30,16 @@ static const fr_config_key keys[] = {
     FR_CFG_STRING_(C, key_file, "",
                    "aggregator secret key file (0600, from fedrec-keygen)"),
     FR_CFG_STRING_(C, allowlist, "",
-                   "store allow-list: lines 'STORE_NAME HEX_PUBLIC_KEY'"),
+                   "store allow-list: lines 'STORE_NAME HEX_CURVE_KEY "
+                   "HEX_IDENTITY_KEY' (as printed by fedrec-keygen)"),
     FR_CFG_STRING_(C, state_dir, "",
                    "directory for checkpoint.bin and history.tsv"),
     FR_CFG_STRING_(C, log_level, "info", "err, warn, notice, info or debug"),
     FR_CFG_INT_(C, n_items, "500", 1, 1048576, "items in the catalogue"),
     FR_CFG_INT_(C, dim, "32", 1, 1024, "embedding dimension"),
-    FR_CFG_INT_(C, min_stores, "2", 1, 100000,
-                "fewest answering stores for a round to count"),
+    FR_CFG_INT_(C, min_stores, "4", 1, 100000,
+                "fewest answering stores for a round to count (secure "
+                "aggregation needs 4 to tolerate one dropout)"),
     FR_CFG_DOUBLE_(C, fraction, "1.0", 0.0, 1.0,
                    "share of ready stores selected each round"),
     FR_CFG_INT_(C, rounds, "0", 0, 100000000,
@@ -73,6 +75,25 @@ static const fr_config_key keys[] = {
     FR_CFG_INT_(C, max_message_bytes, "67108864", 1024, 1073741824,
                 "largest message accepted or sent"),
     FR_CFG_INT_(C, blas_threads, "1", 1, 256, "OpenBLAS threads"),
+    FR_CFG_BOOL_(C, secagg, "yes",
+                 "secure aggregation (SecAgg+): learn only the sum of the "
+                 "stores' updates"),
+    FR_CFG_INT_(C, secagg_k, "0", 0, 65534,
+                "SecAgg+ neighbours per store; 0 = 3*log2(n) rounded up to "
+                "even, n-1 (full graph) for small rounds"),
+    FR_CFG_INT_(C, secagg_t, "0", 0, 65534,
+                "shares needed to rebuild a store's secret; 0 = k/2 + 1"),
+    FR_CFG_DOUBLE_(C, secagg_max_dropout, "0.1", 0.0, 0.9,
+                   "fraction of a store's neighbours that may drop out "
+                   "while its masks can still be removed"),
+    FR_CFG_DOUBLE_(C, secagg_clip, "1000", 1e-6, 1e9,
+                   "L2 bound on one store's update before fixed-point "
+                   "encoding (longer updates are scaled down)"),
+    FR_CFG_INT_(C, secagg_weight_cap, "100000", 1, 4294967295LL,
+                "a store's weight (training examples) is capped to this"),
+    FR_CFG_INT_(C, secagg_phase_timeout_ms, "10000", 100, 3600000,
+                "time each key-exchange or unmasking phase waits for "
+                "answers"),
 };
 const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
 
@@ -93,7 +114,7 @@ agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "fraction must be above 0");
         return FR_EINVAL;
     }
-    return FR_OK;
+    return c->secagg ? secure_config_check(c, errbuf, errlen) : FR_OK;
 }
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -231,7 +252,7 @@ serve(const agg_config *cfg)
         goto out;
     }
     fr_crypto_keypair_destroy(&kp); /* ZeroMQ holds its own copy */
-    if ((rc = aggregator_new(&a, cfg, sock)))
+    if ((rc = aggregator_new(&a, cfg, ctx, sock)))
         goto out;
     fr_log_notice(TAG, "listening on %s", cfg->listen);
     run_loop(a, ctx, sock, cfg);

@@ -16,39 +16,9 @@
 #include "model/aggregate.h"
 #include "model/model.h"
 #include "registry.h"
+#include "round_int.h"
 
 #define TAG "round"
-
-enum { ST_IDLE, ST_COLLECTING, ST_DONE };
-
-typedef struct quality {
-    double eval_weight, hr, ndcg, pop_hr, pop_ndcg;
-    double loss_weight, loss;
-    uint64_t examples;
-} quality;
-
-struct aggregator {
-    const agg_config *cfg;
-    fr_net_sock *sock;
-    registry *reg;
-    fr_model *model;
-    fr_agg *acc;
-    float *scratch; /* one flat update: embeddings then biases */
-    size_t n_params;
-    uint64_t round_id;  /* current round if collecting, else the next one */
-    uint64_t completed; /* rounds aggregated into the model */
-    int state;
-    int64_t started_ms, deadline_ms, not_before_ms, ready_since_ms;
-    int first_round_started;
-    int resumed;
-    char (*selected)[FR_NET_STORE_NAME_MAX];
-    uint8_t *answered;
-    size_t n_selected, n_answered;
-    quality q;
-    fr_rng rng;
-    char ckpt_path[AGG_PATH_MAX + 32];
-    char history_path[AGG_PATH_MAX + 32];
-};
 
 static void save_checkpoint(aggregator *a);
 
@@ -99,7 +69,8 @@ load_or_init(aggregator *a)
 }
 
 fr_err
-aggregator_new(aggregator **out, const agg_config *cfg, fr_net_sock *sock)
+aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
+               fr_net_sock *sock)
 {
     aggregator *a = calloc(1, sizeof *a);
     fr_err rc = FR_ENOMEM;
@@ -107,6 +78,7 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_sock *sock)
     if (!a)
         return FR_ENOMEM;
     a->cfg = cfg;
+    a->ctx = ctx;
     a->sock = sock;
     snprintf(a->ckpt_path, sizeof a->ckpt_path, "%s/checkpoint.bin",
              cfg->state_dir);
@@ -146,6 +118,7 @@ aggregator_destroy(aggregator **ap)
     if (!ap || !*ap)
         return;
     a = *ap;
+    secure_end(a);
     fr_agg_destroy(&a->acc);
     fr_model_destroy(&a->model);
     registry_destroy(&a->reg);
@@ -162,8 +135,8 @@ aggregator_done(const aggregator *a)
     return a->cfg->rounds > 0 && a->completed >= (uint64_t)a->cfg->rounds;
 }
 
-static void
-send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
+void
+round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
 {
     store_entry *e = registry_find(a->reg, store);
     fr_err rc;
@@ -201,7 +174,7 @@ announce_end(aggregator *a, int completed)
         return;
     }
     for (size_t i = 0; i < a->n_selected; i++)
-        send_to(a, a->selected[i], buf, len);
+        round_send_to(a, a->selected[i], buf, len);
     free(buf);
 }
 
@@ -249,13 +222,14 @@ apply_mean(aggregator *a)
     float *params = fr_model_params(a->model);
     float lr = (float)a->cfg->server_lr;
 
-    FR_ASSERT(fr_agg_mean(a->acc, a->scratch) == FR_OK);
+    if (!a->mean_ready) /* a secure round decoded its mean already */
+        FR_ASSERT(fr_agg_mean(a->acc, a->scratch) == FR_OK);
     for (size_t i = 0; i < a->n_params; i++)
         params[i] += lr * a->scratch[i];
 }
 
-static void
-close_round(aggregator *a, int64_t now, const char *why)
+void
+round_close(aggregator *a, int64_t now, const char *why)
 {
     double secs = (double)(now - a->started_ms) / 1000.0;
     const quality *q = &a->q;
@@ -284,6 +258,8 @@ close_round(aggregator *a, int64_t now, const char *why)
         announce_end(a, 0);
         a->not_before_ms = now + a->cfg->retry_delay_ms;
     }
+    secure_end(a);
+    a->mean_ready = 0;
     a->round_id++;
     if (a->n_answered < (size_t)a->cfg->min_stores)
         save_checkpoint(a); /* round ids are never reused after a restart */
@@ -293,8 +269,9 @@ close_round(aggregator *a, int64_t now, const char *why)
                       (long long)a->cfg->rounds);
 }
 
-static fr_err
-encode_round_start(aggregator *a, uint8_t **buf, size_t *len)
+fr_err
+round_encode_start(aggregator *a, const fr_secagg_setup *sa, uint8_t **buf,
+                   size_t *len)
 {
     const agg_config *c = a->cfg;
     fr_msg m = {.type = FR_MSG_ROUND_START, .round_id = a->round_id};
@@ -313,6 +290,10 @@ encode_round_start(aggregator *a, uint8_t **buf, size_t *len)
     rs->train.batch_size = (uint32_t)c->batch_size;
     rs->train.loss = (uint32_t)c->loss;
     rs->train.seed = (uint64_t)c->seed * 1000003u + a->round_id;
+    if (sa) {
+        rs->has_secagg = 1;
+        rs->secagg = *sa;
+    }
     return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
 }
 
@@ -353,7 +334,25 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
     if (k > n)
         k = n;
     choose(a, cand, n, k);
-    if (encode_round_start(a, &buf, &len)) {
+    if (a->cfg->secagg) {
+        a->n_selected = a->n_answered = 0;
+        memset(&a->q, 0, sizeof a->q);
+        memset(a->answered, 0, (size_t)a->cfg->max_stores);
+        for (size_t i = 0; i < k; i++)
+            memcpy(a->selected[a->n_selected++], cand[i]->peer.store,
+                   FR_NET_STORE_NAME_MAX);
+        a->state = ST_COLLECTING;
+        a->started_ms = now;
+        a->deadline_ms = now + a->cfg->round_timeout_ms;
+        a->first_round_started = 1;
+        if (!secure_start(a, now))
+            round_close(a, now, "secure aggregation could not start");
+        else
+            for (size_t i = 0; i < k; i++)
+                cand[i]->busy = 1;
+        return;
+    }
+    if (round_encode_start(a, NULL, &buf, &len)) {
         fr_log_err(TAG, "cannot encode round %llu",
                    (unsigned long long)a->round_id);
         a->not_before_ms = now + a->cfg->retry_delay_ms;
@@ -379,7 +378,7 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
                 "selected, %zu model bytes each",
                 (unsigned long long)a->round_id, a->n_selected, n, len);
     if (a->n_selected < (size_t)a->cfg->min_stores)
-        close_round(a, now, "too few stores reachable");
+        round_close(a, now, "too few stores reachable");
 }
 
 static void
@@ -424,11 +423,13 @@ missing_all_gone(aggregator *a, int64_t now)
 void
 aggregator_tick(aggregator *a, int64_t now)
 {
-    if (a->state == ST_COLLECTING) {
+    if (a->state == ST_COLLECTING && a->sa) {
+        secure_tick(a, now);
+    } else if (a->state == ST_COLLECTING) {
         if (now >= a->deadline_ms)
-            close_round(a, now, "deadline passed");
+            round_close(a, now, "deadline passed");
         else if (missing_all_gone(a, now))
-            close_round(a, now, "missing stores stopped responding");
+            round_close(a, now, "missing stores stopped responding");
     } else if (a->state == ST_IDLE) {
         maybe_start(a, now);
     }
@@ -440,6 +441,8 @@ aggregator_next_timeout(const aggregator *a, int64_t now)
     int64_t t = 100;
     if (a->state == ST_COLLECTING && a->deadline_ms - now < t)
         t = a->deadline_ms - now;
+    if (a->state == ST_COLLECTING && a->sa && a->phase_deadline_ms - now < t)
+        t = a->phase_deadline_ms - now;
     return t < 0 ? 0 : (int)t;
 }
 
@@ -448,7 +451,7 @@ aggregator_stop(aggregator *a, int64_t now)
 {
     if (a->state == ST_COLLECTING) {
         a->n_answered = 0; /* never aggregate a cut-short round */
-        close_round(a, now, "aggregator stopping");
+        round_close(a, now, "aggregator stopping");
     }
 }
 
@@ -461,12 +464,11 @@ selected_index(const aggregator *a, const char *store)
     return -1;
 }
 
-static void
-add_quality(aggregator *a, const fr_msg_update *u)
+void
+round_add_quality(aggregator *a, const fr_metrics *m, uint64_t examples)
 {
-    const fr_metrics *m = &u->metrics;
     double ew = m->eval_members;
-    double lw = (double)u->num_examples;
+    double lw = (double)examples;
 
     if (isfinite(m->hr10) && isfinite(m->ndcg10) && isfinite(m->pop_hr10) &&
         isfinite(m->pop_ndcg10)) {
@@ -480,7 +482,7 @@ add_quality(aggregator *a, const fr_msg_update *u)
         a->q.loss_weight += lw;
         a->q.loss += lw * m->train_loss;
     }
-    a->q.examples += u->num_examples;
+    a->q.examples += examples;
 }
 
 static void
@@ -520,11 +522,11 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     a->answered[idx] = 1;
     a->n_answered++;
     registry_find(a->reg, peer->store)->rounds_joined++;
-    add_quality(a, u);
+    round_add_quality(a, &u->metrics, u->num_examples);
     fr_log_debug(TAG, "update from store %s (%zu/%zu)", peer->store,
                  a->n_answered, a->n_selected);
     if (a->n_answered == a->n_selected)
-        close_round(a, now, "all selected stores answered");
+        round_close(a, now, "all selected stores answered");
 }
 
 void
@@ -544,7 +546,16 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
         e->busy = msg->u.hello.busy != 0;
         break;
     case FR_MSG_UPDATE:
+        if (a->cfg->secagg) {
+            fr_log_warn(TAG, "dropped a plain update from store %s: this "
+                        "aggregator only takes masked updates (secagg)",
+                        peer->store);
+            break;
+        }
         on_update(a, peer, msg, now);
+        break;
+    case FR_MSG_SECAGG:
+        secure_on_message(a, peer, msg, now);
         break;
     default:
         fr_log_warn(TAG, "dropped %s message from store %s: not expected "

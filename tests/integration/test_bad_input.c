@@ -54,7 +54,7 @@ setup_files(env *e)
     fprintf(c,
             "listen %s\nkey_file %s/keys/aggregator.key\n"
             "allowlist %s/allowlist\nstate_dir %s/agg\nn_items %d\ndim 8\n"
-            "rounds 3\nmin_stores 2\nstart_delay_ms 3000\n"
+            "rounds 3\nmin_stores 2\nstart_delay_ms 3000\nsecagg no\n"
             "heartbeat_timeout_ms 2000\nmax_message_bytes %d\n",
             e->endpoint, e->dir, e->dir, e->dir, ITEMS, MAX_BYTES);
     fclose(c);
@@ -139,6 +139,14 @@ play_rogue(env *e)
         .train = {.local_epochs = 1, .learning_rate = 0.1f, .negatives = 1,
                   .batch_size = 1}};
     send_msg(s, &start, 0);
+    /* A secure-aggregation message while no secure round runs. */
+    {
+        fr_sa_keys k = {.index = 0};
+        fr_msg sa = {.type = FR_MSG_SECAGG, .round_id = 1};
+        sa.u.secagg.sa = (fr_sa_msg){.phase = FR_SA_ADVERTISE, .keys = &k,
+                                     .n_keys = 1};
+        send_msg(s, &sa, 0);
+    }
     /* Truncated: a valid update cut in half. */
     assert_int_equal(fr_wire_encode(&upd, MAX_BYTES, &buf, &len), FR_OK);
     send_raw(s, buf, len / 2);
@@ -178,6 +186,8 @@ test_daemon_survives_bad_messages(void **state)
     assert_int_equal(proc_count(e->log, "message larger than the size limit"),
                      1);
     assert_int_equal(proc_count(e->log, "not the round in progress"), 1);
+    assert_int_equal(proc_count(e->log, "not the secure round in progress"),
+                     1);
     assert_int_equal(proc_count(e->log, "round_start message from store "
                                         "rogue: not expected"), 1);
     /* The rogue never counted in a round. */

@@ -63,6 +63,19 @@ test_aggregator_cli(void **state)
     expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
            "--check-config",
            0, "configuration ok");
+    /* Unsafe secure-aggregation settings are refused with the rule. */
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--min_stores=10 --secagg_k=8 --secagg_t=4 --check-config",
+           2, "unsafe");
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--min_stores=3 --check-config",
+           2, "too high for a tolerated dropout");
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--min_stores=2 --check-config",
+           2, "at least 3 stores");
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--min_stores=2 --secagg=no --check-config",
+           0, "configuration ok");
     /* A secret key readable by others is refused. */
     expect("$B/fedrec-keygen --name agg --dir keys >/dev/null && "
            "chmod 644 keys/agg.key && touch allow && "

@@ -1,12 +1,15 @@
 /*
- * test_federation.c - the real fedrec-aggregator and three real
- * fedrec-client processes on loopback.
+ * test_federation.c - the real fedrec-aggregator and five real
+ * fedrec-client processes on loopback, under secure aggregation (the
+ * default).
  *
- * Scenario: three allow-listed stores and one store whose key is not on the
- * allow-list. Round 1 runs with all three. In round 2 the store with the
+ * Scenario: five allow-listed stores and one store whose key is not on the
+ * allow-list. Round 1 runs with all five. In round 2 the store with the
  * large data set (so its local training takes seconds) is SIGKILLed while
- * training: the round must still complete with the two others, and the
- * global model in the checkpoint must change. The aggregator is then
+ * training, after it has shared its keys: the round must still complete
+ * with the four others (the aggregator rebuilds the dead store's mask key
+ * from its neighbours' shares), and the global model in the checkpoint must
+ * change. The aggregator is then
  * SIGKILLed and restarted: it must resume from its checkpoint, the surviving
  * stores must reconnect by themselves, and training must reach the
  * configured number of rounds with every round recorded exactly once.
@@ -31,18 +34,22 @@
 
 #define ROUNDS 6
 #define ITEMS 2000
+#define NCLIENTS 6
 
 typedef struct fed {
     char dir[64];
     char endpoint[64];
     char conf[128];
     char agg_log[128], agg_log2[128];
-    char client_log[4][128];
-    pid_t agg, client[4];
+    char client_log[NCLIENTS][128];
+    pid_t agg, client[NCLIENTS];
 } fed;
 
-static const char *const store_names[4] = {"store01", "store02", "store03",
-                                           "intruder"};
+/* BIG is the store with the large data set; the last one is not listed. */
+#define BIG 2
+#define INTRUDER 5
+static const char *const store_names[NCLIENTS] = {
+    "store01", "store02", "store03", "store04", "store05", "intruder"};
 
 static void
 path(char *out, size_t n, const fed *f, const char *rel)
@@ -55,21 +62,22 @@ setup_keys_and_data(fed *f)
 {
     char cmd[1024];
 
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NCLIENTS; i++) {
         /* The intruder gets a key pair but no allow-list line. */
         snprintf(cmd, sizeof cmd,
                  FR_BIN_DIR "/fedrec-keygen --name %s --dir %s/keys "
                  ">>%s/%s 2>/dev/null", store_names[i], f->dir, f->dir,
-                 i < 3 ? "allowlist" : "unlisted");
+                 i != INTRUDER ? "allowlist" : "unlisted");
         assert_int_equal(proc_run(cmd), 0);
     }
     snprintf(cmd, sizeof cmd,
              FR_BIN_DIR "/fedrec-keygen --name aggregator --dir %s/keys "
              ">/dev/null 2>&1", f->dir);
     assert_int_equal(proc_run(cmd), 0);
-    /* Two small stores, and one large enough that training takes seconds. */
+    /* Four small stores, and one large enough that training takes
+     * seconds. */
     snprintf(cmd, sizeof cmd,
-             FR_BIN_DIR "/fedrec-datagen --stores 2 --seed 11 --members 150 "
+             FR_BIN_DIR "/fedrec-datagen --stores 4 --seed 11 --members 150 "
              "--items %d --out %s/small >/dev/null", ITEMS, f->dir);
     assert_int_equal(proc_run(cmd), 0);
     snprintf(cmd, sizeof cmd,
@@ -88,7 +96,7 @@ write_config(fed *f)
     fprintf(c,
             "listen %s\nkey_file %s/keys/aggregator.key\n"
             "allowlist %s/allowlist\nstate_dir %s/agg\n"
-            "n_items %d\ndim 16\nrounds %d\nmin_stores 2\n"
+            "n_items %d\ndim 16\nrounds %d\nmin_stores 4\n"
             "start_delay_ms 1500\nheartbeat_timeout_ms 1500\n"
             "round_timeout_ms 120000\nlocal_epochs 2\n",
             f->endpoint, f->dir, f->dir, f->dir, ITEMS, ROUNDS);
@@ -114,11 +122,11 @@ start_client(fed *f, int i)
              store_names[i]);
     snprintf(skey, sizeof skey, "--server_key=%s/keys/aggregator.pub",
              f->dir);
-    if (i == 2)
+    if (i == BIG)
         snprintf(data, sizeof data, "--data=%s/big/store-01.csv", f->dir);
     else
         snprintf(data, sizeof data, "--data=%s/small/store-0%d.csv", f->dir,
-                 i == 3 ? 1 : i + 1);
+                 i == INTRUDER ? 1 : i < BIG ? i + 1 : i);
     snprintf(state, sizeof state, "--state_dir=%s/state-%s", f->dir,
              store_names[i]);
     argv[n++] = FR_BIN_DIR "/fedrec-client";
@@ -260,7 +268,7 @@ static int
 stop_all(void **state)
 {
     (void)state;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < NCLIENTS; i++)
         if (f.client[i] > 0)
             proc_stop(f.client[i], SIGKILL, 5000);
     if (f.agg > 0)
@@ -284,7 +292,7 @@ test_federation(void **state)
     path(f.conf, sizeof f.conf, &f, "aggregator.conf");
     path(f.agg_log, sizeof f.agg_log, &f, "aggregator.log");
     path(f.agg_log2, sizeof f.agg_log2, &f, "aggregator-restarted.log");
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NCLIENTS; i++) {
         char rel[64];
         snprintf(rel, sizeof rel, "%s.log", store_names[i]);
         path(f.client_log[i], sizeof f.client_log[i], &f, rel);
@@ -293,16 +301,17 @@ test_federation(void **state)
     write_config(&f);
 
     /* Stores first, so that all of them are connected for round 1. */
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NCLIENTS; i++) {
         f.client[i] = start_client(&f, i);
         assert_true(proc_wait_for(f.client_log[i], "store client running", 1,
                                   60000));
     }
     f.agg = start_aggregator(&f, f.agg_log);
 
-    /* Round 1: all three allow-listed stores take part. */
+    /* Round 1: all five allow-listed stores take part. */
     wait_round(f.agg_log, 1, line, sizeof line);
-    assert_non_null(strstr(line, "3/3 stores"));
+    assert_non_null(strstr(line, "5/5 stores"));
+    assert_true(proc_count(f.agg_log, "started securely: 5 stores") >= 1);
     load_ck(&f, &before);
     assert_int_equal(before.completed_rounds, 1);
 
@@ -314,13 +323,16 @@ test_federation(void **state)
     assert_true(proc_wait_for(f.agg_log, fpr, 1, 10000));
 
     /* Round 2: kill the large store while it trains. */
-    assert_true(proc_wait_for(f.client_log[2], "training", 2, 120000));
-    kill(f.client[2], SIGKILL);
-    proc_wait(f.client[2], 10000);
-    f.client[2] = 0;
-    assert_int_equal(proc_count(f.client_log[2], "update sent"), 1);
+    assert_true(proc_wait_for(f.client_log[BIG], "training", 2, 120000));
+    usleep(300 * 1000); /* its keys and shares are out by now */
+    kill(f.client[BIG], SIGKILL);
+    proc_wait(f.client[BIG], 10000);
+    f.client[BIG] = 0;
+    assert_int_equal(proc_count(f.client_log[BIG], "masked update sent"), 1);
     wait_round(f.agg_log, 2, line, sizeof line);
-    assert_non_null(strstr(line, "2/3 stores"));
+    assert_non_null(strstr(line, "4/5 stores"));
+    assert_true(proc_count(f.agg_log, "dropped in the masked input phase") >=
+                1);
     load_ck(&f, &after);
     assert_int_equal(after.completed_rounds, 2);
     assert_true(models_differ(before.model, after.model));
@@ -343,7 +355,7 @@ test_federation(void **state)
     f.agg = 0;
     assert_int_equal(WEXITSTATUS(status), 0);
     wait_round(f.agg_log2, ROUNDS, line, sizeof line);
-    assert_non_null(strstr(line, "2/2 stores"));
+    assert_non_null(strstr(line, "4/4 stores"));
     load_ck(&f, &final);
     assert_int_equal(final.completed_rounds, ROUNDS);
     assert_true(models_differ(crash.model, final.model));
@@ -357,8 +369,8 @@ test_federation(void **state)
     check_serving(&f);
 
     /* Clients stop cleanly on SIGTERM. */
-    for (int i = 0; i < 4; i++) {
-        if (i == 2)
+    for (int i = 0; i < NCLIENTS; i++) {
+        if (i == BIG)
             continue;
         status = proc_stop(f.client[i], SIGTERM, 10000);
         f.client[i] = 0;
@@ -366,7 +378,7 @@ test_federation(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     /* The intruder never took part. */
-    assert_int_equal(proc_count(f.client_log[3], "update sent"), 0);
+    assert_int_equal(proc_count(f.client_log[INTRUDER], "update sent"), 0);
     /* Member ids never reach the aggregator's logs. */
     assert_int_equal(proc_count(f.agg_log, "M01-"), 0);
     assert_int_equal(proc_count(f.agg_log2, "M01-"), 0);

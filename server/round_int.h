@@ -1,0 +1,73 @@
+/*
+ * round_int.h - the aggregator's state, shared by the round engine (round.c)
+ * and its secure-aggregation rounds (secure.c). Not for other modules.
+ */
+#ifndef FR_SERVER_ROUND_INT_H
+#define FR_SERVER_ROUND_INT_H
+
+#include <stdint.h>
+
+#include "agg.h"
+#include "base/util.h"
+#include "model/aggregate.h"
+#include "model/model.h"
+#include "registry.h"
+#include "secagg/quant.h"
+#include "secagg/secagg.h"
+
+enum { ST_IDLE, ST_COLLECTING, ST_DONE };
+
+typedef struct quality {
+    double eval_weight, hr, ndcg, pop_hr, pop_ndcg;
+    double loss_weight, loss;
+    uint64_t examples;
+} quality;
+
+struct aggregator {
+    const agg_config *cfg;
+    fr_net_sock *sock;
+    registry *reg;
+    fr_model *model;
+    fr_agg *acc;
+    float *scratch; /* one flat update: embeddings then biases */
+    size_t n_params;
+    uint64_t round_id;  /* current round if collecting, else the next one */
+    uint64_t completed; /* rounds aggregated into the model */
+    int state;
+    int64_t started_ms, deadline_ms, not_before_ms, ready_since_ms;
+    int first_round_started;
+    int resumed;
+    char (*selected)[FR_NET_STORE_NAME_MAX];
+    uint8_t *answered;
+    size_t n_selected, n_answered;
+    quality q;
+    fr_rng rng;
+    /* secure rounds (secure.c); sa is NULL in a plain round */
+    fr_net_ctx *ctx;
+    fr_sa_server *sa;
+    fr_quant quant;
+    int64_t phase_deadline_ms;
+    int mean_ready; /* scratch holds the decoded secure mean */
+    char ckpt_path[AGG_PATH_MAX + 32];
+    char history_path[AGG_PATH_MAX + 32];
+};
+
+
+/* round.c */
+void round_close(aggregator *a, int64_t now, const char *why);
+void round_add_quality(aggregator *a, const fr_metrics *m, uint64_t examples);
+void round_send_to(aggregator *a, const char *store, const uint8_t *buf,
+                   size_t len);
+FR_NODISCARD fr_err round_encode_start(aggregator *a, const fr_secagg_setup *sa,
+                                       uint8_t **buf, size_t *len);
+
+/* secure.c */
+/* Starts a secure round with the n chosen stores (names in a->selected are
+ * set by the caller); returns 0 if it could not start (logged). */
+int secure_start(aggregator *a, int64_t now);
+void secure_on_message(aggregator *a, const fr_net_peer *peer,
+                       const fr_msg *msg, int64_t now);
+void secure_tick(aggregator *a, int64_t now);
+void secure_end(aggregator *a);
+
+#endif

@@ -1,0 +1,345 @@
+/*
+ * secure.c - rounds under secure aggregation (SecAgg+, common/secagg/).
+ *
+ * DESIGN. A secure round has the chosen stores, sorted by name, as
+ * participants 0..n-1. Each gets its own ROUND_START (the global model plus
+ * its participant number and the round's SecAgg+ parameters) and answers
+ * with ADVERTISE at once, while its training runs. The engine then drives
+ * the protocol: a phase closes when every expected store answered, when its
+ * deadline passes, or when every store still expected has stopped sending
+ * heartbeats; fr_sa_server_advance then treats the silent ones as dropped
+ * and the next phase's requests go out. The masked-input phase waits up to
+ * the round deadline (training time); the others wait
+ * secagg_phase_timeout_ms. After REVEAL the secure sum is decoded into the
+ * weighted mean update (secagg/quant.h) and the round closes as a plain one
+ * would. Any abort (too few stores left, inconsistent shares) abandons the
+ * round; nothing about single stores is learned either way.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "round_int.h"
+
+#define TAG "secagg"
+
+static const char *
+phase_name(fr_sa_phase p)
+{
+    switch (p) {
+    case FR_SA_ADVERTISE: return "advertise keys";
+    case FR_SA_SHARES: return "share keys";
+    case FR_SA_MASKED: return "masked input";
+    case FR_SA_SIGNED: return "consistency check";
+    case FR_SA_REVEAL: return "unmasking";
+    default: return "finished";
+    }
+}
+
+/* Neighbour count and threshold for a round of n stores. */
+static void
+choose_kt(const agg_config *c, uint32_t n, uint32_t *k, uint32_t *t)
+{
+    uint32_t kk = c->secagg_k ? (uint32_t)c->secagg_k : fr_sa_default_k(n);
+
+    if (kk > n - 1)
+        kk = n - 1;
+    *k = kk;
+    *t = c->secagg_t ? (uint32_t)c->secagg_t : fr_sa_default_t(kk);
+}
+
+fr_err
+secure_config_check(const agg_config *c, char *errbuf, size_t errlen)
+{
+    uint32_t n[2] = {(uint32_t)c->min_stores, (uint32_t)c->max_stores};
+    char why[256];
+    fr_quant q;
+
+    for (int i = 0; i < 2; i++) {
+        uint32_t k, t;
+        if (n[i] < 3) {
+            snprintf(errbuf, errlen, "secagg: a round needs at least 3 "
+                     "stores (min_stores is %u); set secagg no for smaller "
+                     "federations", n[i]);
+            return FR_EINVAL;
+        }
+        choose_kt(c, n[i], &k, &t);
+        if (fr_sa_check_params(n[i], k, t, c->secagg_max_dropout, why,
+                               sizeof why)) {
+            snprintf(errbuf, errlen, "secagg with %s %u stores: %s",
+                     i ? "max_stores" : "min_stores", n[i], why);
+            return FR_EINVAL;
+        }
+    }
+    if (fr_quant_init(&q, (uint32_t)c->max_stores, c->secagg_clip,
+                      (uint32_t)c->secagg_weight_cap)) {
+        snprintf(errbuf, errlen, "secagg: max_stores %lld x "
+                 "secagg_weight_cap %lld must stay below 2^32",
+                 (long long)c->max_stores, (long long)c->secagg_weight_cap);
+        return FR_EINVAL;
+    }
+    return FR_OK;
+}
+
+static int
+cmp_name(const void *x, const void *y)
+{
+    return strcmp((const char *)x, (const char *)y);
+}
+
+static long
+participant(const aggregator *a, const char *store)
+{
+    const char(*hit)[FR_NET_STORE_NAME_MAX] =
+        bsearch(store, a->selected, a->n_selected, sizeof *a->selected,
+                cmp_name);
+    return hit ? (long)(hit - a->selected) : -1;
+}
+
+void
+secure_end(aggregator *a)
+{
+    fr_sa_server_destroy(&a->sa);
+}
+
+int
+secure_start(aggregator *a, int64_t now)
+{
+    const agg_config *c = a->cfg;
+    uint8_t(*ids)[FR_SA_KEY_BYTES] = NULL;
+    uint8_t seed[32];
+    fr_sa_params p = {.round_id = a->round_id};
+    fr_secagg_setup setup;
+    char why[256];
+    size_t m = 0;
+    int ok = 0;
+
+    qsort(a->selected, a->n_selected, sizeof *a->selected, cmp_name);
+    ids = malloc((a->n_selected ? a->n_selected : 1) * sizeof *ids);
+    if (!ids)
+        return 0;
+    /* Only stores with an identity key on the allow-list can sign. */
+    for (size_t i = 0; i < a->n_selected; i++) {
+        if (fr_net_zap_sign_key(a->ctx, a->selected[i], ids[m])) {
+            fr_log_warn(TAG, "store %s has no identity key on the allow-list "
+                        "and cannot take part in secure rounds",
+                        a->selected[i]);
+            continue;
+        }
+        memmove(a->selected[m++], a->selected[i], FR_NET_STORE_NAME_MAX);
+    }
+    a->n_selected = m;
+    p.n = (uint32_t)m;
+    if (m < 3 || m < (size_t)c->min_stores) {
+        fr_log_warn(TAG, "round id %llu: %zu stores can take part, %lld "
+                    "needed", (unsigned long long)a->round_id, m,
+                    (long long)(c->min_stores > 3 ? c->min_stores : 3));
+        goto out;
+    }
+    choose_kt(c, p.n, &p.k, &p.t);
+    if (fr_sa_check_params(p.n, p.k, p.t, c->secagg_max_dropout, why,
+                           sizeof why)) {
+        fr_log_err(TAG, "round id %llu with %u stores cannot run securely: "
+                   "%s", (unsigned long long)a->round_id, p.n, why);
+        goto out;
+    }
+    if (fr_quant_init(&a->quant, p.n, c->secagg_clip,
+                      (uint32_t)c->secagg_weight_cap)) {
+        fr_log_err(TAG, "round id %llu: no fixed-point encoding fits %u "
+                   "stores with secagg_clip %g and secagg_weight_cap %lld",
+                   (unsigned long long)a->round_id, p.n, c->secagg_clip,
+                   (long long)c->secagg_weight_cap);
+        goto out;
+    }
+    p.n_words = (uint32_t)a->n_params + 1;
+    p.min_inputs = (uint32_t)c->min_stores > p.t ? (uint32_t)c->min_stores
+                                                 : p.t;
+    fr_sa_graph_seed(seed, p.graph_commit);
+    if (fr_sa_server_new(&p, seed, (const uint8_t(*)[FR_SA_KEY_BYTES])ids,
+                         &a->sa)) {
+        fr_log_err(TAG, "round id %llu: cannot set up secure aggregation",
+                   (unsigned long long)a->round_id);
+        goto out;
+    }
+    setup = (fr_secagg_setup){.n = p.n, .k = p.k, .t = p.t,
+                              .n_words = p.n_words,
+                              .min_inputs = p.min_inputs,
+                              .clip = c->secagg_clip,
+                              .weight_cap = (uint32_t)c->secagg_weight_cap};
+    memcpy(setup.graph_commit, p.graph_commit, 32);
+    for (uint32_t i = 0; i < p.n; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        setup.index = i;
+        if (round_encode_start(a, &setup, &buf, &len)) {
+            fr_log_err(TAG, "cannot encode round %llu",
+                       (unsigned long long)a->round_id);
+            secure_end(a);
+            goto out;
+        }
+        round_send_to(a, a->selected[i], buf, len);
+        free(buf);
+    }
+    a->phase_deadline_ms = now + c->secagg_phase_timeout_ms;
+    fr_log_info(TAG, "round id %llu started securely: %u stores, %u "
+                "neighbours each, threshold %u, %u words per masked input",
+                (unsigned long long)a->round_id, p.n, p.k, p.t, p.n_words);
+    ok = 1;
+out:
+    memset(seed, 0, sizeof seed); /* revealed in phase 2 anyway */
+    free(ids);
+    return ok;
+}
+
+/* The secure sum is in: decode the weighted mean into a->scratch and close
+ * the round like a plain one. */
+static void
+finish(aggregator *a, int64_t now)
+{
+    const uint32_t *sum;
+    uint32_t n_in;
+    uint64_t weight = 0;
+    fr_err rc = fr_sa_server_result(a->sa, &sum, &n_in, NULL);
+
+    if (!rc)
+        rc = fr_quant_decode_mean(&a->quant, sum, a->n_params, a->scratch,
+                                  &weight);
+    if (rc) {
+        fr_log_warn(TAG, "round id %llu: the secure sum cannot be decoded: "
+                    "%s", (unsigned long long)a->round_id, fr_strerror(rc));
+        a->n_answered = 0;
+        round_close(a, now, "secure sum not decodable");
+        return;
+    }
+    fr_log_info(TAG, "round id %llu: secure sum of %u stores decoded "
+                "(weight %llu, error bound %.3g per coordinate)",
+                (unsigned long long)a->round_id, n_in,
+                (unsigned long long)weight,
+                fr_quant_error_bound(&a->quant, n_in, weight));
+    a->mean_ready = 1;
+    a->n_answered = n_in;
+    a->q.examples = weight;
+    round_close(a, now, "secure sum complete");
+}
+
+static void
+send_request(aggregator *a, uint32_t i, const fr_sa_msg *req)
+{
+    fr_msg m = {.type = FR_MSG_SECAGG, .round_id = a->round_id};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    m.u.secagg.sa = *req;
+    if (fr_wire_encode(&m, (size_t)a->cfg->max_message_bytes, &buf, &len)) {
+        fr_log_err(TAG, "cannot encode a %s request for store %s",
+                   phase_name(fr_sa_server_phase(a->sa)), a->selected[i]);
+        return;
+    }
+    round_send_to(a, a->selected[i], buf, len);
+    free(buf);
+}
+
+/* Closes the current phase and opens the next one, until a phase has
+ * someone to wait for, the sum is out, or the round aborts. */
+static void
+advance(aggregator *a, int64_t now)
+{
+    for (;;) {
+        fr_sa_phase closing = fr_sa_server_phase(a->sa);
+        uint32_t pending = fr_sa_server_pending(a->sa);
+        const char *why = NULL;
+        fr_sa_msg req;
+
+        if (fr_sa_server_advance(a->sa, &why)) {
+            fr_log_warn(TAG, "round id %llu aborted after the %s phase: %s",
+                        (unsigned long long)a->round_id, phase_name(closing),
+                        why ? why : "unknown reason");
+            a->n_answered = 0;
+            round_close(a, now, "secure aggregation aborted");
+            return;
+        }
+        if (pending)
+            fr_log_info(TAG, "round id %llu: %u store(s) dropped in the %s "
+                        "phase", (unsigned long long)a->round_id, pending,
+                        phase_name(closing));
+        if (fr_sa_server_phase(a->sa) == FR_SA_NONE) {
+            finish(a, now);
+            return;
+        }
+        for (uint32_t i = 0; i < a->n_selected; i++)
+            if (fr_sa_server_request(a->sa, i, &req) == FR_OK)
+                send_request(a, i, &req);
+        a->phase_deadline_ms = fr_sa_server_phase(a->sa) == FR_SA_MASKED
+                                   ? a->deadline_ms
+                                   : now + a->cfg->secagg_phase_timeout_ms;
+        if (fr_sa_server_pending(a->sa))
+            return;
+    }
+}
+
+void
+secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
+                  int64_t now)
+{
+    const fr_msg_secagg *s = &msg->u.secagg;
+    const char *why = NULL;
+    long idx;
+    fr_err rc;
+
+    if (!a->sa || msg->round_id != a->round_id) {
+        fr_log_info(TAG, "dropped a secagg message from store %s for round "
+                    "id %llu: not the secure round in progress", peer->store,
+                    (unsigned long long)msg->round_id);
+        return;
+    }
+    idx = participant(a, peer->store);
+    if (idx < 0) {
+        fr_log_warn(TAG, "dropped a secagg message from store %s: not a "
+                    "participant of round id %llu", peer->store,
+                    (unsigned long long)msg->round_id);
+        return;
+    }
+    rc = fr_sa_server_recv(a->sa, (uint32_t)idx, &s->sa, &why);
+    if (rc) {
+        fr_log_warn(TAG, "refused a secagg message (phase %u) from store %s: "
+                    "%s", s->sa.phase, peer->store,
+                    why ? why : fr_strerror(rc));
+        return;
+    }
+    if (s->sa.phase == FR_SA_MASKED) {
+        a->answered[idx] = 1;
+        a->n_answered++;
+        registry_find(a->reg, peer->store)->rounds_joined++;
+        if (s->has_metrics)
+            round_add_quality(a, &s->metrics, 1); /* weight is masked */
+    }
+    if (fr_sa_server_pending(a->sa) == 0)
+        advance(a, now);
+}
+
+/* Non-zero if every store the current phase waits for has gone quiet. */
+static int
+pending_all_gone(aggregator *a, int64_t now)
+{
+    for (uint32_t i = 0; i < a->n_selected; i++) {
+        store_entry *e;
+        if (!fr_sa_server_expects(a->sa, i))
+            continue;
+        e = registry_find(a->reg, a->selected[i]);
+        if (e && registry_alive(e, now, a->cfg->heartbeat_timeout_ms))
+            return 0;
+    }
+    return 1;
+}
+
+void
+secure_tick(aggregator *a, int64_t now)
+{
+    if (!a->sa)
+        return;
+    if (now >= a->deadline_ms || now >= a->phase_deadline_ms ||
+        pending_all_gone(a, now))
+        advance(a, now);
+}
