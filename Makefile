@@ -39,9 +39,13 @@ clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) demo-run
 
 # Benchmarks (need ../shared/data/ncf-ml-1m; they skip cleanly without it).
-.PHONY: bench-quality bench-ml1m
+.PHONY: bench-quality bench-ml1m bench-secagg
 bench-quality: build
 	bench/quality.sh $(BUILD)/bin
 
 bench-ml1m: build
 	$(BUILD)/bin/bench_ml1m --test --stores 10
+
+# SecAgg+ cost against the ChaCha20/X25519 floor (needs no data).
+bench-secagg: build
+	$(BUILD)/bin/bench_secagg
