@@ -10,8 +10,15 @@
 # held-out item ranked among its 99 negatives, a tie counted against the
 # model, a negative equal to the positive counted once.
 #
+# Rounds run under secure aggregation (SecAgg+), as by default, except the
+# single-store reference (a sum over one store cannot be hidden) and splits
+# marked ":plain", which take plain updates: "iid:10:plain" next to "iid:10"
+# shows that the secure sum gives the quality of plain averaging. The "err"
+# column is the largest per-coordinate error bound of a decoded secure sum
+# the aggregator logged in the run.
+#
 # usage: bench/quality.sh BIN_DIR          (FR_BENCH_SEEDS="1 2 3" by default;
-#        FR_BENCH_SPLITS="iid:1 iid:10 iid:100 region:10 zipf:50")
+#        FR_BENCH_SPLITS="iid:1 iid:10 iid:10:plain iid:100 region:10 zipf:50")
 # Needs ../shared/data/ncf-ml-1m (or FR_ML1M_DIR); skips cleanly without it.
 set -euo pipefail
 
@@ -24,7 +31,7 @@ if [ ! -e "$ML/ml-1m.test.negative.xz" ] && [ ! -e "$ML/ml-1m.test.negative" ]; 
 fi
 ML=$(cd "$ML" && pwd)
 SEEDS=${FR_BENCH_SEEDS:-1 2 3}
-SPLITS=${FR_BENCH_SPLITS:-iid:1 iid:10 iid:100 region:10 zipf:50}
+SPLITS=${FR_BENCH_SPLITS:-iid:1 iid:10 iid:10:plain iid:100 region:10 zipf:50}
 RUN=${FR_BENCH_DIR:-$ROOT/bench-run}
 ITEMS=3706
 
@@ -37,7 +44,10 @@ LR=${FR_LR:-3}
 LR_DECAY=${FR_LR_DECAY:-0.97}
 NEG=${FR_NEG:-4}
 L2=${FR_L2:-0.02}
-BATCH=${FR_BATCH:-128}
+# Batch 128 for 1 and 10 stores, 32 above that (a store of ~60 members
+# would otherwise take one step per round; docs/MODEL.md, "Store count").
+BATCH_SMALL=${FR_BATCH:-128}
+BATCH_LARGE=${FR_BATCH:-32}
 REFIT=${FR_REFIT:-5}
 EXTRA_AGG=${FR_EXTRA_AGG:-}
 
@@ -67,8 +77,10 @@ score_store() { # test-file scores-file
     END { printf "%d %.10f %.10f\n", users, hr, ndcg }'
 }
 
-run_one() { # rule stores seed
-  local rule=$1 stores=$2 seed=$3 dir="$RUN/$1-$2-seed$3" port t0 agg i s
+run_one() { # rule stores seed mode
+  local rule=$1 stores=$2 seed=$3 mode=$4 dir="$RUN/$1-$2-$4-seed$3" port t0 agg i s
+  local batch=$BATCH_SMALL
+  [ "$stores" -gt 10 ] && batch=$BATCH_LARGE
   rm -rf "$dir"; mkdir -p "$dir/logs" "$dir/state"
   "$BIN/fedrec-split" --ncf "$ML" --rule "$rule" --stores "$stores" \
       --seed "$seed" --out "$dir/split" > "$dir/logs/split.txt"
@@ -87,7 +99,6 @@ state_dir $dir/agg
 n_items $ITEMS
 dim $DIM
 rounds $ROUNDS
-min_stores $stores
 fraction 1.0
 start_delay_ms 500
 heartbeat_timeout_ms 30000
@@ -97,8 +108,10 @@ learning_rate $LR
 lr_decay $LR_DECAY
 negatives $NEG
 l2 $L2
-batch_size $BATCH
+batch_size $batch
 seed $seed
+secagg $([ "$mode" = secure ] && echo yes || echo no)
+min_stores $stores
 $EXTRA_AGG
 CONF
   t0=$(date +%s%N)
@@ -131,25 +144,32 @@ CONF
     score_store "$dir/split/store-$s.test" "$dir/scores-$s.tsv" >> "$dir/per-store.txt"
   done
   local rss; rss=$(grep -ho "peak RSS [0-9.]*" "$dir"/logs/store*.log | awk '{ if ($3 > m) m = $3 } END { print m + 0 }')
+  local err; err=$(grep -ho "error bound [0-9.e+-]*" "$dir/logs/aggregator.log" | awk '{ if ($3 + 0 > m) m = $3 + 0 } END { printf "%.1e", m + 0 }')
+  [ "$mode" = secure ] || err=-
   awk -v rule="$rule" -v stores="$stores" -v seed="$seed" -v rounds="$ROUNDS" \
-      -v wall="$wall" -v rss="$rss" \
+      -v wall="$wall" -v rss="$rss" -v mode="$mode" -v err="$err" \
       '{ u += $1; h += $2; d += $3 }
-       END { printf "%-7s %6d %4d %6d %7d %8.4f %8.4f %9.1f %9.1f\n", rule, stores,
-             seed, rounds, u, h / u, d / u, wall / 1000, rss }' \
+       END { printf "%-7s %6d %-6s %4d %6d %7d %8.4f %8.4f %8s %9.1f %9.1f\n", rule, stores,
+             mode, seed, rounds, u, h / u, d / u, err, wall / 1000, rss }' \
       "$dir/per-store.txt" | tee -a "$RUN/results.txt"
 }
 
 mkdir -p "$RUN"
-echo "# dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR decay $LR_DECAY negatives $NEG l2 $L2 batch $BATCH refit $REFIT $EXTRA_AGG" | tee "$RUN/results.txt"
-printf "%-7s %6s %4s %6s %7s %8s %8s %9s %9s\n" split stores seed rounds users HR@10 NDCG@10 "wall s" "RSS MiB" | tee -a "$RUN/results.txt"
+echo "# dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR decay $LR_DECAY negatives $NEG l2 $L2 batch $BATCH_SMALL (>10 stores: $BATCH_LARGE) refit $REFIT $EXTRA_AGG" | tee "$RUN/results.txt"
+printf "%-7s %6s %-6s %4s %6s %7s %8s %8s %8s %9s %9s\n" split stores agg seed rounds users HR@10 NDCG@10 err "wall s" "RSS MiB" | tee -a "$RUN/results.txt"
 for sp in $SPLITS; do
+  IFS=: read -r rule stores mode <<< "$sp"
+  if [ -z "$mode" ]; then
+    mode=secure
+    [ "$stores" -lt 4 ] && mode=plain # too few stores to hide one
+  fi
   for seed in $SEEDS; do
-    run_one "${sp%%:*}" "${sp##*:}" "$seed"
+    run_one "$rule" "$stores" "$seed" "$mode"
   done
 done
 echo
 echo "mean and spread over seeds:"
-awk '!/^#/ && $1 != "split" { k = $1 " " $2; n[k]++; h[k] += $6; d[k] += $7; hh[k] += $6*$6; dd[k] += $7*$7;
-       if (!(k in mnh) || $6 < mnh[k]) mnh[k] = $6; if (!(k in mxh) || $6 > mxh[k]) mxh[k] = $6 }
-     END { for (k in n) printf "%-12s HR@10 %.4f (%.4f..%.4f)  NDCG@10 %.4f  over %d seed(s)\n", k, h[k]/n[k], mnh[k], mxh[k], d[k]/n[k], n[k] }' \
+awk '!/^#/ && $1 != "split" { k = $1 " " $2 " " $3; n[k]++; h[k] += $7; d[k] += $8;
+       if (!(k in mnh) || $7 < mnh[k]) mnh[k] = $7; if (!(k in mxh) || $7 > mxh[k]) mxh[k] = $7 }
+     END { for (k in n) printf "%-19s HR@10 %.4f (%.4f..%.4f)  NDCG@10 %.4f  over %d seed(s)\n", k, h[k]/n[k], mnh[k], mxh[k], d[k]/n[k], n[k] }' \
   "$RUN/results.txt" | sort
