@@ -1,0 +1,862 @@
+/*
+ * importer.c - minimising CSV import (see importer.h).
+ *
+ * The file is read one record at a time through a fixed 64 KiB buffer, so a
+ * hostile or broken export cannot make us allocate without bound. The reader
+ * follows RFC 4180 quote state byte by byte to know where a record ends (a
+ * quoted field may hold a newline); the splitter then cuts the record into
+ * fields in place. Every record is validated whole (UTF-8, NUL, length)
+ * before any column is looked at, so a bad byte in a column we are about to
+ * discard still stops the import: we do not want to half-understand a file.
+ *
+ * Raw member ids and everything else from the file pass through the record
+ * buffer and the row array. Both are wiped before they are freed, and the row
+ * array is never realloc'd in place (realloc would free an unwiped copy).
+ * Once an error is seen no more rows are kept; parsing goes on only to collect
+ * further messages for the operator.
+ */
+#include "importer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "crypto/crypto.h"
+
+const char *const import_kept_columns[] = {
+    "member_id", "item_id", "timestamp", "quantity", NULL,
+};
+
+enum { COL_MEMBER, COL_ITEM, COL_TIMESTAMP, COL_QUANTITY, N_KEPT };
+
+/* name, and whether it may match anywhere inside a column name (distinctive
+ * stems); the others match as a whole name or as whole words. */
+/* clang-format off */
+#define IDENTIFIERS(X)                                                         \
+    X("name", 0) X("first_name", 1) X("last_name", 1) X("full_name", 1)        \
+    X("surname", 1) X("email", 1) X("e_mail", 0) X("mail", 0) X("phone", 1)    \
+    X("mobile", 1) X("telephone", 1) X("tel", 0) X("address", 1)               \
+    X("street", 1) X("city", 0) X("zip", 0) X("zip_code", 1)                   \
+    X("postcode", 1) X("postal_code", 1) X("birth", 1) X("birthday", 1)        \
+    X("birth_date", 1) X("dob", 0) X("date_of_birth", 1)                       \
+    X("national_id", 1) X("ssn", 0) X("passport", 1) X("id_number", 0)         \
+    X("card_number", 1) X("credit_card", 1) X("iban", 0) X("ip", 0)            \
+    X("ip_address", 1) X("姓名", 1) X("姓氏", 1) X("電話", 1) X("手機", 1)    \
+    X("地址", 1) X("住址", 1) X("電子郵件", 1) X("電子信箱", 1) X("生日", 1)  \
+    X("身分證", 1) X("身份證", 1) X("護照", 1) X("信用卡", 1)
+/* clang-format on */
+
+#define ID_NAME(n, a)     n,
+#define ID_ANYWHERE(n, a) a,
+const char *const import_identifier_names[] = {IDENTIFIERS(ID_NAME) NULL};
+static const unsigned char identifier_anywhere[] = {IDENTIFIERS(ID_ANYWHERE)};
+_Static_assert(sizeof identifier_anywhere + 1 ==
+                   FR_ARRAY_LEN(import_identifier_names),
+               "one flag per identifier name");
+
+/* Words that make "name" the name of a thing, not of a person. */
+static const char *const thing_words[] = {
+    "item",     "product",    "store", "shop",      "branch",   "brand",
+    "category", "sku",        "file",  "company",   "merchant", "vendor",
+    "supplier", "department", "dept",  "article",   "goods",    "menu",
+    "plan",     "campaign",   "promo", "promotion", "coupon",   "device",
+    "model",    "event",      "list",  "program",   "project",  "group",
+    "tag",      "table",      "host",  "domain",    "payment",
+};
+
+#define WORDS_MAX 256
+
+/* ---- errors ---------------------------------------------------------- */
+
+typedef struct errs {
+    char *buf;
+    size_t cap, len;
+    const char *path;
+    size_t n, max; /* errors counted; messages shown at most */
+    int full;
+} errs;
+
+/* Appends s[0..n) if there is room; otherwise what fits, cut before a UTF-8
+ * continuation byte, and nothing more afterwards. */
+static void
+err_append(errs *e, const char *s, size_t n)
+{
+    size_t room;
+
+    if (e->full || !e->buf || e->cap == 0)
+        return;
+    room = e->cap - 1 - e->len;
+    if (n > room) {
+        n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        e->full = 1;
+    }
+    memcpy(e->buf + e->len, s, n);
+    e->len += n;
+    e->buf[e->len] = '\0';
+}
+
+/* Appends "PATH:LINE: reason" (line 0: "PATH: reason") as a new line. */
+static void
+err_vappend(errs *e, unsigned long line, const char *fmt, va_list ap)
+{
+    char msg[512];
+    int n;
+
+    if (e->len)
+        err_append(e, "\n", 1);
+    err_append(e, e->path, strlen(e->path));
+    if (line)
+        n = snprintf(msg, sizeof msg, ":%lu: ", line);
+    else
+        n = snprintf(msg, sizeof msg, ": ");
+    err_append(e, msg, (size_t)n);
+    n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n >= (int)sizeof msg)
+        n = (int)sizeof msg - 1;
+    err_append(e, msg, n > 0 ? (size_t)n : 0);
+}
+
+static void err_line(errs *e, unsigned long line, const char *fmt, ...)
+    FR_PRINTF(3, 4);
+
+/* Counts an error and records its message while fewer than max are shown. */
+static void
+err_line(errs *e, unsigned long line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (++e->n > e->max)
+        return;
+    va_start(ap, fmt);
+    err_vappend(e, line, fmt, ap);
+    va_end(ap);
+}
+
+static void err_more(errs *e, const char *fmt, ...) FR_PRINTF(2, 3);
+
+static void
+err_more(errs *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    err_vappend(e, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* Says how many errors were counted but not shown. */
+static void
+err_finish(errs *e)
+{
+    if (e->n > e->max)
+        err_more(e, "%zu more error%s not shown", e->n - e->max,
+                 e->n - e->max == 1 ? "" : "s");
+}
+
+/* ---- reading records ------------------------------------------------- */
+
+enum {
+    REC_TOO_LONG = 1,
+    REC_NUL = 2,
+    REC_UNTERMINATED = 4,
+};
+
+typedef struct reader {
+    FILE *f;
+    char *buf; /* IMPORT_MAX_RECORD + 1 bytes */
+    size_t len;
+    unsigned long line; /* physical line of the next byte */
+    int started;
+} reader;
+
+/* Reads one record into rd->buf (NUL-terminated, line end removed). Returns
+ * 1 with *first_line and *flags set, 0 at end of file, -1 on a read error. */
+static int
+read_record(reader *rd, unsigned long *first_line, int *flags)
+{
+    int c, in_q = 0, quote_seen = 0, at_start = 1, any = 0;
+
+    rd->len = 0;
+    *flags = 0;
+    *first_line = rd->line;
+    while ((c = getc_unlocked(rd->f)) != EOF) {
+        any = 1;
+        if (c == '\0')
+            *flags |= REC_NUL;
+        if (rd->len < IMPORT_MAX_RECORD)
+            rd->buf[rd->len++] = (char)c;
+        else
+            *flags |= REC_TOO_LONG;
+        if (c == '\n')
+            rd->line++;
+        if (!rd->started && rd->len <= 3 &&
+            !memcmp(rd->buf, "\xEF\xBB\xBF", rd->len))
+            continue;     /* a BOM leaves the first field at its start */
+        if (quote_seen) { /* inside quotes, the previous byte was '"' */
+            quote_seen = 0;
+            if (c == '"')
+                continue; /* "" stands for one quote */
+            in_q = 0;     /* that quote closed the field */
+        } else if (in_q) {
+            quote_seen = c == '"';
+            continue;
+        }
+        if (c == '\n')
+            break;
+        if (c == '"' && at_start)
+            in_q = 1;
+        if (c != ' ' && c != '\t')
+            at_start = c == ',';
+    }
+    if (ferror(rd->f))
+        return -1;
+    if (!any)
+        return 0;
+    if (in_q && !quote_seen)
+        *flags |= REC_UNTERMINATED;
+    while (rd->len &&
+           (rd->buf[rd->len - 1] == '\n' || rd->buf[rd->len - 1] == '\r'))
+        rd->len--;
+    rd->buf[rd->len] = '\0';
+    if (!rd->started) { /* a BOM can only open the file */
+        rd->started = 1;
+        if (rd->len >= 3 && !memcmp(rd->buf, "\xEF\xBB\xBF", 3)) {
+            memmove(rd->buf, rd->buf + 3, rd->len - 3 + 1);
+            rd->len -= 3;
+        }
+    }
+    return 1;
+}
+
+/* Offset of the first byte that breaks strict UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or len if there is none. */
+static size_t
+utf8_bad_at(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned c = s[i], n, min, cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1, min = 0x80, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2, min = 0x800, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3, min = 0x10000, cp = c & 0x07;
+        else
+            return i;
+        if (len - i <= n)
+            return i;
+        for (unsigned k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+typedef struct fields {
+    char *f[IMPORT_MAX_COLUMNS];
+    size_t n;
+} fields;
+
+/* Splits rec in place. Spaces before an opening or after a closing quote are
+ * tolerated. FR_EPROTO on text after a closing quote, FR_ELIMIT on too many
+ * fields. */
+static fr_err
+split_record(char *rec, fields *fl)
+{
+    char *r = rec, *w = rec;
+
+    fl->n = 0;
+    for (;;) {
+        char *q = r;
+
+        if (fl->n == IMPORT_MAX_COLUMNS)
+            return FR_ELIMIT;
+        fl->f[fl->n++] = w;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '"') {
+            for (r = q + 1; *r && !(*r == '"' && r[1] != '"'); r++) {
+                if (*r == '"')
+                    r++; /* "" */
+                *w++ = *r;
+            }
+            if (*r != '"')
+                return FR_EPROTO; /* the reader flags this case first */
+            for (r++; *r == ' ' || *r == '\t'; r++)
+                ;
+            if (*r != ',' && *r != '\0')
+                return FR_EPROTO;
+        } else {
+            while (*r && *r != ',')
+                *w++ = *r++;
+        }
+        if (*r == '\0') {
+            *w = '\0';
+            return FR_OK;
+        }
+        *w = '\0';
+        w = ++r;
+    }
+}
+
+static char *
+trim(char *s)
+{
+    size_t n;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int
+ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+equal_nocase(const char *a, const char *b)
+{
+    while (*a &&
+           ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b))
+        a++, b++;
+    return *a == '\0' && *b == '\0';
+}
+
+/* ---- identifier columns ---------------------------------------------- */
+
+/* "_word_word_": lower case, separators and camelCase boundaries as single
+ * '_', cut at WORDS_MAX bytes. */
+static void
+to_words(const char *name, char *out)
+{
+    size_t n = 0;
+    int prev = 0;
+
+    out[n++] = '_';
+    for (; *name && n < WORDS_MAX - 3; name++) { /* up to 2 per byte */
+        int c = (unsigned char)*name;
+        int sep = c == ' ' || c == '_' || c == '-' || c == '.' || c == '/' ||
+                  c == '\t';
+        int camel =
+            c >= 'A' && c <= 'Z' &&
+            ((prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9'));
+
+        if ((sep || camel) && out[n - 1] != '_')
+            out[n++] = '_';
+        if (!sep)
+            out[n++] = (char)ascii_lower(c);
+        prev = c;
+    }
+    if (out[n - 1] != '_')
+        out[n++] = '_';
+    out[n] = '\0';
+}
+
+static void
+strip_seps(const char *words, char *out)
+{
+    for (; *words; words++)
+        if (*words != '_')
+            *out++ = *words;
+    *out = '\0';
+}
+
+static int
+has_word(const char *words, const char *word)
+{
+    char pat[WORDS_MAX];
+
+    snprintf(pat, sizeof pat, "_%s_", word);
+    return strstr(words, pat) != NULL;
+}
+
+static int
+names_a_thing(const char *words)
+{
+    for (size_t i = 0; i < FR_ARRAY_LEN(thing_words); i++)
+        if (has_word(words, thing_words[i]))
+            return 1;
+    return 0;
+}
+
+static int
+is_identifier(const char *name)
+{
+    char words[WORDS_MAX], flat[WORDS_MAX], id_flat[WORDS_MAX];
+
+    to_words(name, words);
+    strip_seps(words, flat);
+    for (size_t i = 0; import_identifier_names[i]; i++) {
+        const char *id = import_identifier_names[i];
+
+        strip_seps(id, id_flat);
+        if (!strcmp(flat, id_flat))
+            return 1;
+        if (identifier_anywhere[i] && strstr(flat, id_flat))
+            return 1;
+        if (has_word(words, id) &&
+            (strcmp(id, "name") || !names_a_thing(words)))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- the header ------------------------------------------------------ */
+
+typedef struct schema {
+    int col[N_KEPT]; /* field index of each kept column, -1 if absent */
+    size_t n_fields;
+} schema;
+
+/* Copies name into a reported slot, cut on a character boundary. */
+static void
+copy_name(char dst[IMPORT_NAME_MAX], const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n >= IMPORT_NAME_MAX) {
+        n = IMPORT_NAME_MAX - 1;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, name, n);
+    dst[n] = '\0';
+}
+
+static fr_err
+read_header(const fields *fl, unsigned long line, schema *sc,
+            import_result *res, errs *e)
+{
+    char missing[128] = "";
+    size_t before = e->n;
+
+    sc->n_fields = fl->n;
+    for (int k = 0; k < N_KEPT; k++)
+        sc->col[k] = -1;
+    res->discarded = calloc(fl->n, sizeof *res->discarded);
+    res->identifiers = calloc(fl->n, sizeof *res->identifiers);
+    if (!res->discarded || !res->identifiers)
+        return FR_ENOMEM;
+    for (size_t i = 0; i < fl->n; i++) {
+        const char *name = trim(fl->f[i]);
+        int k = 0;
+
+        while (k < N_KEPT && !equal_nocase(name, import_kept_columns[k]))
+            k++;
+        if (k < N_KEPT && sc->col[k] >= 0) {
+            err_line(e, line, "header names %s more than once",
+                     import_kept_columns[k]);
+        } else if (k < N_KEPT) {
+            sc->col[k] = (int)i;
+        } else {
+            copy_name(res->discarded[res->n_discarded++], name);
+            if (is_identifier(name))
+                copy_name(res->identifiers[res->n_identifiers++], name);
+        }
+    }
+    for (int k = 0; k < COL_QUANTITY; k++) {
+        if (sc->col[k] < 0) {
+            strcat(missing, *missing ? ", " : "");
+            strcat(missing, import_kept_columns[k]);
+        }
+    }
+    if (*missing)
+        err_line(e, line, "header lacks the required column(s) %s", missing);
+    res->has_quantity = sc->col[COL_QUANTITY] >= 0;
+    return e->n > before ? FR_EINVAL : FR_OK;
+}
+
+/* ---- rows ------------------------------------------------------------ */
+
+/* Strict decimal integer: optional '-', digits, no overflow. */
+static int
+parse_int(const char *s, int64_t *out)
+{
+    const char *d = *s == '-' ? s + 1 : s;
+
+    if (!*d)
+        return -1;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    return fr_parse_i64(s, INT64_MIN, INT64_MAX, out) ? -1 : 0;
+}
+
+static int
+has_control(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F)
+            return 1;
+        if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) /* C1 controls */
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct reasons {
+    char text[512];
+    size_t len;
+} reasons;
+
+static void reason(reasons *r, const char *fmt, ...) FR_PRINTF(2, 3);
+
+static void
+reason(reasons *r, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (r->len)
+        r->len +=
+            (size_t)snprintf(r->text + r->len, sizeof r->text - r->len, "; ");
+    if (r->len >= sizeof r->text)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(r->text + r->len, sizeof r->text - r->len, fmt, ap);
+    va_end(ap);
+    r->len += n > 0 ? (size_t)n : 0;
+    if (r->len >= sizeof r->text)
+        r->len = sizeof r->text - 1;
+}
+
+typedef struct limits {
+    uint32_t n_items;
+    int64_t now_s;
+} limits;
+
+static void
+check_member(const char *id, reasons *r)
+{
+    if (!*id)
+        reason(r, "member_id is empty");
+    else if (strlen(id) >= IMPORT_MEMBER_ID_MAX)
+        reason(r, "member_id is longer than %d bytes",
+               IMPORT_MEMBER_ID_MAX - 1);
+    else if (has_control(id))
+        reason(r, "member_id contains control characters");
+}
+
+static void
+check_item(const char *s, const limits *lim, import_row *row, reasons *r)
+{
+    int64_t v;
+
+    if (!*s)
+        reason(r, "item_id is empty");
+    else if (parse_int(s, &v) || v < 0 || v >= (int64_t)lim->n_items)
+        reason(r, "item_id is not an integer in [0, %u)", lim->n_items);
+    else
+        row->item = (uint32_t)v;
+}
+
+static void
+check_timestamp(const char *s, const limits *lim, import_row *row, reasons *r)
+{
+    int64_t v, latest = lim->now_s > INT64_MAX - 86400 ? INT64_MAX
+                                                       : lim->now_s + 86400;
+
+    if (!*s)
+        reason(r, "timestamp is empty");
+    else if (parse_int(s, &v))
+        reason(r, "timestamp is not an integer unix time in seconds");
+    else if (v < 0)
+        reason(r, "negative timestamp");
+    else if (v > latest)
+        reason(r, "future timestamp%s",
+               v / 1000 <= latest ? " (milliseconds instead of seconds?)" : "");
+    else
+        row->timestamp = v;
+}
+
+static void
+check_quantity(const char *s, import_row *row, reasons *r)
+{
+    int64_t v;
+
+    if (!*s)
+        reason(r, "quantity is empty");
+    else if (parse_int(s, &v) || v < 1 || v > UINT32_MAX)
+        reason(r, "quantity is not an integer >= 1");
+    else
+        row->quantity = (uint32_t)v;
+}
+
+/* Validates one data record; fills *row and returns 1 when it is good. */
+static int
+read_row(const fields *fl, const schema *sc, const limits *lim,
+         unsigned long line, import_row *row, errs *e)
+{
+    reasons r = {.len = 0};
+    char *id;
+
+    if (fl->n != sc->n_fields) {
+        err_line(e, line, "wrong field count: %zu, the header has %zu", fl->n,
+                 sc->n_fields);
+        return 0;
+    }
+    memset(row, 0, sizeof *row);
+    row->quantity = 1;
+    id = trim(fl->f[sc->col[COL_MEMBER]]);
+    check_member(id, &r);
+    check_item(trim(fl->f[sc->col[COL_ITEM]]), lim, row, &r);
+    check_timestamp(trim(fl->f[sc->col[COL_TIMESTAMP]]), lim, row, &r);
+    if (sc->col[COL_QUANTITY] >= 0)
+        check_quantity(trim(fl->f[sc->col[COL_QUANTITY]]), row, &r);
+    if (r.len) {
+        fr_crypto_wipe(row, sizeof *row);
+        err_line(e, line, "%s", r.text);
+        return 0;
+    }
+    memcpy(row->member_id, id, strlen(id) + 1);
+    return 1;
+}
+
+/* ---- the row array --------------------------------------------------- */
+
+typedef struct rows {
+    import_row *v;
+    size_t n, cap;
+} rows;
+
+static void
+rows_clear(rows *rs)
+{
+    if (rs->v)
+        fr_crypto_wipe(rs->v, rs->cap * sizeof *rs->v);
+    free(rs->v);
+    rs->v = NULL;
+    rs->n = rs->cap = 0;
+}
+
+/* Appends a copy of row, growing by copy-then-wipe rather than realloc. */
+static fr_err
+rows_push(rows *rs, const import_row *row)
+{
+    if (rs->n == rs->cap) {
+        size_t n = rs->n, cap = rs->cap ? rs->cap * 2 : 1024;
+        import_row *v;
+
+        if (cap > SIZE_MAX / sizeof *v)
+            return FR_ENOMEM;
+        v = malloc(cap * sizeof *v);
+        if (!v)
+            return FR_ENOMEM;
+        if (n)
+            memcpy(v, rs->v, n * sizeof *v);
+        rows_clear(rs);
+        rs->v = v;
+        rs->n = n;
+        rs->cap = cap;
+    }
+    rs->v[rs->n++] = *row;
+    return FR_OK;
+}
+
+/* ---- the whole file -------------------------------------------------- */
+
+/* Record-level problems: too long, NUL, quoting, UTF-8. 1 if any. */
+static int
+record_broken(const reader *rd, int flags, unsigned long line, errs *e)
+{
+    size_t bad;
+
+    if (flags & REC_TOO_LONG)
+        err_line(e, line, "record longer than %d bytes", IMPORT_MAX_RECORD);
+    else if (flags & REC_NUL)
+        err_line(e, line, "contains a NUL byte");
+    else if (flags & REC_UNTERMINATED)
+        err_line(e, line, "unterminated quoted field");
+    else if ((bad = utf8_bad_at((const unsigned char *)rd->buf, rd->len)) <
+             rd->len)
+        err_line(e, line, "not valid UTF-8 (byte %zu of the record)", bad + 1);
+    else
+        return 0;
+    return 1;
+}
+
+typedef struct parse_state {
+    reader rd;
+    schema sc;
+    limits lim;
+    rows rs;
+    fields fl;
+    int have_header;
+} parse_state;
+
+/* Handles one non-blank record. FR_EINVAL only for a broken header (which
+ * ends parsing); row errors are collected in e and parsing goes on. */
+static fr_err
+handle_record(parse_state *ps, int flags, unsigned long line,
+              import_result *res, errs *e)
+{
+    import_row row;
+    fr_err rc;
+
+    if (record_broken(&ps->rd, flags, line, e))
+        return ps->have_header ? FR_OK : FR_EINVAL;
+    rc = split_record(ps->rd.buf, &ps->fl);
+    if (!ps->have_header) {
+        ps->have_header = 1;
+        if (rc) {
+            err_line(e, line,
+                     rc == FR_ELIMIT ? "header has more than %d "
+                                       "columns"
+                                     : "malformed quoting in the header",
+                     IMPORT_MAX_COLUMNS);
+            return FR_EINVAL;
+        }
+        return read_header(&ps->fl, line, &ps->sc, res, e);
+    }
+    if (rc == FR_EPROTO) {
+        err_line(e, line, "malformed quoting (text after a closing quote)");
+        return FR_OK;
+    }
+    if (rc == FR_ELIMIT) {
+        err_line(e, line,
+                 "wrong field count: more than %d, the header has "
+                 "%zu",
+                 IMPORT_MAX_COLUMNS, ps->sc.n_fields);
+        return FR_OK;
+    }
+    if (read_row(&ps->fl, &ps->sc, &ps->lim, line, &row, e) && e->n == 0)
+        rc = rows_push(&ps->rs, &row);
+    fr_crypto_wipe(&row, sizeof row);
+    if (e->n)
+        rows_clear(&ps->rs); /* all or nothing: stop holding ids */
+    return rc;
+}
+
+static fr_err
+parse_file(parse_state *ps, import_result *res, errs *e)
+{
+    unsigned long line;
+    int flags, got;
+    fr_err rc = FR_OK;
+
+    while ((got = read_record(&ps->rd, &line, &flags)) == 1) {
+        if (ps->rd.len == 0 && !flags)
+            continue; /* blank line */
+        if ((rc = handle_record(ps, flags, line, res, e)))
+            return rc;
+    }
+    if (got < 0) {
+        err_line(e, 0, "read error");
+        return FR_ESYS;
+    }
+    return e->n ? FR_EINVAL : FR_OK;
+}
+
+static fr_err
+open_file(const char *path, FILE **f_out, errs *e)
+{
+    int errnum;
+
+    *f_out = fopen(path, "rb");
+    if (*f_out)
+        return FR_OK;
+    errnum = errno;
+    if (errnum == ENOENT) {
+        err_line(e, 0, "cannot open: no such file");
+        return FR_ENOENT;
+    }
+    err_line(e, 0, "cannot open (errno %d)", errnum);
+    return FR_ESYS;
+}
+
+fr_err
+import_parse(const char *path, uint32_t n_items, int64_t now_s,
+             size_t max_errors, import_result **out, char *errbuf,
+             size_t errlen)
+{
+    errs e = {.buf = errbuf,
+              .cap = errlen,
+              .path = path,
+              .max = max_errors ? max_errors : 1};
+    parse_state *ps = NULL;
+    import_result *res = NULL;
+    FILE *f = NULL;
+    fr_err rc;
+
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return FR_EINVAL;
+    if ((rc = open_file(path, &f, &e)))
+        goto out;
+    rc = FR_ENOMEM;
+    ps = calloc(1, sizeof *ps);
+    res = calloc(1, sizeof *res);
+    if (!ps || !res || !(ps->rd.buf = malloc(IMPORT_MAX_RECORD + 1)))
+        goto out;
+    ps->rd.f = f;
+    ps->rd.line = 1;
+    ps->lim.n_items = n_items;
+    ps->lim.now_s = now_s;
+    if ((rc = parse_file(ps, res, &e)))
+        goto out;
+    res->rows = ps->rs.v;
+    res->n_rows = ps->rs.n;
+    ps->rs.v = NULL;
+    *out = res;
+    res = NULL;
+out:
+    if (rc == FR_ENOMEM && e.n == 0)
+        err_line(&e, 0, "out of memory");
+    err_finish(&e);
+    if (ps) {
+        if (ps->rd.buf)
+            fr_crypto_wipe(ps->rd.buf, IMPORT_MAX_RECORD + 1);
+        free(ps->rd.buf);
+        rows_clear(&ps->rs);
+        fr_crypto_wipe(&ps->fl, sizeof ps->fl);
+        free(ps);
+    }
+    if (f)
+        fclose(f);
+    import_result_destroy(&res);
+    return rc;
+}
+
+void
+import_result_destroy(import_result **rp)
+{
+    import_result *r;
+
+    if (!rp || !*rp)
+        return;
+    r = *rp;
+    if (r->rows)
+        fr_crypto_wipe(r->rows, r->n_rows * sizeof *r->rows);
+    free(r->rows);
+    free(r->discarded);
+    free(r->identifiers);
+    free(r);
+    *rp = NULL;
+}
