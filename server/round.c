@@ -149,6 +149,44 @@ round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
                     fr_strerror(rc));
 }
 
+/* Sends one message to every selected store. The stores share one queued
+ * copy (it can hold the model, and there can be thousands of stores); if
+ * the peer list cannot be made, each gets its own copy as before. */
+static void
+send_all_selected(aggregator *a, const uint8_t *buf, size_t len)
+{
+    size_t cap = a->n_selected ? a->n_selected : 1, n = 0;
+    const fr_net_peer **peers = malloc(cap * sizeof *peers);
+    const char **names = malloc(cap * sizeof *names);
+    fr_err *rcs = malloc(cap * sizeof *rcs);
+
+    if (!peers || !names || !rcs) {
+        for (size_t i = 0; i < a->n_selected; i++)
+            round_send_to(a, a->selected[i], buf, len);
+        goto out;
+    }
+    for (size_t i = 0; i < a->n_selected; i++) {
+        store_entry *e = registry_find(a->reg, a->selected[i]);
+        if (e) {
+            names[n] = a->selected[i];
+            peers[n++] = &e->peer;
+        }
+    }
+    if (fr_net_send_shared(a->sock, peers, n, buf, len, rcs)) {
+        for (size_t i = 0; i < n; i++)
+            round_send_to(a, names[i], buf, len);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rcs[i])
+            fr_log_info(TAG, "could not send to store %s: %s", names[i],
+                        fr_strerror(rcs[i]));
+out:
+    free(peers);
+    free(names);
+    free(rcs);
+}
+
 /* Tells every selected store how the round ended; a completed round carries
  * the new global model so stores can serve recommendations from it. */
 static void
@@ -173,8 +211,7 @@ announce_end(aggregator *a, int completed)
                    (unsigned long long)a->round_id);
         return;
     }
-    for (size_t i = 0; i < a->n_selected; i++)
-        round_send_to(a, a->selected[i], buf, len);
+    send_all_selected(a, buf, len);
     free(buf);
 }
 

@@ -169,6 +169,8 @@ secure_start(aggregator *a, int64_t now)
                               .clip = c->secagg_clip,
                               .weight_cap = (uint32_t)c->secagg_weight_cap};
     memcpy(setup.graph_commit, p.graph_commit, 32);
+    fr_log_info(TAG, "round id %llu: sending the round start to %u stores",
+                (unsigned long long)a->round_id, p.n);
     for (uint32_t i = 0; i < p.n; i++) {
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -265,12 +267,18 @@ advance(aggregator *a, int64_t now)
                         "phase", (unsigned long long)a->round_id, pending,
                         phase_name(closing));
         if (fr_sa_server_phase(a->sa) == FR_SA_NONE) {
-            finish(a, now);
+            /* The last advance removed the masks, which takes seconds with
+             * many stores: the round ends now, not when the reveal came. */
+            finish(a, fr_clock_ms());
             return;
         }
         for (uint32_t i = 0; i < a->n_selected; i++)
             if (fr_sa_server_request(a->sa, i, &req) == FR_OK)
                 send_request(a, i, &req);
+        fr_log_info(TAG, "round id %llu: %s phase open, waiting for %u "
+                    "store(s)", (unsigned long long)a->round_id,
+                    phase_name(fr_sa_server_phase(a->sa)),
+                    fr_sa_server_pending(a->sa));
         a->phase_deadline_ms = fr_sa_server_phase(a->sa) == FR_SA_MASKED
                                    ? a->deadline_ms
                                    : now + a->cfg->secagg_phase_timeout_ms;

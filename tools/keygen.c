@@ -179,7 +179,7 @@ get_keypair(const char *base, int reuse, int force, fr_crypto_keypair **out)
     fr_err rc;
 
     if (reuse) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 16]; /* base and its suffix */
 
         snprintf(path, sizeof path, "%s.key", base);
         rc = fr_crypto_keypair_load(path, out);
@@ -217,7 +217,7 @@ get_signkey(const char *base, int reuse, int force, fr_crypto_signkey **out)
     fr_err rc;
 
     if (reuse) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 16]; /* base and its suffix */
 
         snprintf(path, sizeof path, "%s.sign.key", base);
         rc = fr_crypto_signkey_load(path, out);
@@ -257,7 +257,7 @@ get_signkey(const char *base, int reuse, int force, fr_crypto_signkey **out)
 static int
 plan(const args *a, const char *base, int *reuse_key, int *reuse_sign)
 {
-    char key_path[PATH_MAX], sign_path[PATH_MAX];
+    char key_path[PATH_MAX + 16], sign_path[PATH_MAX + 16];
 
     *reuse_key = *reuse_sign = 0;
     if (a->force)

@@ -376,6 +376,46 @@ fr_net_send(fr_net_sock *s, const fr_net_peer *peer, const void *buf,
     return FR_OK;
 }
 
+/* The routing frame, then a reference to the shared payload. */
+static fr_err
+send_ref(fr_net_sock *s, const fr_net_peer *peer, zmq_msg_t *shared)
+{
+    zmq_msg_t m;
+
+    if (!peer || peer->id_len == 0 || peer->id_len > FR_NET_PEER_ID_MAX)
+        return FR_EINVAL;
+    if (zmq_send(s->z, peer->id, peer->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+        0)
+        return map_zmq_errno(zmq_errno());
+    zmq_msg_init(&m);
+    if (zmq_msg_copy(&m, shared) != 0 ||
+        zmq_msg_send(&m, s->z, ZMQ_DONTWAIT) < 0) {
+        fr_err rc = map_zmq_errno(zmq_errno());
+        zmq_msg_close(&m);
+        return rc;
+    }
+    return FR_OK;
+}
+
+fr_err
+fr_net_send_shared(fr_net_sock *s, const fr_net_peer *const *peers, size_t n,
+                   const void *buf, size_t len, fr_err *rc_out)
+{
+    zmq_msg_t shared;
+
+    if (!s || s->type != ZMQ_ROUTER || (n && (!peers || !rc_out)) ||
+        (!buf && len))
+        return FR_EINVAL;
+    if (zmq_msg_init_size(&shared, len) != 0)
+        return FR_ENOMEM;
+    if (len)
+        memcpy(zmq_msg_data(&shared), buf, len);
+    for (size_t i = 0; i < n; i++)
+        rc_out[i] = send_ref(s, peers[i], &shared);
+    zmq_msg_close(&shared); /* the queued references keep the bytes */
+    return FR_OK;
+}
+
 /* Waits until s is readable or timeout_ms passed (-1: forever). */
 static fr_err
 wait_readable(fr_net_sock *s, int timeout_ms)
@@ -537,4 +577,38 @@ fr_net_poll(fr_net_sock *const *socks, size_t n, int timeout_ms,
             ready |= 1u << i;
     *ready_out = ready;
     return FR_OK;
+}
+
+fr_err
+fr_net_poll_many(fr_net_sock *const *socks, size_t n, int timeout_ms,
+                 uint8_t *ready_out, size_t *n_ready_out)
+{
+    zmq_pollitem_t *items;
+    size_t count = 0;
+    fr_err rc = FR_OK;
+
+    if ((n && (!socks || !ready_out)) || n > INT_MAX)
+        return FR_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!socks[i])
+            return FR_EINVAL;
+    items = malloc((n ? n : 1) * sizeof *items);
+    if (!items)
+        return FR_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        items[i] = (zmq_pollitem_t){.socket = socks[i]->z,
+                                    .events = ZMQ_POLLIN};
+    if (zmq_poll(items, (int)n, timeout_ms) < 0) {
+        rc = map_zmq_errno(zmq_errno());
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ready_out[i] = (items[i].revents & ZMQ_POLLIN) != 0;
+        count += ready_out[i];
+    }
+    if (n_ready_out)
+        *n_ready_out = count;
+out:
+    free(items);
+    return rc;
 }

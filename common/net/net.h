@@ -105,6 +105,17 @@ void fr_net_sock_destroy(fr_net_sock **sp);
 FR_NODISCARD fr_err fr_net_send(fr_net_sock *s, const fr_net_peer *peer,
                                 const void *buf, size_t len);
 
+/* Sends one message to each of peers[0..n-1] on a ROUTER socket without
+ * blocking, like fr_net_send per peer, but all of them share one copy of
+ * buf (ZeroMQ counts references) instead of one queued copy per peer.
+ * rc_out[i] gets fr_net_send's result for peers[i]. Returns FR_EINVAL on a
+ * non-ROUTER socket or bad arguments, FR_ENOMEM if the shared copy cannot
+ * be made (nothing sent then), FR_OK otherwise. */
+FR_NODISCARD fr_err fr_net_send_shared(fr_net_sock *s,
+                                       const fr_net_peer *const *peers,
+                                       size_t n, const void *buf, size_t len,
+                                       fr_err *rc_out);
+
 /* Receives one message, waiting up to timeout_ms (0 = poll, -1 = forever).
  * *buf_out is malloc'd (caller frees); peer_out (ROUTER only, may be NULL)
  * gets routing id and store name. FR_ETIMEDOUT if nothing arrived; FR_EPROTO
@@ -118,5 +129,14 @@ FR_NODISCARD fr_err fr_net_recv(fr_net_sock *s, int timeout_ms,
  * timeout. FR_ECLOSED if interrupted by a signal (check your stop flag). */
 FR_NODISCARD fr_err fr_net_poll(fr_net_sock *const *socks, size_t n,
                                 int timeout_ms, unsigned *ready_out);
+
+/* fr_net_poll for any number of sockets (fr_net_poll takes at most one per
+ * bit of unsigned): sets ready_out[i] to 1 if socks[i] can be read and to 0
+ * otherwise, and *n_ready_out (may be NULL) to how many can. ready_out is
+ * written only on success. FR_ENOMEM if the poll set cannot be allocated;
+ * FR_ECLOSED as for fr_net_poll. */
+FR_NODISCARD fr_err fr_net_poll_many(fr_net_sock *const *socks, size_t n,
+                                     int timeout_ms, uint8_t *ready_out,
+                                     size_t *n_ready_out);
 
 #endif

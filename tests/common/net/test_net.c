@@ -680,6 +680,61 @@ test_send_to_gone_peer(void **state)
     assert_int_equal(rc, FR_ECLOSED);
 }
 
+/* One payload for several peers: each gets it whole, a gone peer fails on
+ * its own, and the caller's buffer is free for reuse at once. */
+static void
+test_send_shared(void **state)
+{
+    enum { LEN = 100000 };
+    fixture *f = *state;
+    const uint8_t *spk = fr_crypto_keypair_public(f->server);
+    fr_net_sock *ca, *cb;
+    fr_net_peer pa, pb, bogus = {.id = {1, 2, 3}, .id_len = 3};
+    const fr_net_peer *peers[3];
+    fr_err rcs[3] = {FR_ESYS, FR_ESYS, FR_ESYS};
+    char *buf = malloc(LEN), *want = malloc(LEN);
+
+    assert_non_null(buf);
+    assert_non_null(want);
+    write_allow(f, "store-a", f->a, "store-b", f->b);
+    assert_int_equal(fr_net_zap_reload(f->ctx), FR_OK);
+    ca = connect_as(f, f->a, spk);
+    cb = connect_as(f, f->b, spk);
+    send_str(ca, NULL, "a here");
+    expect_str(f->router, &pa, "a here");
+    send_str(cb, NULL, "b here");
+    expect_str(f->router, &pb, "b here");
+    peers[0] = &pa;
+    peers[1] = &bogus;
+    peers[2] = &pb;
+
+    memset(want, 'm', LEN - 1);
+    want[LEN - 1] = '\0';
+    memcpy(buf, want, LEN);
+    assert_int_equal(fr_net_send_shared(f->router, peers, 3, buf, LEN - 1,
+                                        rcs),
+                     FR_OK);
+    assert_int_equal(rcs[0], FR_OK);
+    assert_int_equal(rcs[1], FR_ECLOSED);
+    assert_int_equal(rcs[2], FR_OK);
+    memset(buf, 'x', LEN); /* the queued copy is not the caller's */
+    expect_str(ca, NULL, want);
+    expect_str(cb, NULL, want);
+    free(buf);
+    free(want);
+
+    assert_int_equal(fr_net_send_shared(f->router, peers, 0, "x", 1, NULL),
+                     FR_OK);
+    assert_int_equal(fr_net_send_shared(f->router, peers, 1, NULL, 1, rcs),
+                     FR_EINVAL);
+    assert_int_equal(fr_net_send_shared(f->router, peers, 1, "x", 1, NULL),
+                     FR_EINVAL);
+    assert_int_equal(fr_net_send_shared(ca, peers, 1, "x", 1, rcs),
+                     FR_EINVAL);
+    close_sock(f, &ca);
+    close_sock(f, &cb);
+}
+
 /* A raw DEALER with store A's key: it can send shapes our API never does. */
 static void
 raw_client(fixture *f, void **zctx_out, void **sock_out)
@@ -867,6 +922,65 @@ test_pair_and_poll(void **state)
     close_sock(f, &main_end);
 }
 
+/* More sockets than fr_net_poll's bitmask holds: fr_net_poll_many reports
+ * exactly the readable ones, and nothing on a timeout. */
+static void
+test_poll_many(void **state)
+{
+    enum { PAIRS = 40 };
+    fr_net_ctx *ctx = NULL;
+    fr_net_sock *near[PAIRS], *far[PAIRS];
+    uint8_t ready[PAIRS];
+    size_t n_ready = 99;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(fr_crypto_init(), FR_OK);
+    assert_int_equal(fr_net_ctx_new(&ctx), FR_OK);
+    for (int i = 0; i < PAIRS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "poll-many-%d", i);
+        assert_int_equal(fr_net_pair(ctx, name, 1, &near[i]), FR_OK);
+        assert_int_equal(fr_net_pair(ctx, name, 0, &far[i]), FR_OK);
+    }
+    memset(ready, 7, sizeof ready);
+    assert_int_equal(fr_net_poll_many(near, PAIRS, 0, ready, &n_ready), FR_OK);
+    assert_int_equal(n_ready, 0);
+    for (int i = 0; i < PAIRS; i++)
+        assert_int_equal(ready[i], 0);
+
+    send_str(far[3], NULL, "three");
+    send_str(far[37], NULL, "thirty-seven");
+    /* Both may not be visible at once on the first wake-up. */
+    for (int tries = 0; tries < 100 && n_ready < 2; tries++)
+        assert_int_equal(fr_net_poll_many(near, PAIRS, 100, ready, &n_ready),
+                         FR_OK);
+    assert_int_equal(n_ready, 2);
+    for (int i = 0; i < PAIRS; i++)
+        assert_int_equal(ready[i], i == 3 || i == 37);
+    expect_str(near[37], NULL, "thirty-seven");
+    expect_str(near[3], NULL, "three");
+    assert_int_equal(fr_net_poll_many(near, PAIRS, 20, ready, NULL), FR_OK);
+    for (int i = 0; i < PAIRS; i++)
+        assert_int_equal(ready[i], 0);
+    assert_int_equal(fr_net_recv(near[0], 0, NULL, &buf, &len), FR_ETIMEDOUT);
+
+    /* Bad arguments are refused and leave the output alone. */
+    ready[0] = 5;
+    assert_int_equal(fr_net_poll_many(near, PAIRS, 0, NULL, NULL), FR_EINVAL);
+    assert_int_equal(fr_net_poll_many(NULL, 1, 0, ready, NULL), FR_EINVAL);
+    assert_int_equal(ready[0], 5);
+    assert_int_equal(fr_net_poll_many(near, 0, 0, NULL, &n_ready), FR_OK);
+    assert_int_equal(n_ready, 0);
+
+    for (int i = 0; i < PAIRS; i++) {
+        fr_net_sock_destroy(&near[i]);
+        fr_net_sock_destroy(&far[i]);
+    }
+    fr_net_ctx_destroy(&ctx);
+}
+
 int
 main(void)
 {
@@ -882,10 +996,12 @@ main(void)
         cmocka_unit_test(test_store_name_rule),
         T(test_oversized_message),
         T(test_send_to_gone_peer),
+        T(test_send_shared),
         T(test_multipart_dropped),
         T(test_malformed_zap_requests),
         T(test_listen_needs_zap),
         T(test_pair_and_poll),
+        cmocka_unit_test(test_poll_many),
     };
 #undef T
 
