@@ -36,14 +36,12 @@
 #include "net/net.h"
 #include "secagg/quant.h"
 #include "secagg/secagg.h"
+#include "state.h"
 #include "store.h"
 #include "wire/wire.h"
 #include "worker.h"
 
 #define TAG "client"
-#define MEMBERS_FILE "members.bin"
-#define MODEL_FILE "model.bin"
-#define STATE_MAX_BYTES ((size_t)1 << 31)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -59,29 +57,22 @@ typedef struct client {
     fr_net_ctx *ctx;
     fr_net_sock *conn;
     worker *work;
-    store_data *data;
+    cstate *cs;    /* the store's data and saved state (state.h) */
     evalset *eval; /* fixed test list, if test_file is set */
     fr_mf *mf;     /* made at the first round, when dim is known */
     uint64_t last_round;
     int busy;
     fr_msg *pending;     /* a ROUND_START that came while busy (owned) */
     fr_mf_opts last_opts; /* training options of the last round */
-    fr_crypto_signkey *id; /* identity key; NULL if none provisioned */
+    fr_crypto_signkey *own_id; /* identity key loaded from a file */
+    const fr_crypto_signkey *id; /* the one in use (own_id or the vault's);
+                                    NULL if none provisioned */
     fr_sa_client *sa;      /* the secure round in progress, if any */
     uint64_t sa_round;
     fr_secagg_setup sa_setup;
     uint32_t *sa_input;    /* encoded update, waiting for the masks */
     fr_metrics sa_metrics;
-    char members_path[CLIENT_PATH_MAX + 32];
-    char model_path[CLIENT_PATH_MAX + 32];
 } client;
-
-void
-client_state_paths(const client_config *cfg, char *members, char *model, size_t n)
-{
-    snprintf(members, n, "%s/" MEMBERS_FILE, cfg->state_dir);
-    snprintf(model, n, "%s/" MODEL_FILE, cfg->state_dir);
-}
 
 /* Creates the member state for dim, restoring saved embeddings when their
  * shape matches (a different dim starts afresh, which the log says). */
@@ -94,45 +85,32 @@ client_holdout(const client_config *cfg)
 }
 
 fr_err
-client_open_members(const client_config *cfg, const store_data *data,
-                    uint32_t dim, const char *path, fr_mf **out)
+client_open_members(const client_config *cfg, const cstate *cs, uint32_t dim,
+                    fr_mf **out)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fr_err rc = fr_mf_new_holdout(out, store_data_dataset(data), dim,
-                                  (uint64_t)cfg->seed, client_holdout(cfg));
+    fr_err rc = fr_mf_new_holdout(out, store_data_dataset(cstate_data(cs)),
+                                  dim, (uint64_t)cfg->seed,
+                                  client_holdout(cfg));
 
     if (rc)
         return rc;
-    rc = fr_file_read_all(path, STATE_MAX_BYTES, &buf, &len);
-    if (rc == FR_ENOENT)
-        return FR_OK;
-    if (rc == FR_OK && fr_mf_decode_members(*out, buf, len) == FR_OK)
-        fr_log_info(TAG, "member embeddings restored from %s", path);
-    else
-        fr_log_warn(TAG, "member embeddings in %s not usable (damaged or "
-                    "another shape); starting afresh", path);
-    if (buf)
-        fr_crypto_wipe(buf, len);
-    free(buf);
+    rc = cstate_load_members(cs, *out);
+    if (rc == FR_OK)
+        fr_log_info(TAG, "member embeddings restored");
+    else if (rc != FR_ENOENT)
+        fr_log_warn(TAG, "saved member embeddings not usable (damaged or "
+                    "another shape); starting afresh");
     return FR_OK;
 }
 
 static void
 save_members(client *c)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fr_err rc = fr_mf_encode_members(c->mf, &buf, &len);
+    fr_err rc = cstate_save_members(c->cs, c->mf);
 
-    if (rc == FR_OK)
-        rc = fr_file_write_atomic(c->members_path, buf, len, 0600);
     if (rc)
         fr_log_err(TAG, "cannot save member embeddings: %s",
                    fr_strerror(rc));
-    if (buf)
-        fr_crypto_wipe(buf, len);
-    free(buf);
 }
 
 static void
@@ -155,7 +133,7 @@ static void
 send_hello(client *c)
 {
     fr_msg m = {.type = FR_MSG_HELLO, .round_id = c->last_round};
-    const fr_dataset *d = store_data_dataset(c->data);
+    const fr_dataset *d = store_data_dataset(cstate_data(c->cs));
 
     m.u.hello.num_examples = fr_dataset_n_interactions(d);
     m.u.hello.last_round = c->last_round;
@@ -220,6 +198,12 @@ sa_try_mask(client *c)
     sa_send(c, &out, &c->sa_metrics);
     fr_log_info(TAG, "round id %llu: masked update sent (%u words)",
                 (unsigned long long)c->sa_round, out.n_words);
+    {
+        char detail[160];
+        snprintf(detail, sizeof detail, "round id %llu: masked update sent",
+                 (unsigned long long)c->sa_round);
+        cstate_audit(c->cs, "round", detail);
+    }
     fr_crypto_wipe(c->sa_input, (size_t)c->sa_setup.n_words * 4);
 }
 
@@ -334,6 +318,7 @@ on_round_start(client *c, const fr_msg *msg)
 {
     const fr_msg_round_start *rs = &msg->u.round_start;
     train_job *job = NULL;
+    int changed = 0;
     fr_err rc;
 
     FR_ASSERT(!c->busy);
@@ -344,8 +329,20 @@ on_round_start(client *c, const fr_msg *msg)
                    (long long)c->cfg->n_items);
         return;
     }
-    if (!c->mf && (rc = client_open_members(c->cfg, c->data, rs->dim,
-                                            c->members_path, &c->mf))) {
+    if ((rc = cstate_refresh(c->cs, &changed))) {
+        fr_log_err(TAG, "round id %llu ignored: cannot read the store: %s",
+                   (unsigned long long)msg->round_id, fr_strerror(rc));
+        return;
+    }
+    if (changed) /* consent, erasure or retention changed the data */
+        fr_mf_destroy(&c->mf);
+    if (fr_dataset_n_members(store_data_dataset(cstate_data(c->cs))) == 0) {
+        fr_log_warn(TAG, "round id %llu: no member consents to training; not "
+                    "taking part", (unsigned long long)msg->round_id);
+        return;
+    }
+    if (!c->mf && (rc = client_open_members(c->cfg, c->cs, rs->dim,
+                                            &c->mf))) {
         fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
         return;
     }
@@ -363,7 +360,7 @@ on_round_start(client *c, const fr_msg *msg)
     job->round_id = msg->round_id;
     job->mf = c->mf;
     job->eval = c->eval;
-    job->data = store_data_dataset(c->data);
+    job->data = store_data_dataset(cstate_data(c->cs));
     job->opts = (fr_mf_opts){.epochs = rs->train.local_epochs,
                              .lr = rs->train.learning_rate,
                              .negatives = rs->train.negatives,
@@ -401,7 +398,7 @@ start_refit(client *c, uint64_t round_id, fr_model **modelp)
     *modelp = NULL;
     job->mf = c->mf;
     job->eval = c->eval;
-    job->data = store_data_dataset(c->data);
+    job->data = store_data_dataset(cstate_data(c->cs));
     job->opts = c->last_opts;
     job->opts.epochs = (uint32_t)c->cfg->refit_epochs;
     if (worker_submit(c->work, &job) != FR_OK) {
@@ -431,7 +428,7 @@ on_round_end(client *c, const fr_msg *msg)
     rc = model_from_wire(re->n_items, re->dim, re->item_emb, re->item_bias,
                          &model);
     if (rc == FR_OK)
-        rc = fr_model_save(model, c->model_path);
+        rc = cstate_save_model(c->cs, model);
     if (rc) {
         fr_log_err(TAG, "cannot save the global model: %s", fr_strerror(rc));
         fr_model_destroy(&model);
@@ -490,6 +487,13 @@ on_job_done(client *c)
     u->delta_bias = fr_model_item_bias_const(job->delta);
     u->metrics = job->metrics;
     send_msg(c, &m);
+    {
+        char detail[160];
+        snprintf(detail, sizeof detail, "round id %llu: plain update sent "
+                 "(%llu examples)", (unsigned long long)job->round_id,
+                 (unsigned long long)job->num_examples);
+        cstate_audit(c->cs, "round", detail);
+    }
     fr_log_info(TAG, "round id %llu: trained in %.2f s, loss %.4f, local "
                 "HR@10 %.4f NDCG@10 %.4f; update sent",
                 (unsigned long long)job->round_id, job->seconds,
@@ -592,27 +596,6 @@ out:
     return rc;
 }
 
-fr_err
-client_load_data(const client_config *cfg, store_data **out)
-{
-    char err[512] = "";
-    fr_err rc = store_data_load(cfg->data, (uint32_t)cfg->n_items, out, err,
-                                sizeof err);
-    const fr_dataset *d;
-
-    if (rc) {
-        fr_log_err(TAG, "%s", err);
-        return rc;
-    }
-    d = store_data_dataset(*out);
-    fr_log_info(TAG, "loaded %llu interactions of %u members from %s; %u "
-                "other column(s) not kept",
-                (unsigned long long)fr_dataset_n_interactions(d),
-                fr_dataset_n_members(d), cfg->data,
-                store_data_ignored_columns(*out));
-    return FR_OK;
-}
-
 static fr_err
 load_evalset(const client_config *cfg, const store_data *data, evalset **out)
 {
@@ -650,7 +633,12 @@ load_identity(client *c)
                  cfg->key_file);
     else
         snprintf(path, sizeof path, "%s.sign.key", cfg->key_file);
-    rc = fr_crypto_signkey_load(path, &c->id);
+    if (cstate_identity(c->cs)) {
+        c->id = cstate_identity(c->cs);
+        return FR_OK;
+    }
+    rc = fr_crypto_signkey_load(path, &c->own_id);
+    c->id = c->own_id;
     if (rc == FR_ENOENT && !explicit) {
         fr_log_warn(TAG, "no identity key at %s: this store cannot take part "
                     "in secure rounds", path);
@@ -682,12 +670,12 @@ client_run(const client_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    client_state_paths(cfg, c.members_path, c.model_path, sizeof c.members_path);
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (!*cfg->store && mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
         fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
         return 1;
     }
-    if (client_load_data(cfg, &c.data) || load_evalset(cfg, c.data, &c.eval) ||
+    if (cstate_open(cfg, &c.cs) ||
+        load_evalset(cfg, cstate_data(c.cs), &c.eval) ||
         load_identity(&c) || fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
         worker_new(&c.work, c.ctx))
         goto out;
@@ -701,10 +689,10 @@ out:
     fr_net_ctx_destroy(&c.ctx);
     fr_msg_destroy(&c.pending);
     sa_reset(&c);
-    fr_crypto_signkey_destroy(&c.id);
+    fr_crypto_signkey_destroy(&c.own_id);
     fr_mf_destroy(&c.mf);
     evalset_destroy(&c.eval);
-    store_data_destroy(&c.data);
+    cstate_close(&c.cs);
     report_peak_rss();
     return status;
 }

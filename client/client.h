@@ -13,6 +13,8 @@
 
 typedef struct client_config {
     char connect[CLIENT_PATH_MAX];
+    char store[CLIENT_PATH_MAX];   /* the protected store directory */
+    int64_t retention_days;
     char key_file[CLIENT_PATH_MAX];
     char sign_key_file[CLIENT_PATH_MAX];
     char server_key[CLIENT_PATH_MAX];
@@ -46,15 +48,23 @@ int client_segment(const client_config *cfg, uint32_t item, uint32_t k);
  * the positive then of each negative, tab-separated. */
 int client_score(const client_config *cfg, const char *input);
 
+/* The store commands (admin.c): init, import, consent, member, audit,
+ * notice, pseudonym. Returns an exit code. */
+typedef struct admin_args {
+    const char *name;    /* init */
+    const char *member;  /* consent, member, pseudonym */
+    const char *purpose; /* consent */
+    const char *file;    /* import, consent import */
+    const char *lang;    /* notice */
+} admin_args;
+int client_admin(const client_config *cfg, const char *cmd, const char *sub,
+                 const admin_args *a);
+
 /* Shared by run and the serving commands (client.c). */
-typedef struct store_data store_data;
+typedef struct cstate cstate;
 fr_mf_holdout client_holdout(const client_config *cfg);
-void client_state_paths(const client_config *cfg, char *members, char *model,
-                        size_t n);
-FR_NODISCARD fr_err client_load_data(const client_config *cfg,
-                                     store_data **out);
 FR_NODISCARD fr_err client_open_members(const client_config *cfg,
-                                        const store_data *data, uint32_t dim,
-                                        const char *path, fr_mf **out);
+                                        const cstate *cs, uint32_t dim,
+                                        fr_mf **out);
 
 #endif

@@ -1,10 +1,9 @@
 /*
  * main.c - fedrec-client: command dispatch and configuration.
  *
- *   fedrec-client run [--config FILE] [--KEY=VALUE ...]
- *   fedrec-client recommend --member ID [--top K] [--config FILE] [...]
- *   fedrec-client segment --item ID [--top N] [--config FILE] [...]
- *   fedrec-client score --input FILE [--config FILE] [...]
+ * Every command takes --store DIR (the protected store, whose store.conf is
+ * then read as the configuration unless --config is given) or, for the
+ * public-benchmark mode, --data FILE --state_dir DIR. See usage().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +15,18 @@
 #include "base/util.h"
 #include "client.h"
 #include "crypto/crypto.h"
+#include "notice.h"
+#include "state.h"
+#include "vault.h"
 
 typedef client_config C;
 static const fr_config_key keys[] = {
+    FR_CFG_STRING_(C, store, "",
+                   "the protected store directory (fedrec-client init); its "
+                   "store.conf is read when --config is not given"),
+    FR_CFG_INT_(C, retention_days, "0", 0, 36500,
+                "purchases older than this are purged at start-up and "
+                "before each round; 0 keeps them until erased"),
     FR_CFG_STRING_(C, connect, "tcp://127.0.0.1:7600",
                    "aggregator endpoint (ZeroMQ)"),
     FR_CFG_STRING_(C, key_file, "",
@@ -28,7 +36,9 @@ static const fr_config_key keys[] = {
                    "(default: key_file with .key replaced by .sign.key)"),
     FR_CFG_STRING_(C, server_key, "",
                    "the aggregator's public key file (pinned)"),
-    FR_CFG_STRING_(C, data, "", "the store's purchase export (CSV)"),
+    FR_CFG_STRING_(C, data, "",
+                   "benchmark mode only: a plain CSV read at start (public "
+                   "data; use --store for member data)"),
     FR_CFG_STRING_(C, state_dir, "",
                    "directory for member embeddings and the global model"),
     FR_CFG_STRING_(C, log_level, "info", "err, warn, notice, info or debug"),
@@ -56,8 +66,31 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: fedrec-client COMMAND [--config FILE] [--KEY=VALUE ...]\n"
-            "commands:\n"
+            "usage: fedrec-client COMMAND --store DIR [--KEY=VALUE ...]\n"
+            "store commands:\n"
+            "  init --name NAME             create the store in DIR (keys, "
+            "data key,\n"
+            "                               empty sealed state); prints the "
+            "allow-list line.\n"
+            "                               With FEDREC_PASSPHRASE set, the "
+            "data key comes\n"
+            "                               from that passphrase (Argon2id)\n"
+            "  import FILE.csv              add purchases (member_id, item_id, "
+            "timestamp\n"
+            "                               [, quantity]); every other column "
+            "is discarded\n"
+            "  consent grant|withdraw --member ID --purpose training|marketing\n"
+            "  consent import FILE.csv      member_id,purpose,grant|withdraw"
+            "[,time]\n"
+            "  member export --member ID    all that is held about a member, "
+            "as JSON\n"
+            "  member forget --member ID    erase a member and keep them out\n"
+            "  audit verify                 check the signed audit trail\n"
+            "  notice [--lang en|zh-TW]     the data notice for members "
+            "(Markdown)\n"
+            "  pseudonym --member ID        the member's pseudonym in this "
+            "store\n"
+            "federation and marketing:\n"
             "  run                          take part in federated rounds\n"
             "  recommend --member ID [--top K]\n"
             "                               top-K items for a member "
@@ -113,22 +146,62 @@ take_option(int *argc, char **argv, const char *name, int *bad)
 static int
 check_files(const client_config *cfg, int need_keys)
 {
+    if (*cfg->store)
+        return need_keys && !*cfg->server_key
+                   ? fail("server_key must be set (store.conf or "
+                          "--server_key)")
+                   : 0;
     if (!*cfg->data || !*cfg->state_dir)
-        return fail("data and state_dir must be set (config file or "
-                    "--KEY=VALUE)");
+        return fail("--store DIR must be set (or, for public benchmark "
+                    "data only, data and state_dir)");
     if (need_keys && (!*cfg->key_file || !*cfg->server_key))
         return fail("key_file and server_key must be set");
     return 0;
+}
+
+/* Inserts "--config DIR/store.conf" when --store is given without
+ * --config (not for init: the file does not exist yet). */
+static char **
+with_store_conf(int *argc, char **argv, int is_init, char *conf, size_t n)
+{
+    const char *store = NULL;
+    char **out;
+
+    for (int i = 1; i < *argc; i++) {
+        if (!strncmp(argv[i], "--config", 8))
+            return argv;
+        if (!strncmp(argv[i], "--store=", 8))
+            store = argv[i] + 8;
+        else if (!strcmp(argv[i], "--store") && i + 1 < *argc)
+            store = argv[i + 1];
+    }
+    if (!store || is_init)
+        return argv;
+    snprintf(conf, n, "%s/store.conf", store);
+    out = calloc((size_t)*argc + 3, sizeof *out);
+    if (!out)
+        return argv;
+    out[0] = argv[0];
+    out[1] = "--config";
+    out[2] = conf;
+    for (int i = 1; i < *argc; i++)
+        out[i + 2] = argv[i];
+    *argc += 2;
+    return out;
 }
 
 int
 main(int argc, char **argv)
 {
     client_config cfg;
-    char err[FR_CONFIG_ERR_MAX];
-    int pos[1], npos = 0, flags = 0, bad = 0, rc;
+    char err[FR_CONFIG_ERR_MAX], conf[CLIENT_PATH_MAX + 16];
+    int pos[2], npos = 0, flags = 0, bad = 0, rc;
     const char *member = NULL, *top = NULL, *item = NULL, *input = NULL, *cmd;
+    const char *sub = NULL;
+    admin_args aa = {0};
     int64_t k = 10, item_id = 0;
+    int shift;
+    char **args;
     fr_log_level level;
 
     fr_log_set_ident("fedrec-client");
@@ -140,6 +213,13 @@ main(int argc, char **argv)
     argv[1] = argv[0];
     argc--;
     argv++;
+    if ((!strcmp(cmd, "consent") || !strcmp(cmd, "member") ||
+         !strcmp(cmd, "audit")) &&
+        argc > 1 && argv[1][0] != '-') {
+        sub = argv[1];
+        memmove(&argv[1], &argv[2], (size_t)(argc - 1) * sizeof *argv);
+        argc--;
+    }
     if (!strcmp(cmd, "recommend")) {
         member = take_option(&argc, argv, "--member", &bad);
         top = take_option(&argc, argv, "--top", &bad);
@@ -155,14 +235,36 @@ main(int argc, char **argv)
         input = take_option(&argc, argv, "--input", &bad);
         if (bad || !input || !*input)
             return fail("score needs --input FILE");
-    } else if (strcmp(cmd, "run") != 0) {
+    } else if (!strcmp(cmd, "init")) {
+        aa.name = take_option(&argc, argv, "--name", &bad);
+        if (bad || !aa.name || !*aa.name)
+            return fail("init needs --name NAME (the store's allow-list "
+                        "name)");
+    } else if (!strcmp(cmd, "consent") || !strcmp(cmd, "member") ||
+               !strcmp(cmd, "pseudonym")) {
+        aa.member = take_option(&argc, argv, "--member", &bad);
+        aa.purpose = take_option(&argc, argv, "--purpose", &bad);
+        if (bad)
+            return fail("--member and --purpose need a value");
+    } else if (!strcmp(cmd, "notice")) {
+        aa.lang = take_option(&argc, argv, "--lang", &bad);
+        if (bad)
+            return fail("--lang needs a value (en or zh-TW)");
+    } else if (strcmp(cmd, "run") != 0 && strcmp(cmd, "import") != 0 &&
+               strcmp(cmd, "audit") != 0) {
         snprintf(err, sizeof err, "unknown command '%s' (try --help)", cmd);
         return fail(err);
     }
     if (top && fr_parse_i64(top, 1, 100000, &k))
         return fail("--top must be an integer in [1, 100000]");
-    if (fr_config_parse_cli(&client_config_table, &cfg, argc, argv, pos, 0,
-                            &npos, &flags, err, sizeof err))
+    args = with_store_conf(&argc, argv, !strcmp(cmd, "init"), conf,
+                           sizeof conf);
+    shift = args != argv ? 2 : 0;
+    rc = fr_config_parse_cli(&client_config_table, &cfg, argc, args, pos, 2,
+                             &npos, &flags, err, sizeof err);
+    if (shift)
+        free(args);
+    if (rc)
         return fail(err);
     if (flags & FR_CONFIG_FLAG_HELP) {
         usage(stdout);
@@ -170,15 +272,34 @@ main(int argc, char **argv)
     }
     if (fr_log_level_parse(cfg.log_level, &level))
         return fail("log_level: expected err, warn, notice, info or debug");
+    if (npos) {
+        if (strcmp(cmd, "import") && !(sub && !strcmp(cmd, "consent")))
+            return fail("unexpected argument (try --help)");
+        /* positional indices refer to the argv the parser saw */
+        aa.file = argv[pos[0] - shift];
+    }
+    fr_log_set_level(level);
+    if (fr_crypto_init())
+        return fail("libsodium failed to start");
+    if (!strcmp(cmd, "init") || !strcmp(cmd, "import") ||
+        !strcmp(cmd, "consent") || !strcmp(cmd, "member") ||
+        !strcmp(cmd, "audit") || !strcmp(cmd, "notice") ||
+        !strcmp(cmd, "pseudonym")) {
+        if (!*cfg.store)
+            return fail("this command needs --store DIR");
+        if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP)) {
+            if (flags & FR_CONFIG_FLAG_DUMP)
+                fr_config_dump(&client_config_table, &cfg, stdout);
+            return 0;
+        }
+        return client_admin(&cfg, cmd, sub, &aa);
+    }
     if ((rc = check_files(&cfg, !strcmp(cmd, "run"))))
         return rc;
     if (flags & FR_CONFIG_FLAG_DUMP)
         fr_config_dump(&client_config_table, &cfg, stdout);
     if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP))
         return 0;
-    fr_log_set_level(level);
-    if (fr_crypto_init())
-        return fail("libsodium failed to start");
     openblas_set_num_threads((int)cfg.blas_threads);
     if (member)
         return client_recommend(&cfg, member, (uint32_t)k);

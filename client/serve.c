@@ -5,8 +5,13 @@
  * (model scores for benchmark lists). All three score through
  * fr_mf_score's arithmetic, so their numbers agree.
  *
- * Only members whose data is in the store's export are served; an unknown
- * member or item is an error with a non-zero exit code.
+ * Only members whose data the store holds (in a protected store: who
+ * consented to training, which is what gives them an embedding) are
+ * served, and recommend and segment serve only members who consented to
+ * marketing. An unknown member or item is an error with a non-zero exit
+ * code. In a protected store, segment prints member pseudonyms (the store
+ * keeps no raw ids); `fedrec-client pseudonym --member ID` gives a member's
+ * pseudonym to match them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +21,12 @@
 #include "client.h"
 #include "evalset.h"
 #include "model/mf.h"
+#include "state.h"
 #include "store.h"
 
 typedef struct served {
-    store_data *data;
+    cstate *cs;
+    store_data *data; /* borrowed from cs */
     fr_model *model;
     fr_mf *mf;
 } served;
@@ -29,7 +36,16 @@ served_close(served *s)
 {
     fr_mf_destroy(&s->mf);
     fr_model_destroy(&s->model);
-    store_data_destroy(&s->data);
+    cstate_close(&s->cs);
+}
+
+static int
+served_data(const client_config *cfg, served *s)
+{
+    if (cstate_open(cfg, &s->cs))
+        return -1;
+    s->data = cstate_data(s->cs);
+    return 0;
 }
 
 /* Loads the model and the member state; the data must be loaded first, so
@@ -37,14 +53,11 @@ served_close(served *s)
 static int
 served_open(const client_config *cfg, served *s)
 {
-    char members[CLIENT_PATH_MAX + 32], model[CLIENT_PATH_MAX + 32];
     fr_err rc;
 
-    client_state_paths(cfg, members, model, sizeof members);
-    if ((rc = fr_model_load(model, &s->model))) {
-        fprintf(stderr, "fedrec-client: no usable global model in %s: %s "
-                "(has this store completed a round?)\n", model,
-                fr_strerror(rc));
+    if ((rc = cstate_load_model(s->cs, &s->model))) {
+        fprintf(stderr, "fedrec-client: no usable global model: %s (has "
+                "this store completed a round?)\n", fr_strerror(rc));
         return -1;
     }
     if (fr_model_n_items(s->model) != (uint32_t)cfg->n_items) {
@@ -53,8 +66,7 @@ served_open(const client_config *cfg, served *s)
                 (long long)cfg->n_items);
         return -1;
     }
-    if (client_open_members(cfg, s->data, fr_model_dim(s->model), members,
-                            &s->mf))
+    if (client_open_members(cfg, s->cs, fr_model_dim(s->model), &s->mf))
         return -1;
     return 0;
 }
@@ -65,13 +77,20 @@ client_recommend(const client_config *cfg, const char *member_id, uint32_t k)
     served s = {0};
     uint32_t member, n = 0, *items = calloc(k, sizeof *items);
     float *scores = calloc(k, sizeof *scores);
+    char key[STORE_MEMBER_ID_MAX];
     int status = 1;
 
-    if (!items || !scores || client_load_data(cfg, &s.data))
+    if (!items || !scores || served_data(cfg, &s))
         goto out;
-    if (store_data_member(s.data, member_id, &member)) {
-        fprintf(stderr, "fedrec-client: unknown member (not in %s)\n",
-                cfg->data);
+    cstate_member_key(s.cs, member_id, key);
+    if (store_data_member(s.data, key, &member)) {
+        fprintf(stderr, "fedrec-client: unknown member (no data held, or no "
+                "consent to training)\n");
+        goto out;
+    }
+    if (!cstate_marketing_ok(s.cs, key)) {
+        fprintf(stderr, "fedrec-client: this member has not consented to "
+                "marketing: no recommendations\n");
         goto out;
     }
     if (served_open(cfg, &s))
@@ -93,8 +112,8 @@ int
 client_segment(const client_config *cfg, uint32_t item, uint32_t k)
 {
     served s = {0};
-    uint32_t n = 0, *members = calloc(k, sizeof *members);
-    float *scores = calloc(k, sizeof *scores);
+    uint32_t n = 0, all, *members = NULL, shown = 0;
+    float *scores = NULL;
     int status = 1;
 
     if (item >= (uint32_t)cfg->n_items) {
@@ -102,15 +121,23 @@ client_segment(const client_config *cfg, uint32_t item, uint32_t k)
                 item, (long long)cfg->n_items);
         goto out;
     }
-    if (!members || !scores || client_load_data(cfg, &s.data) ||
-        served_open(cfg, &s))
+    if (served_data(cfg, &s) || served_open(cfg, &s))
         goto out;
-    if (fr_mf_segment(s.mf, s.model, item, k, members, scores, &n))
+    /* Rank everyone, then keep the first k who consent to marketing. */
+    all = fr_mf_n_members(s.mf);
+    members = calloc(all ? all : 1, sizeof *members);
+    scores = calloc(all ? all : 1, sizeof *scores);
+    if (!members || !scores ||
+        fr_mf_segment(s.mf, s.model, item, all, members, scores, &n))
         goto out;
-    printf("rank\tmember_id\tscore\n");
-    for (uint32_t i = 0; i < n; i++)
-        printf("%u\t%s\t%.6f\n", i + 1,
-               store_data_member_id(s.data, members[i]), scores[i]);
+    printf("rank\t%s\tscore\n",
+           cstate_is_vault(s.cs) ? "member_pseudonym" : "member_id");
+    for (uint32_t i = 0; i < n && shown < k; i++) {
+        const char *id = store_data_member_id(s.data, members[i]);
+        if (!cstate_marketing_ok(s.cs, id))
+            continue;
+        printf("%u\t%s\t%.6f\n", ++shown, id, scores[i]);
+    }
     status = 0;
 out:
     free(members);
@@ -124,6 +151,7 @@ score_line(served *s, char *line, uint32_t n_items, unsigned long lineno)
 {
     uint32_t items[EVALSET_MAX_NEGATIVES + 1], member;
     float scores[EVALSET_MAX_NEGATIVES + 1];
+    char key[STORE_MEMBER_ID_MAX];
     const char *id;
     int n = evalset_parse_line(line, &id, &items[0], items + 1,
                                EVALSET_MAX_NEGATIVES, n_items);
@@ -134,7 +162,8 @@ score_line(served *s, char *line, uint32_t n_items, unsigned long lineno)
                 lineno, n_items);
         return -1;
     }
-    if (store_data_member(s->data, id, &member)) {
+    cstate_member_key(s->cs, id, key);
+    if (store_data_member(s->data, key, &member)) {
         fprintf(stderr, "fedrec-client: input line %lu: unknown member\n",
                 lineno);
         return -1;
@@ -161,7 +190,7 @@ client_score(const client_config *cfg, const char *input)
         fprintf(stderr, "fedrec-client: %s: cannot open\n", input);
         return 1;
     }
-    if (client_load_data(cfg, &s.data) || served_open(cfg, &s))
+    if (served_data(cfg, &s) || served_open(cfg, &s))
         goto out;
     while (getline(&line, &cap, f) >= 0) {
         lineno++;

@@ -29,6 +29,7 @@ struct store_data {
     uint32_t *by_index;  /* local index -> position in members */
     uint32_t n_members, cap_members;
     uint32_t ignored_columns;
+    void *build_table; /* id_table while built by store_data_add */
 };
 
 typedef struct csv_row {
@@ -315,6 +316,65 @@ load_lines(store_data *s, FILE *f, const char *path, uint32_t n_items,
     return rc;
 }
 
+static fr_err
+index_members(store_data *s)
+{
+    qsort(s->members, s->n_members, sizeof *s->members, cmp_key);
+    s->by_index = malloc(((size_t)s->n_members + 1) * sizeof *s->by_index);
+    if (!s->by_index)
+        return FR_ENOMEM;
+    for (uint32_t i = 0; i < s->n_members; i++)
+        s->by_index[s->members[i].index] = i;
+    return FR_OK;
+}
+
+fr_err
+store_data_new(uint32_t n_items, store_data **out)
+{
+    store_data *s = calloc(1, sizeof *s);
+
+    if (!s)
+        return FR_ENOMEM;
+    s->build_table = calloc(1, sizeof(id_table));
+    if (!s->build_table || fr_dataset_new(&s->data, n_items)) {
+        store_data_destroy(&s);
+        return FR_ENOMEM;
+    }
+    *out = s;
+    return FR_OK;
+}
+
+fr_err
+store_data_add(store_data *s, const char *member_id, uint32_t item,
+               int64_t timestamp)
+{
+    uint32_t member;
+    fr_err rc;
+
+    if (!s->build_table)
+        return FR_ESTATE;
+    if (!*member_id || strlen(member_id) >= STORE_MEMBER_ID_MAX)
+        return FR_EINVAL;
+    rc = intern_member(s, s->build_table, member_id, &member);
+    return rc ? rc : fr_dataset_add(s->data, member, item, timestamp);
+}
+
+fr_err
+store_data_finish(store_data *s)
+{
+    id_table *t = s->build_table;
+    fr_err rc;
+
+    if (!t)
+        return FR_ESTATE;
+    free(t->slots);
+    free(t);
+    s->build_table = NULL;
+    if ((rc = fr_dataset_finalize(s->data)))
+        return rc;
+    return index_members(s);
+}
+
 fr_err
 store_data_load(const char *path, uint32_t n_items, store_data **out,
                 char *errbuf, size_t errlen)
@@ -338,14 +398,8 @@ store_data_load(const char *path, uint32_t n_items, store_data **out,
                fr_strerror(rc));
         goto fail;
     }
-    qsort(s->members, s->n_members, sizeof *s->members, cmp_key);
-    s->by_index = malloc((size_t)s->n_members * sizeof *s->by_index);
-    if (!s->by_index) {
-        rc = FR_ENOMEM;
+    if ((rc = index_members(s)))
         goto fail;
-    }
-    for (uint32_t i = 0; i < s->n_members; i++)
-        s->by_index[s->members[i].index] = i;
     fclose(f);
     *out = s;
     return FR_OK;
@@ -367,6 +421,10 @@ store_data_destroy(store_data **sp)
         return;
     s = *sp;
     fr_dataset_destroy(&s->data);
+    if (s->build_table) {
+        free(((id_table *)s->build_table)->slots);
+        free(s->build_table);
+    }
     if (s->members) /* member ids are personal data: do not leave them */
         memset(s->members, 0, (size_t)s->cap_members * sizeof *s->members);
     free(s->members);

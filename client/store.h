@@ -28,6 +28,14 @@ FR_NODISCARD fr_err store_data_load(const char *path, uint32_t n_items,
                                     size_t errlen);
 void store_data_destroy(store_data **sp);
 
+/* Building store data from another source (the store's vault): new, then
+ * add each (member id, item, timestamp), then finish once. An empty store
+ * is allowed here (a store whose members have not consented yet). */
+FR_NODISCARD fr_err store_data_new(uint32_t n_items, store_data **out);
+FR_NODISCARD fr_err store_data_add(store_data *s, const char *member_id,
+                                   uint32_t item, int64_t timestamp);
+FR_NODISCARD fr_err store_data_finish(store_data *s);
+
 /* The interactions, finalized. Borrowed. */
 const fr_dataset *store_data_dataset(const store_data *s);
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # A local federation on generated demo data: one aggregator and five store
-# clients on loopback, ten rounds, then the per-round quality next to a
-# popularity baseline and the top-10 items for one member.
+# clients on loopback, ten rounds under secure aggregation, then the
+# per-round quality next to a popularity baseline and the top-10 items for
+# one member. Each store is a protected store (fedrec-client init): the
+# generated export is imported (identifying columns dropped, member ids
+# pseudonymised, everything sealed at rest) with the members' consents: all
+# demo members agree to training, about four in five to marketing.
 # usage: scripts/demo.sh BIN_DIR   (make demo passes build/bin)
 set -euo pipefail
 
@@ -28,15 +32,27 @@ rm -rf "$RUN"
 mkdir -p "$RUN"/{data,logs,state}
 chmod 700 "$RUN"
 
-echo "== keys: aggregator and $STORES stores (CURVE, secret files 0600)"
+echo "== synthetic purchase data"
+"$BIN/fedrec-datagen" --stores "$STORES" --seed 42 --items "$ITEMS" --out "$RUN/data"
+
+echo "== aggregator key, and $STORES protected stores (keys, data key, sealed state)"
 "$BIN/fedrec-keygen" --name aggregator --dir "$RUN/keys" >/dev/null 2>&1
 : > "$RUN/allowlist"
 for i in $(seq -f "%02g" 1 "$STORES"); do
-  "$BIN/fedrec-keygen" --name "store$i" --dir "$RUN/keys" 2>/dev/null >> "$RUN/allowlist"
+  st="$RUN/stores/store$i"
+  mkdir -p "$RUN/stores"
+  "$BIN/fedrec-client" init --store "$st" --name "store$i" --n_items "$ITEMS" \
+    --connect "$ENDPOINT" --server_key "$RUN/keys/aggregator.pub" \
+    2>/dev/null >> "$RUN/allowlist"
+  "$BIN/fedrec-client" import --store "$st" "$RUN/data/store-$i.csv" > "$RUN/logs/import$i.txt"
+  # Consent records as the store's sign-up desk would export them.
+  awk -F, 'NR > 1 && !seen[$1]++ {
+             print $1 ",training,grant"
+             if (NR % 5) print $1 ",marketing,grant" }' \
+    "$RUN/data/store-$i.csv" > "$RUN/data/consents-$i.csv"
+  "$BIN/fedrec-client" consent import --store "$st" "$RUN/data/consents-$i.csv" >/dev/null
 done
-
-echo "== synthetic purchase data"
-"$BIN/fedrec-datagen" --stores "$STORES" --seed 42 --items "$ITEMS" --out "$RUN/data"
+echo "   store01 import: $(tr '\n' ';' < "$RUN/logs/import01.txt")"
 
 cat > "$RUN/aggregator.conf" <<CONF
 listen $ENDPOINT
@@ -58,10 +74,8 @@ echo "== starting the aggregator on $ENDPOINT and $STORES store clients"
 agg=$!
 pids+=("$agg")
 for i in $(seq -f "%02g" 1 "$STORES"); do
-  "$BIN/fedrec-client" run --connect "$ENDPOINT" \
-    --key_file "$RUN/keys/store$i.key" --server_key "$RUN/keys/aggregator.pub" \
-    --data "$RUN/data/store-$i.csv" --state_dir "$RUN/state/store$i" \
-    --n_items "$ITEMS" --heartbeat_ms 500 2> "$RUN/logs/store$i.log" &
+  "$BIN/fedrec-client" run --store "$RUN/stores/store$i" --heartbeat_ms 500 \
+    2> "$RUN/logs/store$i.log" &
   pids+=("$!")
 done
 
@@ -84,10 +98,12 @@ awk -F'\t' 'NR == 1 { printf "%5s %6s %9s %8s %9s %12s %14s %8s\n", "round", "st
             { printf "%5d %6d %9d %8.4f %9.4f %12.4f %14.4f %8.2f\n", $1, $3, $4, $5, $6, $7, $8, $10 }' \
   "$RUN/state/aggregator/history.tsv"
 
-member=$(awk -F, 'NR == 2 { print $1 }' "$RUN/data/store-01.csv")
+member=$(awk -F, '$2 == "marketing" { print $1; exit }' "$RUN/data/consents-01.csv")
 echo
 echo "== top-10 recommendations for member $member of store01 (items not yet bought)"
-"$BIN/fedrec-client" recommend --member "$member" --top 10 \
-  --data "$RUN/data/store-01.csv" --state_dir "$RUN/state/store01" --n_items "$ITEMS" 2>/dev/null
+"$BIN/fedrec-client" recommend --store "$RUN/stores/store01" --member "$member" --top 10 2>/dev/null
+echo
+echo "== the store's audit trail"
+"$BIN/fedrec-client" audit verify --store "$RUN/stores/store01"
 echo
 echo "demo finished; logs and state are in $RUN/"

@@ -32,9 +32,13 @@ expect(const char *args, int want_code, const char *want)
     code = proc_run(cmd);
     text = proc_read_file(out);
     assert_non_null(text);
-    if (code != want_code || !strstr(text, want))
+    if (code != want_code || !strstr(text, want)) {
+        static char seen[4096];
+        snprintf(seen, sizeof seen, "%s", text);
+        free(text);
         fail_msg("'%s' exited %d (want %d) saying:\n%s(want '%s')", args,
-                 code, want_code, text, want);
+                 code, want_code, seen, want);
+    }
     free(text);
 }
 
@@ -95,7 +99,8 @@ test_client_cli(void **state)
     expect("$B/fedrec-client recommend --member A --top 0 --data=x "
            "--state_dir=y", 2, "--top must be an integer");
     expect("$B/fedrec-client run --data=x", 2,
-           "data and state_dir must be set");
+           "--store DIR must be set");
+    expect("$B/fedrec-client import x.csv", 2, "needs --store DIR");
     expect("printf 'member_id,item_id,timestamp\\nA,1,5\\nB,9999,5\\n' > "
            "bad.csv && $B/fedrec-client recommend --member A --data=bad.csv "
            "--state_dir=st",
@@ -104,6 +109,69 @@ test_client_cli(void **state)
            "$B/fedrec-client recommend --member NOPE --data=ok.csv "
            "--state_dir=st",
            1, "unknown member");
+}
+
+/* The protected store through its commands, as an operator scripts them. */
+static void
+test_store_cli(void **state)
+{
+    (void)state;
+    expect("$B/fedrec-client init --store s1 --name store01 --n_items 50 "
+           ">allow.txt && test $(wc -w <allow.txt) = 3 && "
+           "test $(stat -c %a s1/data.key s1/keys/store01.key "
+           "s1/keys/store01.sign.key | sort -u) = 600 && echo created",
+           0, "created");
+    expect("$B/fedrec-client init --store s1 --name store01", 1,
+           "already holds a store");
+    /* Import: identifying columns dropped and named, ids pseudonymised. */
+    expect("printf 'member_id,full_name,e-mail,item_id,timestamp\n"
+           "M-77,Ann Lee,ann@x.org,3,1700000000\n"
+           "M-77,Ann Lee,ann@x.org,4,1700000100\n"
+           "M-88,Bo Chen,bo@x.org,3,1700000200\n' > ex.csv && "
+           "$B/fedrec-client import --store s1 ex.csv",
+           0, "discarded column 'full_name' (a direct identifier");
+    expect("grep -rl -e M-77 -e 'Ann Lee' -e ann@x.org s1 || echo clean", 0,
+           "clean");
+    expect("printf 'member_id,item_id,timestamp\nM-99,1,1700000000\n"
+           "M-99,77,1700000000\n' > bad.csv && "
+           "$B/fedrec-client import --store s1 bad.csv",
+           1, "bad.csv:3:");
+    /* Consent is opt-in and per purpose. */
+    expect("$B/fedrec-client consent grant --store s1 --member M-77 "
+           "--purpose training", 0, "granted");
+    expect("$B/fedrec-client consent grant --store s1 --member M-77 "
+           "--purpose spam", 2, "--purpose training|marketing");
+    expect("$B/fedrec-client recommend --store s1 --member M-77", 1,
+           "not consented to marketing");
+    expect("$B/fedrec-client recommend --store s1 --member M-88", 1,
+           "unknown member");
+    /* Rights: access, erasure that sticks. */
+    expect("$B/fedrec-client member export --store s1 --member M-77", 0,
+           "\"training\": {\"granted\": true");
+    expect("$B/fedrec-client member forget --store s1 --member M-88", 0,
+           "member erased");
+    expect("$B/fedrec-client member export --store s1 --member M-88", 1,
+           "holds nothing");
+    expect("$B/fedrec-client import --store s1 ex.csv", 0,
+           "1 erased member(s) were NOT imported");
+    /* Audit trail intact, then tampered. */
+    expect("$B/fedrec-client audit verify --store s1", 0, "audit trail intact");
+    expect("sed -i '2s/rows 3/rows 9/' s1/audit.log && "
+           "$B/fedrec-client audit verify --store s1",
+           1, "entry 2");
+    /* A damaged sealed file is refused with a clear error. */
+    expect("cp s1/vault.sealed v.bak && printf 'X' | dd of=s1/vault.sealed "
+           "bs=1 seek=60 conv=notrunc 2>/dev/null && "
+           "$B/fedrec-client member export --store s1 --member M-77",
+           1, "vault.sealed: authentication failed");
+    expect("cp v.bak s1/vault.sealed && chmod 644 s1/data.key && "
+           "$B/fedrec-client pseudonym --store s1 --member M-77",
+           1, "readable by others");
+    /* The notice names the commands that serve each right. */
+    expect("chmod 600 s1/data.key && "
+           "$B/fedrec-client notice --store s1 --lang zh-TW",
+           0, "fedrec-client member forget --member");
+    expect("$B/fedrec-client notice --store s1 --lang fr", 2, "not available");
 }
 
 static void
@@ -182,6 +250,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aggregator_cli),
         cmocka_unit_test(test_client_cli),
+        cmocka_unit_test(test_store_cli),
         cmocka_unit_test(test_tools_cli),
         cmocka_unit_test(test_keygen_identity),
     };

@@ -1,0 +1,516 @@
+/*
+ * test_vault.c - the protected store: minimising import, pseudonyms that
+ * leave no raw id on disk, consent per purpose (a member without training
+ * consent leaves the update bit-identical), erasure that sticks across
+ * re-imports, retention, access export, tamper detection on every sealed
+ * file, the audit trail, and crash safety under SIGKILL.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "crypto/crypto.h"
+#include "model/mf.h"
+#include "model/model.h"
+#include "store.h"
+#include "vault.h"
+
+#define ITEMS 50
+
+typedef struct fixture {
+    char dir[64];
+    char store[96];
+    char csv[128];
+} fixture;
+
+static void
+write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int
+setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    vault_init_opts o = {.name = "store01", .connect = "tcp://127.0.0.1:1",
+                         .server_key = "", .n_items = ITEMS};
+    char err[512];
+
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/fr-vault-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->store, sizeof fx->store, "%s/store", fx->dir);
+    snprintf(fx->csv, sizeof fx->csv, "%s/export.csv", fx->dir);
+    assert_int_equal(vault_init(fx->store, &o, NULL, err, sizeof err), FR_OK);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture *fx = *state;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+static vault *
+open_ok(const fixture *fx)
+{
+    vault *v = NULL;
+    char err[512];
+    assert_int_equal(vault_open(fx->store, NULL, &v, err, sizeof err), FR_OK);
+    return v;
+}
+
+/* A point-of-sale export with identifying columns the store must drop. */
+static const char *export_csv =
+    "member_id,name,email,item_id,timestamp,phone,quantity\n"
+    "M-ALICE-0001,Alice Wonder,alice@example.com,3,1700000000,0912345678,1\n"
+    "M-ALICE-0001,Alice Wonder,alice@example.com,7,1700000100,0912345678,2\n"
+    "M-BOB-0002,\"Bob, Jr.\",bob@example.com,3,1700000200,0922222222,1\n"
+    "M-BOB-0002,\"Bob, Jr.\",bob@example.com,9,1700000300,0922222222,1\n"
+    "M-CAROL-003,Carol King,carol@example.com,11,1700000400,0933333333,1\n"
+    "M-CAROL-003,Carol King,carol@example.com,12,1700000500,0933333333,1\n";
+
+static void
+import_ok(vault *v, const fixture *fx, vault_import_report *r)
+{
+    char err[2048];
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(vault_import(v, fx->csv, ITEMS, 1800000000, r, devnull,
+                                  err, sizeof err),
+                     FR_OK);
+    fclose(devnull);
+}
+
+/* Non-zero if needle occurs in any file under dir. */
+static int
+found_in_dir(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int hit = 0;
+
+    assert_non_null(d);
+    while (!hit && (e = readdir(d))) {
+        char p[600];
+        struct stat st;
+        if (e->d_name[0] == '.' && (!e->d_name[1] || e->d_name[1] == '.'))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (stat(p, &st))
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            hit = found_in_dir(p, needle);
+        } else {
+            FILE *f = fopen(p, "rb");
+            char *buf = malloc((size_t)st.st_size + 1);
+            size_t n = f ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+            buf[n] = 0;
+            for (size_t i = 0; !hit && i + strlen(needle) <= n; i++)
+                hit = !memcmp(buf + i, needle, strlen(needle));
+            free(buf);
+            if (f)
+                fclose(f);
+        }
+    }
+    closedir(d);
+    return hit;
+}
+
+static void
+test_nothing_in_clear(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    vault *v;
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    assert_int_equal(r.rows_read, 6);
+    assert_int_equal(r.rows_added, 6);
+    assert_int_equal(r.members_new, 3);
+    assert_int_equal(vault_consent_set(v, "M-ALICE-0001", VAULT_TRAINING, 1,
+                                       1700000000),
+                     FR_OK);
+    vault_close(&v);
+    unlink(fx->csv); /* the operator's export is not the store's */
+    /* Member ids, names, e-mails, phones, the item sequence: nowhere. */
+    assert_false(found_in_dir(fx->store, "M-ALICE"));
+    assert_false(found_in_dir(fx->store, "M-BOB"));
+    assert_false(found_in_dir(fx->store, "Alice"));
+    assert_false(found_in_dir(fx->store, "alice@example.com"));
+    assert_false(found_in_dir(fx->store, "0912345678"));
+    assert_false(found_in_dir(fx->store, "1700000100"));
+    /* ... while the data is really there. */
+    v = open_ok(fx);
+    {
+        char pid[VAULT_PID_CHARS + 1];
+        vault_pseudonym(v, "M-ALICE-0001", pid);
+        assert_true(vault_consents(v, pid, VAULT_TRAINING));
+        assert_false(vault_consents(v, pid, VAULT_MARKETING));
+        vault_pseudonym(v, "M-BOB-0002", pid);
+        assert_false(vault_consents(v, pid, VAULT_TRAINING));
+        /* Pseudonyms are hex, and not the id. */
+        assert_int_equal(strlen(pid), VAULT_PID_CHARS);
+        assert_null(strstr(pid, "BOB"));
+    }
+    vault_close(&v);
+}
+
+typedef struct collect {
+    store_data *d;
+} collect;
+
+static fr_err
+add_row(void *ctx, const char *pid, uint32_t item, int64_t ts)
+{
+    return store_data_add(((collect *)ctx)->d, pid, item, ts);
+}
+
+/* One local training step on the training-consented data; the delta. */
+static float *
+train_delta(vault *v, size_t *n_out)
+{
+    collect c = {0};
+    fr_model *m = NULL, *before = NULL;
+    fr_mf *mf = NULL;
+    fr_mf_opts o;
+    float *delta;
+    size_t n;
+
+    assert_int_equal(store_data_new(ITEMS, &c.d), FR_OK);
+    assert_int_equal(vault_each(v, VAULT_TRAINING, add_row, &c), FR_OK);
+    assert_int_equal(store_data_finish(c.d), FR_OK);
+    assert_int_equal(fr_model_new(&m, ITEMS, 8), FR_OK);
+    fr_model_init_random(m, 5, 0.1f);
+    assert_int_equal(fr_model_dup(m, &before), FR_OK);
+    assert_int_equal(fr_mf_new_holdout(&mf, store_data_dataset(c.d), 8, 3,
+                                       FR_MF_HOLDOUT_NONE),
+                     FR_OK);
+    fr_mf_opts_default(&o);
+    o.epochs = 2;
+    o.seed = 9;
+    assert_int_equal(fr_mf_train(mf, m, &o, NULL), FR_OK);
+    n = fr_model_n_params(m);
+    delta = malloc(n * sizeof *delta);
+    for (size_t i = 0; i < n; i++)
+        delta[i] = fr_model_params_const(m)[i] -
+                   fr_model_params_const(before)[i];
+    fr_mf_destroy(&mf);
+    fr_model_destroy(&m);
+    fr_model_destroy(&before);
+    store_data_destroy(&c.d);
+    *n_out = n;
+    return delta;
+}
+
+static void
+test_training_consent_update_bit_identical(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    vault *v;
+    float *with, *without;
+    size_t n1, n2;
+    int differs = 0;
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    assert_int_equal(vault_consent_set(v, "M-ALICE-0001", VAULT_TRAINING, 1,
+                                       1), FR_OK);
+    assert_int_equal(vault_consent_set(v, "M-CAROL-003", VAULT_TRAINING, 1,
+                                       1), FR_OK);
+    /* Bob's rows are present but he has not consented to training. */
+    with = train_delta(v, &n1);
+    /* Bob gone entirely. */
+    assert_int_equal(vault_forget(v, "M-BOB-0002", 2), FR_OK);
+    without = train_delta(v, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(with, without, n1 * sizeof *with);
+    free(without);
+    /* And consent does matter: Carol withdrawing changes the update. */
+    assert_int_equal(vault_consent_set(v, "M-CAROL-003", VAULT_TRAINING, 0,
+                                       3), FR_OK);
+    without = train_delta(v, &n2);
+    for (size_t i = 0; i < n1; i++)
+        differs |= with[i] != without[i];
+    assert_true(differs);
+    free(with);
+    free(without);
+    vault_close(&v);
+}
+
+static void
+test_forget_sticks_and_reimport_is_reported(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    vault *v;
+    char pid[VAULT_PID_CHARS + 1];
+    FILE *out;
+    char *buf = NULL;
+    size_t len = 0;
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    assert_int_equal(vault_consent_set(v, "M-BOB-0002", VAULT_MARKETING, 1,
+                                       5), FR_OK);
+    /* Access: everything about Bob, as JSON. */
+    out = open_memstream(&buf, &len);
+    assert_int_equal(vault_export_member(v, "M-BOB-0002", 0, out), FR_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "\"item_id\": 9"));
+    assert_non_null(strstr(buf, "\"marketing\": {\"granted\": true"));
+    assert_non_null(strstr(buf, "\"action\": \"grant\", \"timestamp\": 5"));
+    assert_null(strstr(buf, "M-BOB")); /* the export names the pseudonym */
+    free(buf);
+    /* Erasure. */
+    assert_int_equal(vault_forget(v, "M-BOB-0002", 6), FR_OK);
+    assert_int_equal(vault_forget(v, "M-BOB-0002", 7), FR_ESTATE);
+    assert_int_equal(vault_forget(v, "M-NOBODY", 7), FR_ENOENT);
+    out = fopen("/dev/null", "w");
+    assert_int_equal(vault_export_member(v, "M-BOB-0002", 0, out), FR_ENOENT);
+    fclose(out);
+    /* Re-importing the old export does not bring Bob back, and says so. */
+    import_ok(v, fx, &r);
+    assert_int_equal(r.rows_forgotten, 2);
+    assert_int_equal(r.members_forgotten, 1);
+    assert_int_equal(r.rows_added, 0);
+    assert_int_equal(r.rows_duplicate, 4);
+    vault_pseudonym(v, "M-BOB-0002", pid);
+    assert_false(vault_consents(v, pid, VAULT_MARKETING));
+    assert_int_equal(vault_consent_set(v, "M-BOB-0002", VAULT_TRAINING, 1, 8),
+                     FR_ESTATE);
+    vault_close(&v);
+}
+
+static void
+test_retention(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    vault *v;
+    size_t removed = 0;
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    /* At 1700000450 + 1 day, keeping 1 day drops the rows before
+     * 1700000450: all but Carol's second one. */
+    assert_int_equal(vault_purge(v, 1700000450 + 86400, 1, &removed), FR_OK);
+    assert_int_equal(removed, 5);
+    assert_int_equal(vault_purge(v, 1700000450 + 86400, 0, &removed), FR_OK);
+    assert_int_equal(removed, 0);
+    vault_close(&v);
+}
+
+static void
+test_import_all_or_nothing(void **state)
+{
+    fixture *fx = *state;
+    vault *v;
+    vault_import_report r;
+    char err[2048];
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    write_file(fx->csv, "member_id,item_id,timestamp\n"
+                        "M-DAVE,1,1700000000\n"
+                        "M-DAVE,999,1700000000\n");
+    assert_int_equal(vault_import(v, fx->csv, ITEMS, 1800000000, &r, NULL,
+                                  err, sizeof err),
+                     FR_EINVAL);
+    assert_non_null(strstr(err, ":3:"));
+    vault_close(&v);
+    v = open_ok(fx);
+    {
+        char pid[VAULT_PID_CHARS + 1];
+        FILE *out = fopen("/dev/null", "w");
+        vault_pseudonym(v, "M-DAVE", pid);
+        assert_int_equal(vault_export_member(v, "M-DAVE", 0, out), FR_ENOENT);
+        fclose(out);
+    }
+    vault_close(&v);
+}
+
+static void
+flip_byte(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    int c;
+    assert_non_null(f);
+    if (at < 0) {
+        fseek(f, 0, SEEK_END);
+        at = ftell(f) + at;
+    }
+    fseek(f, at, SEEK_SET);
+    c = fgetc(f);
+    fseek(f, at, SEEK_SET);
+    fputc(c ^ 0x01, f);
+    fclose(f);
+}
+
+static void
+test_tamper_detected(void **state)
+{
+    fixture *fx = *state;
+    const char *files[] = {"vault.sealed", "pseudonym.sealed", "data.key"};
+    char p[256], saved[300], err[512], cmd[700];
+    vault *v;
+
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        for (long at = 0; at < 3; at++) {
+            long pos = at == 0 ? 6 : at == 1 ? 40 : -1;
+            snprintf(p, sizeof p, "%s/%s", fx->store, files[i]);
+            snprintf(saved, sizeof saved, "%s.orig", p);
+            snprintf(cmd, sizeof cmd, "cp -p %s %s", p, saved);
+            assert_int_equal(system(cmd), 0);
+            flip_byte(p, i == 2 ? (at == 2 ? 0 : pos) : pos);
+            v = NULL;
+            err[0] = 0;
+            assert_int_not_equal(vault_open(fx->store, NULL, &v, err,
+                                            sizeof err),
+                                 FR_OK);
+            assert_null(v);
+            assert_true(strlen(err) > 0);
+            rename(saved, p);
+        }
+    }
+    /* A data key readable by others is refused. */
+    snprintf(p, sizeof p, "%s/data.key", fx->store);
+    chmod(p, 0644);
+    assert_int_equal(vault_open(fx->store, NULL, &v, err, sizeof err),
+                     FR_EAUTH);
+    assert_non_null(strstr(err, "readable by others"));
+    chmod(p, 0600);
+    v = open_ok(fx);
+    vault_close(&v);
+}
+
+static void
+test_audit_trail(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    vault *v;
+    uint64_t n = 0;
+    char err[512], p[256];
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    assert_int_equal(vault_consent_set(v, "M-ALICE-0001", VAULT_MARKETING, 1,
+                                       1), FR_OK);
+    assert_int_equal(vault_forget(v, "M-CAROL-003", 2), FR_OK);
+    assert_int_equal(vault_audit_verify(v, &n, err, sizeof err), FR_OK);
+    assert_int_equal(n, 4); /* init, import, consent, erase */
+    vault_close(&v);
+    snprintf(p, sizeof p, "%s/audit.log", fx->store);
+    assert_false(found_in_dir(fx->store, "M-ALICE"));
+    flip_byte(p, 30);
+    v = open_ok(fx);
+    assert_int_not_equal(vault_audit_verify(v, &n, err, sizeof err), FR_OK);
+    assert_true(strlen(err) > 0);
+    vault_close(&v);
+}
+
+/* SIGKILL at random moments of an import: the store always opens, with the
+ * old or the new content. */
+static void
+test_crash_safety(void **state)
+{
+    fixture *fx = *state;
+    char big[128];
+    FILE *f;
+    srand(12345);
+
+    snprintf(big, sizeof big, "%s/big.csv", fx->dir);
+    f = fopen(big, "w");
+    assert_non_null(f);
+    fprintf(f, "member_id,item_id,timestamp\n");
+    for (int i = 0; i < 40000; i++)
+        fprintf(f, "M%05d,%d,%d\n", i % 3000, i % ITEMS, 1600000000 + i);
+    fclose(f);
+    for (int round = 0; round < 12; round++) {
+        pid_t child = fork();
+        vault *v;
+        FILE *out;
+        char *buf = NULL;
+        size_t len = 0;
+        if (child == 0) {
+            vault *cv = NULL;
+            char err[1024];
+            vault_import_report r;
+            if (vault_open(fx->store, NULL, &cv, err, sizeof err))
+                _exit(3);
+            for (;;)
+                if (vault_import(cv, big, ITEMS, 1800000000, &r, NULL, err,
+                                 sizeof err) ||
+                    vault_forget(cv, "M00001", 1) ||
+                    vault_consent_set(cv, "M00002", VAULT_TRAINING,
+                                      round & 1, 2))
+                    _exit(4);
+        }
+        usleep((useconds_t)(20000 + rand() % 200000));
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        v = open_ok(fx);
+        /* Either import state: a member is fully there or not at all. */
+        out = open_memstream(&buf, &len);
+        {
+            fr_err e = vault_export_member(v, "M00005", -1, out);
+            assert_true(e == FR_OK || e == FR_ENOENT);
+        }
+        fclose(out);
+        free(buf);
+        vault_close(&v);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_nothing_in_clear, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_training_consent_update_bit_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_forget_sticks_and_reimport_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_all_or_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_detected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+    };
+    if (fr_crypto_init())
+        return 1;
+    fr_log_set_level(FR_LOG_ERR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
