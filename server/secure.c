@@ -114,6 +114,7 @@ secure_start(aggregator *a, int64_t now)
     fr_secagg_setup setup;
     char why[256];
     size_t m = 0;
+    uint64_t cap;
     int ok = 0;
 
     qsort(a->selected, a->n_selected, sizeof *a->selected, cmp_name);
@@ -145,8 +146,22 @@ secure_start(aggregator *a, int64_t now)
                    "%s", (unsigned long long)a->round_id, p.n, why);
         goto out;
     }
-    if (fr_quant_init(&a->quant, p.n, c->secagg_clip,
-                      (uint32_t)c->secagg_weight_cap)) {
+    /* The weight cap of this round: the configured cap, lowered to the
+     * largest example count the participants report in their heartbeats.
+     * The encoding's resolution is relative to the cap, so a cap far
+     * above every store's weight would only cost precision. */
+    cap = (uint64_t)c->secagg_weight_cap;
+    {
+        uint64_t most = 0;
+        for (size_t i = 0; i < m; i++) {
+            store_entry *e = registry_find(a->reg, a->selected[i]);
+            if (e && e->num_examples > most)
+                most = e->num_examples;
+        }
+        if (most && most < cap)
+            cap = most;
+    }
+    if (fr_quant_init(&a->quant, p.n, c->secagg_clip, (uint32_t)cap)) {
         fr_log_err(TAG, "round id %llu: no fixed-point encoding fits %u "
                    "stores with secagg_clip %g and secagg_weight_cap %lld",
                    (unsigned long long)a->round_id, p.n, c->secagg_clip,
@@ -167,7 +182,7 @@ secure_start(aggregator *a, int64_t now)
                               .n_words = p.n_words,
                               .min_inputs = p.min_inputs,
                               .clip = c->secagg_clip,
-                              .weight_cap = (uint32_t)c->secagg_weight_cap};
+                              .weight_cap = (uint32_t)cap};
     memcpy(setup.graph_commit, p.graph_commit, 32);
     fr_log_info(TAG, "round id %llu: sending the round start to %u stores",
                 (unsigned long long)a->round_id, p.n);
