@@ -172,6 +172,16 @@ test_store_cli(void **state)
            "$B/fedrec-client notice --store s1 --lang zh-TW",
            0, "fedrec-client member forget --member");
     expect("$B/fedrec-client notice --store s1 --lang fr", 2, "not available");
+    /* A store locked by a passphrase (Argon2id) opens only with it. */
+    expect("FEDREC_PASSPHRASE='correct horse' $B/fedrec-client init "
+           "--store s2 --name store02 >/dev/null && test -f s2/data.salt && "
+           "test ! -e s2/data.key && echo locked", 0, "locked");
+    expect("$B/fedrec-client pseudonym --store s2 --member M-1", 1,
+           "FEDREC_PASSPHRASE");
+    expect("FEDREC_PASSPHRASE=wrong $B/fedrec-client pseudonym --store s2 "
+           "--member M-1", 1, "authentication failed");
+    expect("FEDREC_PASSPHRASE='correct horse' $B/fedrec-client pseudonym "
+           "--store s2 --member M-1 | grep -cE '^[0-9a-f]{32}$'", 0, "1");
 }
 
 static void
