@@ -491,6 +491,47 @@ test_crash_safety(void **state)
     }
 }
 
+/* SIGKILL while training results are being saved (the embeddings and the
+ * model, written after every round): the last complete blob is always
+ * there and opens. */
+static void
+test_crash_safety_blobs(void **state)
+{
+    fixture *fx = *state;
+    srand(777);
+
+    for (int round = 0; round < 12; round++) {
+        pid_t child = fork();
+        vault *v;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (child == 0) {
+            vault *cv = NULL;
+            char err[1024];
+            static uint8_t blob[3u << 20];
+            if (vault_open(fx->store, NULL, &cv, err, sizeof err))
+                _exit(3);
+            for (uint32_t k = 0;; k++) {
+                memset(blob, (int)(k & 0xff), sizeof blob);
+                if (vault_blob_write(cv, "members", blob, sizeof blob) ||
+                    vault_blob_write(cv, "model", blob, sizeof blob / 2))
+                    _exit(4);
+            }
+        }
+        usleep((useconds_t)(10000 + rand() % 150000));
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        v = open_ok(fx);
+        if (vault_blob_read(v, "members", &buf, &len) == FR_OK) {
+            assert_int_equal(len, 3u << 20);
+            for (size_t i = 1; i < len; i++)
+                assert_int_equal(buf[i], buf[0]); /* one whole write */
+            free(buf);
+        }
+        vault_close(&v);
+    }
+}
+
 int
 main(void)
 {
@@ -508,6 +549,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_safety_blobs, setup,
+                                        teardown),
     };
     if (fr_crypto_init())
         return 1;
