@@ -341,13 +341,16 @@ on_round_start(client *c, const fr_msg *msg)
                     "taking part", (unsigned long long)msg->round_id);
         return;
     }
+    /* Advertise the round keys before the slower set-up below: the
+     * aggregator waits for them with a short deadline. */
+    if (rs->has_secagg && !sa_begin(c, msg))
+        return;
     if (!c->mf && (rc = client_open_members(c->cfg, c->cs, rs->dim,
                                             &c->mf))) {
         fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
+        sa_reset(c);
         return;
     }
-    if (rs->has_secagg && !sa_begin(c, msg))
-        return;
     job = calloc(1, sizeof *job);
     if (!job || model_from_wire(rs->n_items, rs->dim, rs->item_emb,
                                 rs->item_bias, &job->global)) {

@@ -281,6 +281,7 @@ cstate_refresh(cstate *cs, int *changed)
     store_data *d = NULL;
     uint8_t a[DIGEST_BYTES], b[DIGEST_BYTES];
     size_t purged = 0;
+    int reloaded = 0;
     fr_err rc;
 
     *changed = 0;
@@ -288,10 +289,13 @@ cstate_refresh(cstate *cs, int *changed)
         return FR_OK;
     /* A fresh look at the vault: another command may have changed it. The
      * vault object stays (its identity key is in use). */
-    if ((rc = vault_reload(cs->v)) ||
+    if ((rc = vault_reload(cs->v, &reloaded)) ||
         (rc = vault_purge(cs->v, (int64_t)time(NULL),
-                          cs->cfg->retention_days, &purged)) ||
-        (rc = build_from_vault(cs, &d)))
+                          cs->cfg->retention_days, &purged)))
+        return rc;
+    if (!reloaded && !purged)
+        return FR_OK; /* nothing can have changed */
+    if ((rc = build_from_vault(cs, &d)))
         return rc;
     if (purged)
         fr_log_notice(TAG, "%zu interactions past retention purged", purged);

@@ -8,7 +8,10 @@
  *   the new state, never in between.
  * - Changes run under an exclusive lock on DIR/.lock, re-read the file
  *   first (another process, e.g. `consent withdraw` while `run` runs, may
- *   have changed it), append their audit entry, then save. An audit entry
+ *   have changed it; the file is only decrypted again if it changed),
+ *   append their audit entry, then save. The audit head (last entry number
+ *   and hash) is its own small sealed file, so an audit-only event (a
+ *   round, an export) does not rewrite the member data. An audit entry
  *   whose change was cut short by a crash can therefore exist; the state is
  *   then the old one. The recorded audit head lets `audit verify` notice a
  *   truncated log.
@@ -16,7 +19,7 @@
  *   passes is hashed at the door and never kept.
  *
  * vault.sealed plaintext (little-endian):
- *   "FRVT" u32 version(1) u64 change_counter u64 audit_seq [32] audit_hash
+ *   "FRVT" u32 version(1) u64 change_counter
  *   u32 name_len, name bytes
  *   u64 n_recs      { [16] pid, u32 item, u32 quantity, i64 timestamp }
  *   u64 n_events    { [16] pid, u8 purpose, u8 granted, [6] 0, i64 time }
@@ -81,8 +84,17 @@ struct vault {
     size_t n_evts;
     fgt *fgts;
     size_t n_fgts;
+    /* current consent: sorted pids granting each purpose (rebuilt whenever
+     * the events change) */
+    uint8_t (*granted[VAULT_PURPOSES])[VAULT_PID_BYTES];
+    size_t n_granted[VAULT_PURPOSES];
+    ino_t seen_ino; /* the vault.sealed last read */
+    off_t seen_size;
+    struct timespec seen_mtime;
     int lock_fd;
 };
+
+static fr_err index_consents(vault *v);
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -180,7 +192,7 @@ static fr_err
 encode(const vault *v, uint8_t **buf_out, size_t *len_out)
 {
     size_t nl = strlen(v->name);
-    size_t len = 4 + 4 + 8 + 8 + 32 + 4 + nl + 8 + v->n_recs * REC_BYTES +
+    size_t len = 4 + 4 + 8 + 4 + nl + 8 + v->n_recs * REC_BYTES +
                  8 + v->n_evts * EVT_BYTES + 8 + v->n_fgts * FGT_BYTES;
     uint8_t *b = calloc(1, len), *p = b;
 
@@ -189,8 +201,6 @@ encode(const vault *v, uint8_t **buf_out, size_t *len_out)
     memcpy(p, VAULT_MAGIC, 4), p += 4;
     fr_put_u32le(p, VAULT_VERSION), p += 4;
     fr_put_u64le(p, v->changes), p += 8;
-    fr_put_u64le(p, v->head.seq), p += 8;
-    memcpy(p, v->head.hash, 32), p += 32;
     fr_put_u32le(p, (uint32_t)nl), p += 4;
     memcpy(p, v->name, nl), p += nl;
     fr_put_u64le(p, v->n_recs), p += 8;
@@ -243,13 +253,11 @@ decode(vault *v, const uint8_t *b, size_t len)
     evt *evts = NULL;
     fgt *fgts = NULL;
 
-    if (len < 60 || memcmp(p, VAULT_MAGIC, 4) ||
+    if (len < 20 || memcmp(p, VAULT_MAGIC, 4) ||
         fr_get_u32le(p + 4) != VAULT_VERSION)
         return FR_EPROTO;
     p += 8;
     v->changes = fr_get_u64le(p), p += 8;
-    v->head.seq = fr_get_u64le(p), p += 8;
-    memcpy(v->head.hash, p, 32), p += 32;
     nl = fr_get_u32le(p), p += 4;
     if (nl == 0 || nl > NAME_MAX_LEN || (size_t)(end - p) < nl)
         return FR_EPROTO;
@@ -319,7 +327,15 @@ load_state(vault *v)
     rc = decode(v, buf, len);
     fr_crypto_wipe(buf, len);
     free(buf);
-    return rc;
+    if (!rc) {
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            v->seen_ino = st.st_ino;
+            v->seen_size = st.st_size;
+            v->seen_mtime = st.st_mtim;
+        }
+    }
+    return rc ? rc : index_consents(v);
 }
 
 static fr_err
@@ -336,6 +352,14 @@ save_state(vault *v)
     rc = fr_seal_write(v->key, KIND_VAULT, "vault", p, buf, len);
     fr_crypto_wipe(buf, len);
     free(buf);
+    if (!rc) { /* what is in memory is what is on disk */
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            v->seen_ino = st.st_ino;
+            v->seen_size = st.st_size;
+            v->seen_mtime = st.st_mtim;
+        }
+    }
     return rc;
 }
 
@@ -356,7 +380,73 @@ unlock(vault *v)
     (void)flock(v->lock_fd, LOCK_UN);
 }
 
-/* Starts a change: exclusive lock, fresh state from disk. */
+static int
+file_unchanged(const vault *v, const char *p)
+{
+    struct stat st;
+
+    /* vault.sealed is only ever replaced by rename: the same inode, size
+     * and time mean the same content. */
+    return stat(p, &st) == 0 && st.st_ino == v->seen_ino &&
+           st.st_size == v->seen_size &&
+           st.st_mtim.tv_sec == v->seen_mtime.tv_sec &&
+           st.st_mtim.tv_nsec == v->seen_mtime.tv_nsec;
+}
+
+#define KIND_HEAD 4
+
+static fr_err
+load_head(vault *v)
+{
+    char p[600];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_err rc;
+
+    path_of(v, "audit_head.sealed", p, sizeof p);
+    rc = fr_seal_read(v->key, KIND_HEAD, "audit-head", p, 64, &buf, &len);
+    if (rc == FR_ENOENT) { /* checked by audit verify */
+        memset(&v->head, 0, sizeof v->head);
+        return FR_OK;
+    }
+    if (rc)
+        return rc;
+    if (len != 40) {
+        free(buf);
+        return FR_EPROTO;
+    }
+    v->head.seq = fr_get_u64le(buf);
+    memcpy(v->head.hash, buf + 8, 32);
+    free(buf);
+    return FR_OK;
+}
+
+static fr_err
+save_head(const vault *v)
+{
+    char p[600];
+    uint8_t buf[40];
+
+    fr_put_u64le(buf, v->head.seq);
+    memcpy(buf + 8, v->head.hash, 32);
+    path_of(v, "audit_head.sealed", p, sizeof p);
+    return fr_seal_write(v->key, KIND_HEAD, "audit-head", p, buf, sizeof buf);
+}
+
+/* Under the lock: the state on disk, read again only if it changed. */
+static fr_err
+sync_locked(vault *v)
+{
+    char p[600];
+    fr_err rc = FR_OK;
+
+    path_of(v, "vault.sealed", p, sizeof p);
+    if (!file_unchanged(v, p))
+        rc = load_state(v);
+    return rc ? rc : load_head(v);
+}
+
+/* Starts a change: exclusive lock, current state from disk. */
 static fr_err
 begin(vault *v)
 {
@@ -364,26 +454,39 @@ begin(vault *v)
 
     if (rc)
         return rc;
-    rc = load_state(v);
+    rc = sync_locked(v);
     if (rc)
         unlock(v);
     return rc;
 }
 
-/* Ends a change: audit entry, then the new state, then unlock. */
+/* Ends a change: audit entry, then the new state (if the member data
+ * changed) and the new audit head, then unlock. */
 static fr_err
-commit(vault *v, const char *event, const char *detail)
+commit_as(vault *v, const char *event, const char *detail, int data)
 {
-    fr_err rc;
+    fr_err rc = FR_OK;
     char p[600];
 
     path_of(v, "audit.log", p, sizeof p);
-    v->changes++;
-    rc = audit_append(p, v->id, event, detail, &v->head);
+    if (data) {
+        v->changes++;
+        rc = index_consents(v);
+    }
     if (!rc)
+        rc = audit_append(p, v->id, event, detail, &v->head);
+    if (!rc && data)
         rc = save_state(v);
+    if (!rc)
+        rc = save_head(v);
     unlock(v);
     return rc;
+}
+
+static fr_err
+commit(vault *v, const char *event, const char *detail)
+{
+    return commit_as(v, event, detail, 1);
 }
 
 static void
@@ -490,6 +593,8 @@ vault_open(const char *dir, const vault_unlock *u, vault **out,
     if ((rc = open_lock(v)) || (rc = lock(v, 0)))
         goto fail;
     rc = load_state(v);
+    if (!rc)
+        rc = load_head(v);
     unlock(v);
     if (rc) {
         snprintf(errbuf, errlen, "%s/vault.sealed: %s", dir,
@@ -515,14 +620,20 @@ fail:
 }
 
 fr_err
-vault_reload(vault *v)
+vault_reload(vault *v, int *changed)
 {
-    fr_err rc = lock(v, 0);
+    char p[600];
+    fr_err rc;
 
-    if (rc)
+    path_of(v, "vault.sealed", p, sizeof p);
+    *changed = 0;
+    if (file_unchanged(v, p))
+        return FR_OK;
+    if ((rc = lock(v, 0)))
         return rc;
     rc = load_state(v);
     unlock(v);
+    *changed = 1;
     return rc;
 }
 
@@ -538,6 +649,8 @@ vault_close(vault **vp)
     free(v->recs);
     free(v->evts);
     free(v->fgts);
+    for (int p = 0; p < VAULT_PURPOSES; p++)
+        free(v->granted[p]);
     if (v->pkey) {
         fr_crypto_wipe(v->pkey, 32);
         free(v->pkey);
@@ -701,6 +814,67 @@ consent_of(const vault *v, const uint8_t *pid, vault_purpose p,
     return state;
 }
 
+/* Orders events by member, purpose, time, then list position, so the last
+ * event of each (member, purpose) run is its current state. */
+typedef struct evt_ref {
+    const evt *e;
+    size_t pos;
+} evt_ref;
+
+static int
+cmp_evt_ref(const void *a, const void *b)
+{
+    const evt_ref *x = a, *y = b;
+    int c = memcmp(x->e->pid, y->e->pid, VAULT_PID_BYTES);
+
+    if (c)
+        return c;
+    if (x->e->purpose != y->e->purpose)
+        return x->e->purpose < y->e->purpose ? -1 : 1;
+    if (x->e->ts != y->e->ts)
+        return x->e->ts < y->e->ts ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static fr_err
+index_consents(vault *v)
+{
+    evt_ref *r = malloc((v->n_evts + 1) * sizeof *r);
+
+    if (!r)
+        return FR_ENOMEM;
+    for (int p = 0; p < VAULT_PURPOSES; p++) {
+        free(v->granted[p]);
+        v->granted[p] = malloc((v->n_evts + 1) * VAULT_PID_BYTES);
+        v->n_granted[p] = 0;
+        if (!v->granted[p]) {
+            free(r);
+            return FR_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < v->n_evts; i++)
+        r[i] = (evt_ref){&v->evts[i], i};
+    qsort(r, v->n_evts, sizeof *r, cmp_evt_ref);
+    for (size_t i = 0; i < v->n_evts; i++) {
+        const evt *e = r[i].e;
+        int last = i + 1 == v->n_evts ||
+                   memcmp(r[i + 1].e->pid, e->pid, VAULT_PID_BYTES) ||
+                   r[i + 1].e->purpose != e->purpose;
+        if (last && e->granted)
+            memcpy(v->granted[e->purpose][v->n_granted[e->purpose]++],
+                   e->pid, VAULT_PID_BYTES);
+    }
+    free(r);
+    return FR_OK;
+}
+
+static int
+granted(const vault *v, const uint8_t *pid, vault_purpose p)
+{
+    return bsearch(pid, v->granted[p], v->n_granted[p], VAULT_PID_BYTES,
+                   cmp_pid) != NULL;
+}
+
 int
 vault_consents(const vault *v, const char *pid_hex, vault_purpose p)
 {
@@ -708,7 +882,7 @@ vault_consents(const vault *v, const char *pid_hex, vault_purpose p)
 
     if (p >= VAULT_PURPOSES || pid_from_hex(pid_hex, pid))
         return 0;
-    return consent_of(v, pid, p, NULL);
+    return granted(v, pid, p);
 }
 
 static int
@@ -1050,6 +1224,16 @@ vault_purge(vault *v, int64_t now_s, int64_t retention_days, size_t *removed)
     *removed = 0;
     if (retention_days <= 0)
         return FR_OK;
+    /* Nothing expired in what this process holds: no need to lock and
+     * re-read (callers reload first when others may have written). */
+    {
+        int64_t cutoff = now_s - retention_days * 86400;
+        int any = 0;
+        for (size_t i = 0; i < v->n_recs && !any; i++)
+            any = v->recs[i].ts < cutoff;
+        if (!any)
+            return FR_OK;
+    }
     if ((rc = begin(v)))
         return rc;
     gone = purge_before(v, now_s - retention_days * 86400);
@@ -1070,7 +1254,7 @@ vault_audit(vault *v, const char *event, const char *detail)
 
     if (rc)
         return rc;
-    return commit(v, event, detail);
+    return commit_as(v, event, detail, 0);
 }
 
 /* ---- reading ---------------------------------------------------------------------------- */
@@ -1088,7 +1272,7 @@ vault_each(const vault *v, vault_purpose p,
         const rec *r = &v->recs[i];
         fr_err rc;
         if (!i || memcmp(r->pid, v->recs[i - 1].pid, VAULT_PID_BYTES)) {
-            ok = p >= VAULT_PURPOSES || consent_of(v, r->pid, p, NULL);
+            ok = p >= VAULT_PURPOSES || granted(v, r->pid, p);
             hex_of(r->pid, hex);
         }
         if (ok && (rc = fn(ctx, hex, r->item, r->ts)))
@@ -1151,7 +1335,7 @@ vault_export_member(vault *v, const char *raw_id, int has_embedding,
     fprintf(out, "\n  },\n  \"has_embedding\": %s\n}\n",
             has_embedding < 0 ? "null" : has_embedding ? "true" : "false");
     snprintf(detail, sizeof detail, "member %s data exported", hex);
-    return commit(v, "export", detail);
+    return commit_as(v, "export", detail, 0);
 }
 
 /* ---- blobs ---------------------------------------------------------------------------------- */
@@ -1184,6 +1368,14 @@ vault_audit_verify(const vault *v, uint64_t *n_entries, char *errbuf,
     char p[600];
     uint64_t first_bad = 0;
 
+    struct stat st;
+
+    path_of(v, "audit_head.sealed", p, sizeof p);
+    if (stat(p, &st) != 0) {
+        snprintf(errbuf, errlen, "the recorded audit head %s is missing: "
+                 "the end of the log cannot be checked", p);
+        return FR_EPROTO;
+    }
     path_of(v, "audit.log", p, sizeof p);
     return audit_verify(p, fr_crypto_signkey_public(v->id), &v->head,
                         n_entries, &first_bad, errbuf, errlen);

@@ -73,8 +73,9 @@ FR_NODISCARD fr_err vault_open(const char *dir, const vault_unlock *u,
                                vault **out, char *errbuf, size_t errlen);
 void vault_close(vault **vp);
 
-/* Re-reads the sealed state (another process may have changed it). */
-FR_NODISCARD fr_err vault_reload(vault *v);
+/* Re-reads the sealed state if the file changed since this process last
+ * read it (another command may have written it); *changed says whether. */
+FR_NODISCARD fr_err vault_reload(vault *v, int *changed);
 
 const char *vault_dir(const vault *v);
 const char *vault_name(const vault *v);

@@ -57,19 +57,25 @@ path(char *out, size_t n, const fed *f, const char *rel)
     snprintf(out, n, "%s/%s", f->dir, rel);
 }
 
+/* The export a store imports: the big one for BIG, small ones otherwise. */
+static void
+export_of(const fed *f, int i, char *out, size_t n)
+{
+    if (i == BIG)
+        snprintf(out, n, "%s/big/store-01.csv", f->dir);
+    else
+        snprintf(out, n, "%s/small/store-0%d.csv", f->dir,
+                 i == INTRUDER ? 1 : i < BIG ? i + 1 : i);
+}
+
+/* Every store is a protected store: init (keys, data key), import of its
+ * export, and the members' consents: all agree to training; in store01
+ * only the first ten members agree to marketing. */
 static void
 setup_keys_and_data(fed *f)
 {
-    char cmd[1024];
+    char cmd[2048], csv[160];
 
-    for (int i = 0; i < NCLIENTS; i++) {
-        /* The intruder gets a key pair but no allow-list line. */
-        snprintf(cmd, sizeof cmd,
-                 FR_BIN_DIR "/fedrec-keygen --name %s --dir %s/keys "
-                 ">>%s/%s 2>/dev/null", store_names[i], f->dir, f->dir,
-                 i != INTRUDER ? "allowlist" : "unlisted");
-        assert_int_equal(proc_run(cmd), 0);
-    }
     snprintf(cmd, sizeof cmd,
              FR_BIN_DIR "/fedrec-keygen --name aggregator --dir %s/keys "
              ">/dev/null 2>&1", f->dir);
@@ -85,6 +91,25 @@ setup_keys_and_data(fed *f)
              "--items %d --interactions 30 --out %s/big >/dev/null", ITEMS,
              f->dir);
     assert_int_equal(proc_run(cmd), 0);
+    for (int i = 0; i < NCLIENTS; i++) {
+        export_of(f, i, csv, sizeof csv);
+        /* The intruder's allow-list line goes nowhere. */
+        snprintf(cmd, sizeof cmd,
+                 "set -e; B=" FR_BIN_DIR "; S=%s/st-%s;"
+                 "$B/fedrec-client init --store $S --name %s --n_items %d "
+                 "--connect %s --server_key %s/keys/aggregator.pub "
+                 ">>%s/%s 2>/dev/null;"
+                 "$B/fedrec-client import --store $S %s >/dev/null;"
+                 "awk -F, 'NR > 1 && !seen[$1]++ { print $1 \",training,grant\";"
+                 "  if (%d && ++m <= 10) print $1 \",marketing,grant\" }' %s"
+                 " > %s/consent-%d.csv;"
+                 "$B/fedrec-client consent import --store $S %s/consent-%d.csv"
+                 " >/dev/null",
+                 f->dir, store_names[i], store_names[i], ITEMS, f->endpoint,
+                 f->dir, f->dir, i != INTRUDER ? "allowlist" : "unlisted",
+                 csv, i == 0, csv, f->dir, i, f->dir, i);
+        assert_int_equal(proc_run(cmd), 0);
+    }
 }
 
 static void
@@ -97,7 +122,7 @@ write_config(fed *f)
             "listen %s\nkey_file %s/keys/aggregator.key\n"
             "allowlist %s/allowlist\nstate_dir %s/agg\n"
             "n_items %d\ndim 16\nrounds %d\nmin_stores 4\n"
-            "start_delay_ms 1500\nheartbeat_timeout_ms 1500\n"
+            "start_delay_ms 1500\nheartbeat_timeout_ms 3000\n"
             "round_timeout_ms 120000\nlocal_epochs 2\n",
             f->endpoint, f->dir, f->dir, f->dir, ITEMS, ROUNDS);
     fclose(c);
@@ -114,30 +139,14 @@ start_aggregator(fed *f, const char *log)
 static pid_t
 start_client(fed *f, int i)
 {
-    char key[160], skey[160], data[160], state[160];
-    char *argv[16];
+    char store[160];
+    char *argv[8];
     int n = 0;
 
-    snprintf(key, sizeof key, "--key_file=%s/keys/%s.key", f->dir,
-             store_names[i]);
-    snprintf(skey, sizeof skey, "--server_key=%s/keys/aggregator.pub",
-             f->dir);
-    if (i == BIG)
-        snprintf(data, sizeof data, "--data=%s/big/store-01.csv", f->dir);
-    else
-        snprintf(data, sizeof data, "--data=%s/small/store-0%d.csv", f->dir,
-                 i == INTRUDER ? 1 : i < BIG ? i + 1 : i);
-    snprintf(state, sizeof state, "--state_dir=%s/state-%s", f->dir,
-             store_names[i]);
+    snprintf(store, sizeof store, "--store=%s/st-%s", f->dir, store_names[i]);
     argv[n++] = FR_BIN_DIR "/fedrec-client";
     argv[n++] = "run";
-    argv[n++] = "--connect";
-    argv[n++] = f->endpoint;
-    argv[n++] = key;
-    argv[n++] = skey;
-    argv[n++] = data;
-    argv[n++] = state;
-    argv[n++] = "--n_items=2000";
+    argv[n++] = store;
     argv[n++] = "--heartbeat_ms=200";
     argv[n] = NULL;
     return proc_start(argv, f->client_log[i]);
@@ -195,9 +204,8 @@ serve_cmd(fed *f, const char *args, const char *out_path)
 {
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
-             FR_BIN_DIR "/fedrec-client %s --data=%s/small/store-01.csv "
-             "--state_dir=%s/state-store01 --n_items=%d >%s 2>/dev/null",
-             args, f->dir, f->dir, ITEMS, out_path);
+             FR_BIN_DIR "/fedrec-client %s --store=%s/st-store01 >%s "
+             "2>/dev/null", args, f->dir, out_path);
     assert_int_equal(proc_run(cmd), 0);
 }
 
@@ -206,7 +214,7 @@ serve_cmd(fed *f, const char *args, const char *out_path)
 static void
 check_serving(fed *f)
 {
-    char rec[160], lst[160], sc[160], seg[160], line[4096];
+    char rec[160], lst[160], sc[160], seg[160], line[4096], cmd[4096];
     char *text, *p, *save = NULL;
     unsigned items[10];
     double rscore[10];
@@ -245,21 +253,29 @@ check_serving(fed *f)
         assert_true(v > rscore[i] - 1e-5 && v < rscore[i] + 1e-5);
     }
     free(text);
-    /* A segment lists 5 members, none of whom already bought the item. */
-    snprintf(line, sizeof line, "segment --item %u --top 5", items[0]);
+    /* A segment lists only members who consent to marketing (the first ten
+     * of store01) and who have not bought the item, as pseudonyms. */
+    snprintf(line, sizeof line, "segment --item %u --top 50", items[0]);
     serve_cmd(f, line, seg);
-    assert_int_equal(proc_count(seg, "\n"), 6);
-    text = proc_read_file(seg);
-    assert_non_null(text);
-    snprintf(lst, sizeof lst, "%s/small/store-01.csv", f->dir);
-    for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
-        char member[64], pair[96];
-        if (sscanf(p, "%*u\t%63s", member) != 1)
-            continue;
-        snprintf(pair, sizeof pair, "\n%s,%u,", member, items[0]);
-        assert_int_equal(proc_count(lst, pair), 0);
-    }
-    free(text);
+    assert_in_range(proc_count(seg, "\n"), 2, 11);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && B=" FR_BIN_DIR " && S=st-store01 && "
+             "pseud() { while read m; do $B/fedrec-client pseudonym "
+             "--store $S --member $m; done; } && "
+             "awk -F, 'NR > 1 && !s[$1]++ && ++m <= 10 { print $1 }' "
+             "small/store-01.csv | pseud | sort > market.txt && "
+             "awk -F, -v it=%u 'NR > 1 && $2 == it { print $1 }' "
+             "small/store-01.csv | sort -u | pseud | sort > bought.txt && "
+             "tail -n +2 seg.tsv | cut -f2 | sort > segm.txt && "
+             "test -z \"$(comm -23 segm.txt market.txt)\" && "
+             "test -z \"$(comm -12 segm.txt bought.txt)\"",
+             f->dir, items[0]);
+    assert_int_equal(proc_run(cmd), 0);
+    /* A member without marketing consent gets no recommendations. */
+    snprintf(cmd, sizeof cmd,
+             FR_BIN_DIR "/fedrec-client recommend --store=%s/st-store01 "
+             "--member M01-000011 >/dev/null 2>&1", f->dir);
+    assert_int_not_equal(proc_run(cmd), 0);
 }
 
 static fed f; /* file scope so the teardown can stop what a failure left */
@@ -317,13 +333,13 @@ test_federation(void **state)
 
     /* The store outside the allow-list was refused at the handshake and
      * logged by fingerprint. */
-    path(p, sizeof p, &f, "keys/intruder.pub");
+    path(p, sizeof p, &f, "st-intruder/keys/intruder.pub");
     assert_int_equal(fr_crypto_public_load(p, pk), FR_OK);
     fr_crypto_fingerprint(pk, fpr);
     assert_true(proc_wait_for(f.agg_log, fpr, 1, 10000));
 
     /* Round 2: kill the large store while it trains. */
-    assert_true(proc_wait_for(f.client_log[BIG], "training", 2, 120000));
+    assert_true(proc_wait_for(f.client_log[BIG], "local epoch(s)", 2, 120000));
     usleep(300 * 1000); /* its keys and shares are out by now */
     kill(f.client[BIG], SIGKILL);
     proc_wait(f.client[BIG], 10000);
