@@ -6,7 +6,8 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-          libsodium-dev libopenblas-dev libcmocka-dev)
+          libsodium-dev libopenblas-dev libcmocka-dev
+          libmicrohttpd-dev libsystemd-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -31,6 +31,9 @@ typedef struct agg_config {
     char allowlist[AGG_PATH_MAX];
     char state_dir[AGG_PATH_MAX];
     char log_level[16];
+    char log_format[16];
+    char http_listen[AGG_PATH_MAX];
+    char admin_socket[AGG_PATH_MAX];
     int64_t n_items;
     int64_t dim;
     int64_t min_stores;
@@ -73,6 +76,11 @@ FR_NODISCARD fr_err agg_config_validate(const agg_config *cfg, char *errbuf,
  * must be safe and tolerate secagg_max_dropout. */
 FR_NODISCARD fr_err secure_config_check(const agg_config *c, char *errbuf,
                                         size_t errlen);
+
+/* The admin socket's path: admin_socket, or STATE_DIR/admin.sock when that
+ * is empty. FR_ELIMIT if it does not fit cap or a Unix socket address. */
+FR_NODISCARD fr_err agg_admin_socket_path(const agg_config *cfg, char *out,
+                                          size_t cap);
 
 typedef struct aggregator aggregator;
 

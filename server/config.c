@@ -1,0 +1,129 @@
+/*
+ * config.c - the aggregator's configuration keys: defaults, bounds and the
+ * text --help and the example config (deploy/aggregator.conf) explain.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agg.h"
+#include "base/util.h"
+
+typedef agg_config C;
+static const fr_config_key keys[] = {
+    FR_CFG_STRING_(C, listen, "tcp://127.0.0.1:7600",
+                   "ZeroMQ endpoint the aggregator binds (ROUTER, CURVE)"),
+    FR_CFG_STRING_(C, key_file, "",
+                   "aggregator secret key file (0600, from fedrec-keygen)"),
+    FR_CFG_STRING_(C, allowlist, "",
+                   "store allow-list: lines 'STORE_NAME HEX_CURVE_KEY "
+                   "HEX_IDENTITY_KEY' (as printed by fedrec-keygen)"),
+    FR_CFG_STRING_(C, state_dir, "",
+                   "directory for checkpoint.bin and history.tsv"),
+    FR_CFG_STRING_(C, log_level, "info", "err, warn, notice, info or debug"),
+    FR_CFG_STRING_(C, log_format, "json",
+                   "stderr log lines: json (one object per line: ts, level, "
+                   "src, event, msg and fields) or human"),
+    FR_CFG_STRING_(C, http_listen, "127.0.0.1:7601",
+                   "ADDRESS:PORT of the HTTP endpoint (/metrics, /healthz, "
+                   "status page at /); empty: no HTTP endpoint"),
+    FR_CFG_STRING_(C, admin_socket, "",
+                   "Unix socket for fedrec-ctl (mode 0660: owner and group); "
+                   "empty: STATE_DIR/admin.sock"),
+    FR_CFG_INT_(C, n_items, "500", 1, 1048576, "items in the catalogue"),
+    FR_CFG_INT_(C, dim, "32", 1, 1024, "embedding dimension"),
+    FR_CFG_INT_(C, min_stores, "4", 1, 100000,
+                "fewest answering stores for a round to count (secure "
+                "aggregation needs 4 to tolerate one dropout)"),
+    FR_CFG_DOUBLE_(C, fraction, "1.0", 0.0, 1.0,
+                   "share of ready stores selected each round"),
+    FR_CFG_INT_(C, rounds, "0", 0, 100000000,
+                "stop after this many completed rounds (0: run forever)"),
+    FR_CFG_INT_(C, round_timeout_ms, "60000", 100, 86400000,
+                "deadline for updates after a round starts"),
+    FR_CFG_INT_(C, start_delay_ms, "2000", 0, 3600000,
+                "wait this long with min_stores ready before the first round"),
+    FR_CFG_INT_(C, heartbeat_timeout_ms, "5000", 100, 3600000,
+                "a store silent for this long counts as gone"),
+    FR_CFG_INT_(C, retry_delay_ms, "1000", 0, 3600000,
+                "pause before retrying an abandoned round"),
+    FR_CFG_INT_(C, max_stores, "1024", 1, 100000,
+                "most stores tracked at once"),
+    FR_CFG_INT_(C, local_epochs, "2", 1, 1000, "local epochs per round"),
+    FR_CFG_DOUBLE_(C, learning_rate, "1.5", 1e-9, 100.0,
+                   "store SGD step size"),
+    FR_CFG_DOUBLE_(C, lr_decay, "1.0", 0.5, 1.0,
+                   "factor on learning_rate per completed round"),
+    FR_CFG_INT_(C, negatives, "4", 1, 1000,
+                "sampled negatives per positive"),
+    FR_CFG_DOUBLE_(C, l2, "0.03", 0.0, 10.0, "L2 penalty on embeddings"),
+    FR_CFG_INT_(C, batch_size, "128", 1, 1000000, "members per batch"),
+    FR_CFG_INT_(C, loss, "0", 0, 3,
+                "training loss: 0 logistic, 1 full softmax, 2 sampled "
+                "softmax, 3 BPR"),
+    FR_CFG_DOUBLE_(C, server_lr, "1.0", 1e-6, 100.0,
+                   "step applied to the averaged update"),
+    FR_CFG_DOUBLE_(C, init_scale, "0.1", 0.0, 10.0,
+                   "std-dev of the initial item embeddings"),
+    FR_CFG_INT_(C, seed, "1", 0, INT64_MAX,
+                "seed for model init, store selection and store training"),
+    FR_CFG_INT_(C, max_message_bytes, "67108864", 1024, 1073741824,
+                "largest message accepted or sent"),
+    FR_CFG_INT_(C, blas_threads, "1", 1, 256, "OpenBLAS threads"),
+    FR_CFG_BOOL_(C, secagg, "yes",
+                 "secure aggregation (SecAgg+): learn only the sum of the "
+                 "stores' updates"),
+    FR_CFG_INT_(C, secagg_k, "0", 0, 65534,
+                "SecAgg+ neighbours per store; 0 = 3*log2(n) rounded up to "
+                "even, n-1 (full graph) for small rounds"),
+    FR_CFG_INT_(C, secagg_t, "0", 0, 65534,
+                "shares needed to rebuild a store's secret; 0 = k/2 + 1"),
+    FR_CFG_DOUBLE_(C, secagg_max_dropout, "0.1", 0.0, 0.9,
+                   "fraction of a store's neighbours that may drop out "
+                   "while its masks can still be removed"),
+    FR_CFG_DOUBLE_(C, secagg_clip, "1000", 1e-6, 1e9,
+                   "L2 bound on one store's update before fixed-point "
+                   "encoding (longer updates are scaled down)"),
+    FR_CFG_INT_(C, secagg_weight_cap, "100000", 1, 4294967295LL,
+                "a store's weight (training examples) is capped to this"),
+    FR_CFG_INT_(C, secagg_phase_timeout_ms, "10000", 100, 3600000,
+                "time each key-exchange or unmasking phase waits for "
+                "answers"),
+};
+const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
+
+fr_err
+agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
+{
+    if (!*c->key_file || !*c->allowlist || !*c->state_dir) {
+        snprintf(errbuf, errlen, "key_file, allowlist and state_dir must be "
+                 "set (config file or --key=value)");
+        return FR_EINVAL;
+    }
+    if (c->min_stores > c->max_stores) {
+        snprintf(errbuf, errlen, "min_stores (%lld) exceeds max_stores (%lld)",
+                 (long long)c->min_stores, (long long)c->max_stores);
+        return FR_EINVAL;
+    }
+    if (strcmp(c->log_format, "json") != 0 &&
+        strcmp(c->log_format, "human") != 0) {
+        snprintf(errbuf, errlen, "log_format: expected json or human, not "
+                 "'%s'", c->log_format);
+        return FR_EINVAL;
+    }
+    if (c->fraction <= 0) {
+        snprintf(errbuf, errlen, "fraction must be above 0");
+        return FR_EINVAL;
+    }
+    return c->secagg ? secure_config_check(c, errbuf, errlen) : FR_OK;
+}
+
+
+fr_err
+agg_admin_socket_path(const agg_config *c, char *out, size_t cap)
+{
+    int n = *c->admin_socket
+                ? snprintf(out, cap, "%s", c->admin_socket)
+                : snprintf(out, cap, "%s/admin.sock", c->state_dir);
+    /* sun_path holds 108 bytes including the NUL */
+    return n < 0 || (size_t)n >= cap || n >= 108 ? FR_ELIMIT : FR_OK;
+}
