@@ -248,3 +248,19 @@ agg_stats_set_dp(agg_stats *s, int enabled, double eps_spent,
     s->v.dp_delta = delta;
     pthread_mutex_unlock(&s->lock);
 }
+
+void
+agg_stats_loop_alive(agg_stats *s, int64_t ms)
+{
+    pthread_mutex_lock(&s->lock);
+    s->v.loop_unix_ms = ms;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
+agg_stats_set_paused(agg_stats *s, int paused)
+{
+    pthread_mutex_lock(&s->lock);
+    s->v.paused = paused;
+    pthread_mutex_unlock(&s->lock);
+}

@@ -91,6 +91,8 @@ typedef struct agg_store_info {
  * frees it). */
 typedef struct agg_stats_view {
     int64_t started_unix_ms; /* process start */
+    int64_t loop_unix_ms;    /* last pass of the main loop (liveness) */
+    int paused;              /* an operator paused new rounds */
     char state[16];          /* "starting", "idle", "collecting", "paused",
                                 "done", "stopping" */
     char phase[24];          /* agg_phase_names[] while collecting, else "" */
@@ -130,6 +132,9 @@ void agg_stats_view_clear(agg_stats_view *v);
 void agg_stats_set_state(agg_stats *s, const char *state, const char *phase,
                          uint64_t round_id, uint64_t completed,
                          uint32_t selected);
+/* The main loop calls this on every pass: /healthz fails when it stops. */
+void agg_stats_loop_alive(agg_stats *s, int64_t unix_ms);
+void agg_stats_set_paused(agg_stats *s, int paused);
 void agg_stats_set_static(agg_stats *s, int secagg, int64_t rounds_target);
 void agg_stats_phase_done(agg_stats *s, agg_phase p, double seconds,
                           uint32_t dropped);
