@@ -175,6 +175,46 @@ test_log(void **state)
     fr_log_set_level(FR_LOG_INFO);
 }
 
+/* The JSON log line: fixed members, fields from KEY=VALUE tokens with
+ * numbers kept numeric, escaping of hostile text, and a line that does not
+ * fit is cut to members that do (still one valid object). */
+static void
+test_log_json(void **state)
+{
+    char out[512];
+    fr_log_format f;
+    size_t n;
+    (void)state;
+
+    assert_int_equal(fr_log_format_parse("json", &f), FR_OK);
+    assert_int_equal(f, FR_LOG_JSON);
+    assert_int_equal(fr_log_format_parse("xml", &f), FR_EINVAL);
+    fr_log_format_json(out, sizeof out, "2026-12-01T00:00:00.000Z", "agg",
+                       FR_LOG_NOTICE, "round", "round_completed",
+                       "round 3 completed: round=3 stores=4/5 hr10=0.7213, "
+                       "store=\"s 1\" level=9 why=x)");
+    assert_string_equal(
+        out, "{\"ts\":\"2026-12-01T00:00:00.000Z\",\"level\":\"notice\","
+             "\"src\":\"agg\",\"tag\":\"round\",\"event\":"
+             "\"round_completed\",\"msg\":\"round 3 completed: round=3 "
+             "stores=4/5 hr10=0.7213, store=\\\"s 1\\\" level=9 why=x)\","
+             "\"round\":3,\"stores\":\"4/5\",\"hr10\":0.7213,"
+             "\"store\":\"s 1\",\"why\":\"x\"}");
+    /* no event: the tag stands in; control characters are escaped */
+    fr_log_format_json(out, sizeof out, "T", "agg", FR_LOG_WARN, "net", NULL,
+                       "bad\x01name=0x1f");
+    assert_string_equal(out, "{\"ts\":\"T\",\"level\":\"warn\",\"src\":"
+                             "\"agg\",\"tag\":\"net\",\"event\":\"net\","
+                             "\"msg\":\"bad\\u0001name=0x1f\"}");
+    /* too small: whole members are dropped, the object stays closed */
+    n = fr_log_format_json(out, 60, "T", "agg", FR_LOG_INFO, "round", "e",
+                           "a long message that cannot fit in sixty bytes");
+    assert_true(n < 60);
+    assert_int_equal(out[n - 1], '}');
+    assert_null(strstr(out, "\"msg\""));
+    assert_non_null(strstr(out, "\"level\":\"info\""));
+}
+
 int
 main(void)
 {
@@ -186,6 +226,7 @@ main(void)
         cmocka_unit_test(test_le_roundtrip),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_log),
+        cmocka_unit_test(test_log_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
