@@ -486,9 +486,18 @@ static fr_err
 peer_from_frames(zmq_msg_t *id, zmq_msg_t *payload, fr_net_peer *peer)
 {
     const char *user = zmq_msg_gets(payload, "User-Id");
+    const char *colon = user ? strchr(user, ':') : NULL;
     size_t id_len = zmq_msg_size(id);
+    size_t name_len = colon ? (size_t)(colon - user) : 0;
+    char name[FR_NET_STORE_NAME_MAX];
 
-    if (!user || !fr_net_store_name_valid(user)) {
+    /* Our ZAP handler sets "NAME:KEYFP" (net.h). */
+    if (colon && name_len < sizeof name) {
+        memcpy(name, user, name_len);
+        name[name_len] = 0;
+    }
+    if (!colon || name_len >= sizeof name || !fr_net_store_name_valid(name) ||
+        strlen(colon + 1) != FR_NET_KEY_FP_HEX) {
         fr_log_warn(TAG, "dropping a message without an authenticated "
                          "store name");
         return FR_EPROTO;
@@ -497,7 +506,8 @@ peer_from_frames(zmq_msg_t *id, zmq_msg_t *payload, fr_net_peer *peer)
         return FR_EPROTO;
     memcpy(peer->id, zmq_msg_data(id), id_len);
     peer->id_len = id_len;
-    snprintf(peer->store, sizeof peer->store, "%s", user);
+    memcpy(peer->store, name, name_len + 1);
+    memcpy(peer->key_fp, colon + 1, FR_NET_KEY_FP_HEX + 1);
     return FR_OK;
 }
 

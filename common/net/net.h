@@ -13,8 +13,13 @@
  * The optional third column is the store's identity (signing) key, used by
  * secure aggregation; two-column lines admit the store without one. '#'
  * comments and blank lines ignored; store names are [A-Za-z0-9._-]{1,63};
- * keys are 64 hex characters; a malformed line, a duplicate name, CURVE key
- * or identity key is an error naming the line.
+ * keys are 64 hex characters. A store name may appear on two lines, with
+ * different keys, while the store's keys are rotated; a third line for a
+ * name, a duplicate CURVE key or identity key, or a malformed line is an
+ * error naming the line. The ZAP handler hands ZeroMQ "NAME:KEYFP" as
+ * User-Id, so each message says which of the store's keys sent it, and a
+ * key taken off the list is refused from its connection's next message
+ * (fr_net_zap_key_allowed), not only at the next handshake.
  *
  * Threads: a socket is used by one thread at a time (ZeroMQ rule). The ZAP
  * handler runs on its own thread inside the context; fr_net_zap_reload may be
@@ -34,12 +39,16 @@ typedef struct fr_net_sock fr_net_sock;
 
 #define FR_NET_PEER_ID_MAX 255
 #define FR_NET_STORE_NAME_MAX 64
+/* A CURVE public key's fingerprint: the first 8 bytes of its BLAKE2b-256
+ * hash, in hex. Public; names which of a store's keys a connection used. */
+#define FR_NET_KEY_FP_HEX 16
 
 /* Who sent a message on a ROUTER socket. */
 typedef struct fr_net_peer {
     uint8_t id[FR_NET_PEER_ID_MAX]; /* ZeroMQ routing id (not secret) */
     size_t id_len;
     char store[FR_NET_STORE_NAME_MAX]; /* authenticated name from ZAP */
+    char key_fp[FR_NET_KEY_FP_HEX + 1]; /* which listed key it used */
 } fr_net_peer;
 
 FR_NODISCARD fr_err fr_net_ctx_new(fr_net_ctx **out);
@@ -58,6 +67,17 @@ FR_NODISCARD fr_err fr_net_zap_reload(fr_net_ctx *ctx);
 uint64_t fr_net_zap_refused(const fr_net_ctx *ctx);
 /* Non-zero if store is on the current allow-list. */
 int fr_net_zap_allowed(const fr_net_ctx *ctx, const char *store);
+/* Non-zero if store is listed with the CURVE key whose fingerprint is
+ * key_fp (FR_NET_KEY_FP_HEX hex characters, as in fr_net_peer). */
+int fr_net_zap_key_allowed(const fr_net_ctx *ctx, const char *store,
+                           const char *key_fp);
+/* Revokes a store: every line for it in the allow-list file is turned into
+ * a comment ("# revoked TIMESTAMP: ...", the file replaced atomically) and
+ * the list reloaded, so its connections are refused from their next
+ * message and its keys at any later handshake, also after a restart.
+ * FR_ENOENT if the store is not listed; err gets a message. */
+FR_NODISCARD fr_err fr_net_zap_revoke(fr_net_ctx *ctx, const char *store,
+                                      char *err, size_t errlen);
 /* Copies the store's Ed25519 identity public key from the allow-list in
  * force. FR_ENOENT if the store is not listed or has no identity key,
  * FR_ESTATE if the ZAP handler was never started; pk_out is written only on
@@ -65,6 +85,13 @@ int fr_net_zap_allowed(const fr_net_ctx *ctx, const char *store);
 FR_NODISCARD fr_err fr_net_zap_sign_key(const fr_net_ctx *ctx,
                                         const char *store,
                                         uint8_t pk_out[FR_CRYPTO_PK_BYTES]);
+/* The identity key listed with the store's CURVE key key_fp (during a key
+ * rotation a store has two lines, each with its own identity key);
+ * key_fp NULL or "" means the store's last line. Errors as above. */
+FR_NODISCARD fr_err fr_net_zap_sign_key_for(const fr_net_ctx *ctx,
+                                            const char *store,
+                                            const char *key_fp,
+                                            uint8_t pk_out[FR_CRYPTO_PK_BYTES]);
 
 /* Non-zero if name is a valid store name: [A-Za-z0-9._-]{1,63}. The same
  * rule the allow-list applies; tools use it to validate names early. */

@@ -34,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 #include "../base/log.h"
@@ -63,6 +65,7 @@ typedef struct allow_entry {
     uint8_t sign_pk[FR_CRYPTO_PK_BYTES]; /* Ed25519 identity, if has_sign */
     int has_sign;
     size_t line;
+    char fp[FR_NET_KEY_FP_HEX + 1]; /* fingerprint of pk */
 } allow_entry;
 
 typedef struct allow_list {
@@ -145,10 +148,14 @@ next_token(const char *p, const char *end, const char **tok, size_t *tok_len)
 static const char *
 check_duplicate(const allow_list *l, const allow_entry *e, size_t *first_line)
 {
+    size_t same_name = 0;
+
     for (size_t i = 0; i < l->n; i++) {
         *first_line = l->v[i].line;
-        if (strcmp(l->v[i].name, e->name) == 0)
-            return "duplicate store name";
+        /* Two lines are a key rotation in progress; three are a mistake. */
+        if (strcmp(l->v[i].name, e->name) == 0 && ++same_name == 2)
+            return "store name listed a third time (two lines, old and new "
+                   "key, are allowed during a key rotation)";
         if (memcmp(l->v[i].pk, e->pk, FR_CRYPTO_PK_BYTES) == 0)
             return "duplicate public key";
         if (e->has_sign && l->v[i].has_sign &&
@@ -156,6 +163,16 @@ check_duplicate(const allow_list *l, const allow_entry *e, size_t *first_line)
             return "duplicate identity (signing) key";
     }
     return NULL;
+}
+
+static void
+key_fingerprint(const uint8_t pk[FR_CRYPTO_PK_BYTES],
+                char out[FR_NET_KEY_FP_HEX + 1])
+{
+    uint8_t h[32];
+
+    crypto_generichash(h, sizeof h, pk, FR_CRYPTO_PK_BYTES, NULL, 0);
+    sodium_bin2hex(out, FR_NET_KEY_FP_HEX + 1, h, FR_NET_KEY_FP_HEX / 2);
 }
 
 /* Parses one line (without its '\n') into e. Returns NULL and sets *empty for
@@ -184,6 +201,7 @@ parse_line(const char *p, const char *end, allow_entry *e, int *empty)
         return "store name may only use A-Z a-z 0-9 . _ -";
     if (fr_crypto_key_from_hex(hex, hex_len, e->pk) != FR_OK)
         return "public key must be 64 hex characters";
+    key_fingerprint(e->pk, e->fp);
     if (sign_len == 0)
         return NULL;
     if (fr_crypto_key_from_hex(sign_hex, sign_len, e->sign_pk) != FR_OK)
@@ -283,16 +301,18 @@ count_sign_keys(const allow_list *l)
     return n;
 }
 
-/* Copies the store name for pk into name_out; 0 if pk is not listed. */
+/* Writes "NAME:KEYFP" for pk into user_out (the ZAP User-Id); 0 if pk is
+ * not listed. */
 static int
-lookup_key(fr_net_zap *z, const uint8_t *pk, char name_out[FR_NET_STORE_NAME_MAX])
+lookup_key(fr_net_zap *z, const uint8_t *pk, char *user_out, size_t cap)
 {
     int found = 0;
 
     pthread_mutex_lock(&z->lock);
     for (size_t i = 0; i < z->list.n && !found; i++) {
         if (memcmp(z->list.v[i].pk, pk, FR_CRYPTO_PK_BYTES) == 0) {
-            memcpy(name_out, z->list.v[i].name, FR_NET_STORE_NAME_MAX);
+            snprintf(user_out, cap, "%s:%s", z->list.v[i].name,
+                     z->list.v[i].fp);
             found = 1;
         }
     }
@@ -437,7 +457,7 @@ recv_request(void *rep, zmq_msg_t *f, size_t *kept, size_t *total)
 static void
 answer_request(fr_net_zap *z, void *rep, zmq_msg_t *f, size_t total)
 {
-    char name[FR_NET_STORE_NAME_MAX] = "";
+    char name[FR_NET_STORE_NAME_MAX + FR_NET_KEY_FP_HEX + 2] = "";
     zmq_msg_t *rid = total >= 2 ? &f[1] : NULL;
     const uint8_t *pk = NULL;
     const char *why = NULL;
@@ -451,7 +471,7 @@ answer_request(fr_net_zap *z, void *rep, zmq_msg_t *f, size_t total)
         why = "mechanism is not CURVE";
     else
         pk = zmq_msg_data(&f[6]);
-    if (pk && !lookup_key(z, pk, name))
+    if (pk && !lookup_key(z, pk, name, sizeof name))
         why = "key not on the allow-list";
 
     if (!why) {
@@ -669,10 +689,11 @@ fr_net_zap_refused(const fr_net_ctx *ctx)
 }
 
 fr_err
-fr_net_zap_sign_key(const fr_net_ctx *ctx, const char *store,
-                    uint8_t pk_out[FR_CRYPTO_PK_BYTES])
+fr_net_zap_sign_key_for(const fr_net_ctx *ctx, const char *store,
+                        const char *key_fp, uint8_t pk_out[FR_CRYPTO_PK_BYTES])
 {
     fr_net_zap *z = ctx ? ctx->zap : NULL;
+    const allow_entry *hit = NULL;
     fr_err rc = FR_ENOENT;
 
     if (!ctx || !store || !pk_out)
@@ -682,15 +703,126 @@ fr_net_zap_sign_key(const fr_net_ctx *ctx, const char *store,
     pthread_mutex_lock(&z->lock);
     for (size_t i = 0; i < z->list.n; i++) {
         const allow_entry *e = &z->list.v[i];
-        if (strcmp(e->name, store) == 0) {
-            if (e->has_sign) {
-                memcpy(pk_out, e->sign_pk, FR_CRYPTO_PK_BYTES);
-                rc = FR_OK;
-            }
-            break;
-        }
+        if (strcmp(e->name, store) == 0 &&
+            (!key_fp || !*key_fp || strcmp(e->fp, key_fp) == 0))
+            hit = e; /* without a fingerprint: the newest (last) line */
+    }
+    if (hit && hit->has_sign) {
+        memcpy(pk_out, hit->sign_pk, FR_CRYPTO_PK_BYTES);
+        rc = FR_OK;
     }
     pthread_mutex_unlock(&z->lock);
+    return rc;
+}
+
+fr_err
+fr_net_zap_sign_key(const fr_net_ctx *ctx, const char *store,
+                    uint8_t pk_out[FR_CRYPTO_PK_BYTES])
+{
+    return fr_net_zap_sign_key_for(ctx, store, NULL, pk_out);
+}
+
+int
+fr_net_zap_key_allowed(const fr_net_ctx *ctx, const char *store,
+                       const char *key_fp)
+{
+    fr_net_zap *z = ctx ? ctx->zap : NULL;
+    int found = 0;
+
+    if (!z || !store || !key_fp)
+        return 0;
+    pthread_mutex_lock(&z->lock);
+    for (size_t i = 0; i < z->list.n && !found; i++)
+        found = strcmp(z->list.v[i].name, store) == 0 &&
+                strcmp(z->list.v[i].fp, key_fp) == 0;
+    pthread_mutex_unlock(&z->lock);
+    return found;
+}
+
+/* Copies text with every non-comment line naming store turned into
+ * "# revoked STAMP: LINE"; *hits counts them. NULL on ENOMEM. */
+static char *
+comment_out(const char *text, size_t len, const char *store,
+            const char *stamp, size_t *hits, size_t *out_len)
+{
+    size_t cap = len + 1, n = 0;
+    char *out;
+    const char *p = text, *end = text + len;
+
+    *hits = 0;
+    for (const char *q = text; q < end; q++) /* room for every prefix */
+        cap += *q == '\n' ? 64 : 0;
+    cap += 64;
+    if (!(out = malloc(cap)))
+        return NULL;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end, *tok;
+        size_t tok_len;
+        next_token(p, eol, &tok, &tok_len);
+        if (tok_len == strlen(store) && memcmp(tok, store, tok_len) == 0) {
+            n += (size_t)snprintf(out + n, cap - n, "# revoked %s: ", stamp);
+            ++*hits;
+        }
+        memcpy(out + n, p, (size_t)(eol - p));
+        n += (size_t)(eol - p);
+        if (nl)
+            out[n++] = '\n';
+        p = eol + 1;
+    }
+    *out_len = n;
+    return out;
+}
+
+fr_err
+fr_net_zap_revoke(fr_net_ctx *ctx, const char *store, char *err,
+                  size_t errlen)
+{
+    fr_net_zap *z = ctx ? ctx->zap : NULL;
+    uint8_t *text = NULL;
+    char *fresh = NULL, stamp[32];
+    size_t len = 0, hits = 0, fresh_len = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    fr_err rc;
+
+    if (!z)
+        return FR_ESTATE;
+    if (!store || !fr_net_store_name_valid(store)) {
+        snprintf(err, errlen, "not a valid store name");
+        return FR_EINVAL;
+    }
+    if ((rc = fr_file_read_all(z->path, ALLOWLIST_MAX_BYTES, &text, &len))) {
+        snprintf(err, errlen, "cannot read the allow-list %s: %s", z->path,
+                 fr_strerror(rc));
+        return rc;
+    }
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fresh = comment_out((const char *)text, len, store, stamp, &hits,
+                        &fresh_len);
+    if (!fresh) {
+        rc = FR_ENOMEM;
+        snprintf(err, errlen, "out of memory");
+    } else if (hits == 0) {
+        rc = FR_ENOENT;
+        snprintf(err, errlen, "store %s is not on the allow-list %s", store,
+                 z->path);
+    } else if ((rc = fr_file_write_atomic(z->path, fresh, fresh_len, 0600))) {
+        snprintf(err, errlen, "cannot rewrite the allow-list %s: %s",
+                 z->path, fr_strerror(rc));
+    } else if ((rc = fr_net_zap_reload(ctx))) {
+        snprintf(err, errlen, "the allow-list %s no longer loads: %s",
+                 z->path, fr_strerror(rc));
+    } else {
+        snprintf(err, errlen, "store %s revoked: %zu key line(s) commented "
+                 "out in %s", store, hits, z->path);
+        fr_log_ev(FR_LOG_NOTICE, TAG, "store_revoked",
+                  "store=%s revoked: lines=%zu allowlist=%s", store, hits,
+                  z->path);
+    }
+    free(fresh);
+    free(text);
     return rc;
 }
 

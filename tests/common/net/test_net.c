@@ -432,12 +432,17 @@ test_malformed_allowlist(void **state)
         assert_int_equal(fr_net_zap_reload(f->ctx), FR_EINVAL);
         assert_true(captured("line 2")); /* the log names the line */
     }
-    /* Duplicates, by name and by key, name both lines. */
-    snprintf(text, sizeof text, "store-a %s\n# c\nstore-a %s\n", hex_a, hex_b);
+    /* Duplicates, by name (a third line) and by key, name both lines. */
+    {
+        char hex_c[65];
+        fr_crypto_key_to_hex(fr_crypto_keypair_public(f->c), hex_c);
+        snprintf(text, sizeof text, "store-a %s\n# c\nstore-a %s\nstore-a %s\n",
+                 hex_a, hex_b, hex_c);
+    }
     write_text(f->allow, text);
     capture_reset();
     assert_int_equal(fr_net_zap_reload(f->ctx), FR_EINVAL);
-    assert_true(captured("line 3: duplicate store name (first on line 1)"));
+    assert_true(captured("line 4: store name listed a third time"));
     snprintf(text, sizeof text, "store-a %s\nstore-b %s\n", hex_a, hex_a);
     write_text(f->allow, text);
     capture_reset();
@@ -457,7 +462,7 @@ test_malformed_allowlist(void **state)
     close_sock(f, &cl);
 
     /* A bad list also stops the handler from starting at all. */
-    snprintf(text, sizeof text, "store-a %s\nstore-a %s\n", hex_a, hex_b);
+    snprintf(text, sizeof text, "store-a %s\nstore-b %s\n", hex_a, hex_a);
     write_text(f->allow, text);
     assert_int_equal(fr_net_ctx_new(&fresh), FR_OK);
     assert_int_equal(fr_net_zap_start(fresh, f->allow), FR_EINVAL);
@@ -486,6 +491,99 @@ test_allowlist_format_accepted(void **state)
     assert_true(fr_net_zap_allowed(f->ctx, "Store_B.2-x"));
     assert_false(fr_net_zap_allowed(f->ctx, "store-b"));
     assert_false(fr_net_zap_allowed(f->ctx, NULL));
+}
+
+/* A key rotation: two lines for one store admit both keys, each message
+ * says which key sent it, each key has its own identity key; taking the
+ * old line off refuses the old key's messages on its open connection; a
+ * revocation comments the store's lines out on disk. */
+static void
+test_rotation_and_revoke(void **state)
+{
+    fixture *f = *state;
+    fr_crypto_signkey *s_old = NULL, *s_new = NULL;
+    char hex_a[65], hex_b[65], sig_old[65], sig_new[65], text[1024];
+    char fp_old[FR_NET_KEY_FP_HEX + 1], fp_new[FR_NET_KEY_FP_HEX + 1];
+    char err[256];
+    uint8_t pk[FR_CRYPTO_PK_BYTES];
+    fr_net_sock *old_cl, *new_cl;
+    fr_net_peer peer;
+    char *disk;
+
+    assert_int_equal(fr_crypto_signkey_generate(&s_old), FR_OK);
+    assert_int_equal(fr_crypto_signkey_generate(&s_new), FR_OK);
+    fr_crypto_key_to_hex(fr_crypto_keypair_public(f->a), hex_a);
+    fr_crypto_key_to_hex(fr_crypto_keypair_public(f->b), hex_b);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(s_old), sig_old);
+    fr_crypto_key_to_hex(fr_crypto_signkey_public(s_new), sig_new);
+    snprintf(text, sizeof text, "store-a %s %s\nstore-a %s %s\n", hex_a,
+             sig_old, hex_b, sig_new);
+    write_text(f->allow, text);
+    assert_int_equal(fr_net_zap_reload(f->ctx), FR_OK);
+
+    old_cl = connect_as(f, f->a, fr_crypto_keypair_public(f->server));
+    send_str(old_cl, NULL, "old key");
+    expect_str(f->router, &peer, "old key");
+    assert_string_equal(peer.store, "store-a");
+    assert_int_equal(strlen(peer.key_fp), FR_NET_KEY_FP_HEX);
+    memcpy(fp_old, peer.key_fp, sizeof fp_old);
+    new_cl = connect_as(f, f->b, fr_crypto_keypair_public(f->server));
+    send_str(new_cl, NULL, "new key");
+    expect_str(f->router, &peer, "new key");
+    assert_string_equal(peer.store, "store-a");
+    memcpy(fp_new, peer.key_fp, sizeof fp_new);
+    assert_string_not_equal(fp_old, fp_new);
+    assert_true(fr_net_zap_key_allowed(f->ctx, "store-a", fp_old));
+    assert_true(fr_net_zap_key_allowed(f->ctx, "store-a", fp_new));
+    assert_false(fr_net_zap_key_allowed(f->ctx, "store-b", fp_new));
+    assert_int_equal(fr_net_zap_sign_key_for(f->ctx, "store-a", fp_old, pk),
+                     FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(s_old), sizeof pk);
+    assert_int_equal(fr_net_zap_sign_key_for(f->ctx, "store-a", fp_new, pk),
+                     FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(s_new), sizeof pk);
+    /* without a fingerprint: the newest line */
+    assert_int_equal(fr_net_zap_sign_key(f->ctx, "store-a", pk), FR_OK);
+    assert_memory_equal(pk, fr_crypto_signkey_public(s_new), sizeof pk);
+
+    /* The old line goes: the old connection still delivers (ZeroMQ does
+     * not re-handshake) but its key is no longer allowed. */
+    snprintf(text, sizeof text, "store-a %s %s\n", hex_b, sig_new);
+    write_text(f->allow, text);
+    assert_int_equal(fr_net_zap_reload(f->ctx), FR_OK);
+    send_str(old_cl, NULL, "after removal");
+    expect_str(f->router, &peer, "after removal");
+    assert_false(fr_net_zap_key_allowed(f->ctx, peer.store, peer.key_fp));
+    assert_true(fr_net_zap_key_allowed(f->ctx, "store-a", fp_new));
+
+    /* Revocation comments the lines out and reloads. */
+    assert_int_equal(fr_net_zap_revoke(f->ctx, "store-x", err, sizeof err),
+                     FR_ENOENT);
+    assert_int_equal(fr_net_zap_revoke(f->ctx, "bad name!", err, sizeof err),
+                     FR_EINVAL);
+    assert_int_equal(fr_net_zap_revoke(f->ctx, "store-a", err, sizeof err),
+                     FR_OK);
+    assert_non_null(strstr(err, "revoked"));
+    assert_false(fr_net_zap_allowed(f->ctx, "store-a"));
+    assert_false(fr_net_zap_key_allowed(f->ctx, "store-a", fp_new));
+    disk = NULL;
+    {
+        FILE *fp = fopen(f->allow, "r");
+        char buf[1024];
+        size_t n;
+        assert_non_null(fp);
+        n = fread(buf, 1, sizeof buf - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        disk = strdup(buf);
+    }
+    assert_non_null(strstr(disk, "# revoked "));
+    assert_non_null(strstr(disk, hex_b));
+    free(disk);
+    close_sock(f, &old_cl);
+    close_sock(f, &new_cl);
+    fr_crypto_signkey_destroy(&s_old);
+    fr_crypto_signkey_destroy(&s_new);
 }
 
 /* Three-column lines carry identity keys; two-column lines still admit a
@@ -993,6 +1091,7 @@ main(void)
         T(test_malformed_allowlist),
         T(test_allowlist_format_accepted),
         T(test_allowlist_sign_keys),
+        T(test_rotation_and_revoke),
         cmocka_unit_test(test_store_name_rule),
         T(test_oversized_message),
         T(test_send_to_gone_peer),
