@@ -43,6 +43,7 @@ typedef struct agg_config {
     int64_t start_delay_ms;
     int64_t heartbeat_timeout_ms;
     int64_t retry_delay_ms;
+    int64_t stop_grace_ms;
     int64_t max_stores;
     int64_t local_epochs;
     double learning_rate;
@@ -83,11 +84,14 @@ FR_NODISCARD fr_err agg_admin_socket_path(const agg_config *cfg, char *out,
                                           size_t cap);
 
 typedef struct aggregator aggregator;
+struct agg_stats;
 
 /* Loads the checkpoint from cfg->state_dir or starts a fresh model. The
- * socket and config are borrowed and must outlive the aggregator. */
+ * socket, config and stats (may be NULL) are borrowed and must outlive the
+ * aggregator. */
 FR_NODISCARD fr_err aggregator_new(aggregator **out, const agg_config *cfg,
-                                   fr_net_ctx *ctx, fr_net_sock *sock);
+                                   fr_net_ctx *ctx, fr_net_sock *sock,
+                                   struct agg_stats *stats);
 void aggregator_destroy(aggregator **ap);
 
 /* Handles one decoded message from peer. Never fails: bad messages are
@@ -101,6 +105,25 @@ void aggregator_tick(aggregator *a, int64_t now_ms);
 /* Abandons a round in progress (for shutdown); the checkpoint on disk is
  * already the last completed round. */
 void aggregator_stop(aggregator *a, int64_t now_ms);
+
+/* Operators' controls (fedrec-ctl, signals). Pausing stops new rounds
+ * from starting; a round in progress runs to its end. */
+void aggregator_set_paused(aggregator *a, int paused);
+int aggregator_paused(const aggregator *a);
+/* Graceful stop: no new round starts; aggregator_busy() tells whether a
+ * round is still in progress. */
+void aggregator_drain(aggregator *a);
+int aggregator_busy(const aggregator *a);
+/* Writes the checkpoint now (it is written after every round anyway). */
+FR_NODISCARD fr_err aggregator_checkpoint(aggregator *a);
+/* A store was revoked: it counts as gone at once (its messages are refused
+ * from now on by the allow-list check). */
+void aggregator_store_revoked(aggregator *a, const char *store);
+/* Copies state, phase, counters and the store list into the stats. */
+void aggregator_publish(aggregator *a, int64_t now_ms);
+/* Counts a message that did not decode (oversized or malformed). */
+void aggregator_count_rejected(aggregator *a, int oversized);
+void aggregator_count_received(aggregator *a, size_t len);
 
 /* Non-zero once cfg->rounds rounds are complete (never if rounds == 0). */
 int aggregator_done(const aggregator *a);

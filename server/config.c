@@ -44,6 +44,10 @@ static const fr_config_key keys[] = {
                 "wait this long with min_stores ready before the first round"),
     FR_CFG_INT_(C, heartbeat_timeout_ms, "5000", 100, 3600000,
                 "a store silent for this long counts as gone"),
+    FR_CFG_INT_(C, stop_grace_ms, "30000", 0, 3600000,
+                "on SIGTERM, how long a round in progress may take to "
+                "finish before it is abandoned (a second SIGTERM abandons "
+                "it at once); keep it below systemd's TimeoutStopSec"),
     FR_CFG_INT_(C, retry_delay_ms, "1000", 0, 3600000,
                 "pause before retrying an abandoned round"),
     FR_CFG_INT_(C, max_stores, "1024", 1, 100000,

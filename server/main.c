@@ -1,11 +1,15 @@
 /*
  * main.c - fedrec-aggregator: configuration, signals and the poll loop.
  *
- * One thread: the loop receives a message, decodes it (wire/ checks every
- * byte), hands it to the round engine, and ticks the engine's timers. Bad
- * input is logged and dropped; only a local setup error stops the daemon.
- * SIGINT/SIGTERM stop it cleanly (a round in progress is abandoned and the
- * last checkpoint stays); SIGHUP re-reads the allow-list.
+ * One thread runs the loop: it receives a message, decodes it (wire/ checks
+ * every byte), hands it to the round engine, ticks the engine's timers,
+ * answers fedrec-ctl on the admin socket and publishes the figures that the
+ * HTTP endpoint (its own thread, http.c) serves. Bad input is logged,
+ * counted and dropped; only a local setup error stops the daemon.
+ * Under systemd (Type=notify) it reports READY, STATUS, WATCHDOG and
+ * STOPPING. SIGTERM/SIGINT stop it cleanly: no new round, the round in
+ * progress finishes within stop_grace_ms or is abandoned, the checkpoint is
+ * written. SIGHUP re-reads the allow-list.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,10 +18,15 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cblas.h>
+#include <systemd/sd-daemon.h>
 
+#include "admin.h"
 #include "agg.h"
+#include "http.h"
+#include "stats.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/crypto.h"
@@ -31,8 +40,8 @@ on_signal(int sig)
 {
     if (sig == SIGHUP)
         reload_requested = 1;
-    else
-        stop_requested = 1;
+    else if (stop_requested < 2)
+        stop_requested++;
 }
 
 static void
@@ -48,62 +57,191 @@ install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* What the loop and the operators' controls share. */
+typedef struct daemon {
+    const agg_config *cfg;
+    aggregator *a;
+    fr_net_ctx *ctx;
+    fr_net_sock *sock;
+    agg_stats *stats;
+    agg_http *http;
+    agg_admin *admin;
+    int64_t watchdog_ms; /* 0: systemd's watchdog is off */
+} daemon;
+
 static void
-handle_one(aggregator *a, fr_net_sock *sock, const agg_config *cfg)
+handle_one(daemon *d)
 {
     fr_net_peer peer;
     uint8_t *buf = NULL;
     size_t len = 0;
     fr_msg *msg = NULL;
     const char *why = NULL;
-    fr_err rc = fr_net_recv(sock, 0, &peer, &buf, &len);
+    fr_err rc = fr_net_recv(d->sock, 0, &peer, &buf, &len);
 
     if (rc == FR_ETIMEDOUT)
         return;
     if (rc) {
         fr_log_warn(TAG, "dropped a frame: %s", fr_strerror(rc));
+        aggregator_count_rejected(d->a, 0);
         return;
     }
-    rc = fr_wire_decode(buf, len, (size_t)cfg->max_message_bytes, &msg, &why);
-    if (rc)
-        fr_log_warn(TAG, "dropped %zu-byte message from store %s: %s", len,
-                    peer.store, why ? why : fr_strerror(rc));
-    else
-        aggregator_on_message(a, &peer, msg, fr_clock_ms());
+    aggregator_count_received(d->a, len);
+    rc = fr_wire_decode(buf, len, (size_t)d->cfg->max_message_bytes, &msg,
+                        &why);
+    if (rc) {
+        int oversized = len > (size_t)d->cfg->max_message_bytes;
+        fr_log_ev(FR_LOG_WARN, TAG, "message_rejected",
+                  "dropped %zu-byte message from store %s: %s (reason=%s)",
+                  len, peer.store, why ? why : fr_strerror(rc),
+                  oversized ? "oversized" : "malformed");
+        aggregator_count_rejected(d->a, oversized);
+    } else {
+        aggregator_on_message(d->a, &peer, msg, fr_clock_ms());
+    }
     fr_msg_destroy(&msg);
     free(buf);
 }
 
-static void
-run_loop(aggregator *a, fr_net_ctx *ctx, fr_net_sock *sock,
-         const agg_config *cfg)
-{
-    int64_t done_at = 0;
+/* ---- operators' controls (admin socket) -------------------------------- */
 
-    while (!stop_requested) {
+static fr_err
+op_pause(void *arg, int pause, char *msg, size_t cap)
+{
+    daemon *d = arg;
+    int was = aggregator_paused(d->a);
+
+    aggregator_set_paused(d->a, pause);
+    snprintf(msg, cap, "%s%s", pause ? "paused" : "resumed",
+             was == (pause != 0) ? " (already)" : "");
+    return FR_OK;
+}
+
+static fr_err
+op_revoke(void *arg, const char *store, char *msg, size_t cap)
+{
+    daemon *d = arg;
+    fr_err rc = fr_net_zap_revoke(d->ctx, store, msg, cap);
+
+    if (rc == FR_OK)
+        aggregator_store_revoked(d->a, store);
+    return rc;
+}
+
+static fr_err
+op_checkpoint(void *arg, char *msg, size_t cap)
+{
+    daemon *d = arg;
+    fr_err rc = aggregator_checkpoint(d->a);
+
+    if (rc)
+        snprintf(msg, cap, "checkpoint not written: %s", fr_strerror(rc));
+    else
+        snprintf(msg, cap, "checkpoint written to %s/checkpoint.bin",
+                 d->cfg->state_dir);
+    return rc;
+}
+
+static void
+reload_allowlist(daemon *d)
+{
+    sd_notify(0, "RELOADING=1");
+    if (fr_net_zap_reload(d->ctx) == FR_OK)
+        fr_log_ev(FR_LOG_NOTICE, TAG, "allowlist_reloaded",
+                  "allow-list reloaded");
+    sd_notify(0, "READY=1");
+}
+
+static void
+notify_status(daemon *d, int64_t now, int64_t *last)
+{
+    agg_stats_view v;
+
+    if (now - *last < 2000)
+        return;
+    *last = now;
+    if (agg_stats_snapshot(d->stats, &v))
+        return;
+    sd_notifyf(0, "STATUS=%s, round id %llu %s, %llu rounds completed, "
+               "%zu of %zu stores connected", v.state,
+               (unsigned long long)v.round_id, v.phase,
+               (unsigned long long)v.completed, v.n_connected, v.n_stores);
+    agg_stats_view_clear(&v);
+}
+
+static int64_t
+unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One pass per message burst or timer (at most 100 ms apart): messages,
+ * round timers, operators' requests, figures, systemd's watchdog. A first
+ * SIGTERM stops new rounds and lets the round in progress finish (up to
+ * stop_grace_ms); a second one, or the grace running out, abandons it. */
+static void
+run_loop(daemon *d)
+{
+    int64_t done_at = 0, drain_at = 0, last_wd = 0, last_pub = 0;
+    int64_t last_status = 0;
+
+    for (;;) {
         unsigned ready = 0;
         int64_t now = fr_clock_ms();
 
+        if (stop_requested && !drain_at) {
+            drain_at = now;
+            aggregator_drain(d->a);
+            sd_notify(0, "STOPPING=1");
+            fr_log_ev(FR_LOG_NOTICE, TAG, "stopping",
+                      "stopping: %s (grace_ms=%lld)",
+                      aggregator_busy(d->a)
+                          ? "letting the round in progress finish"
+                          : "no round in progress",
+                      (long long)d->cfg->stop_grace_ms);
+        }
+        if (drain_at && (!aggregator_busy(d->a) || stop_requested > 1 ||
+                         now - drain_at >= d->cfg->stop_grace_ms))
+            break;
         if (reload_requested) {
             reload_requested = 0;
-            if (fr_net_zap_reload(ctx) == FR_OK)
-                fr_log_notice(TAG, "allow-list reloaded");
+            reload_allowlist(d);
         }
-        if (fr_net_poll(&sock, 1, aggregator_next_timeout(a, now), &ready) ==
-                FR_OK &&
+        if (fr_net_poll(&d->sock, 1, aggregator_next_timeout(d->a, now),
+                        &ready) == FR_OK &&
             ready)
             for (int i = 0; i < 64; i++) /* drain a burst, stay responsive */
-                handle_one(a, sock, cfg);
-        aggregator_tick(a, fr_clock_ms());
-        if (aggregator_done(a)) {
+                handle_one(d);
+        now = fr_clock_ms();
+        aggregator_tick(d->a, now);
+        if (d->admin)
+            agg_admin_serve(d->admin);
+        if (now - last_pub >= 200) {
+            last_pub = now;
+            aggregator_publish(d->a, now);
+            agg_stats_set_refused_handshakes(d->stats,
+                                             fr_net_zap_refused(d->ctx));
+        }
+        agg_stats_loop_alive(d->stats, unix_ms());
+        if (d->watchdog_ms && now - last_wd >= d->watchdog_ms) {
+            last_wd = now;
+            sd_notify(0, "WATCHDOG=1");
+        }
+        notify_status(d, now, &last_status);
+        if (aggregator_done(d->a) && !drain_at) {
             /* Let the last round's messages reach the stores, then leave. */
             if (!done_at)
-                done_at = fr_clock_ms();
-            else if (fr_clock_ms() - done_at > 1000)
+                done_at = now;
+            else if (now - done_at > 1000)
                 break;
         }
     }
-    aggregator_stop(a, fr_clock_ms());
+    aggregator_stop(d->a, fr_clock_ms()); /* abandons a round cut short */
+    if (aggregator_checkpoint(d->a) == FR_OK)
+        fr_log_ev(FR_LOG_NOTICE, TAG, "checkpoint_written",
+                  "checkpoint written on the way out");
 }
 
 static int
@@ -138,23 +276,29 @@ static int
 serve(const agg_config *cfg)
 {
     fr_crypto_keypair *kp = NULL;
-    fr_net_ctx *ctx = NULL;
-    fr_net_sock *sock = NULL;
-    aggregator *a = NULL;
+    daemon d = {.cfg = cfg};
+    char err[512], admin_path[AGG_PATH_MAX + 16];
+    agg_admin_ops ops = {.arg = &d, .pause = op_pause, .revoke = op_revoke,
+                         .checkpoint = op_checkpoint};
+    uint64_t wd_usec = 0;
     fr_err rc;
     int status = 1;
 
+    if ((rc = agg_stats_new(&d.stats)))
+        goto out;
+    agg_stats_set_static(d.stats, cfg->secagg, cfg->rounds);
     if ((rc = fr_crypto_keypair_load(cfg->key_file, &kp))) {
         fr_log_err(TAG, "cannot load key_file %s: %s", cfg->key_file,
                    fr_strerror(rc));
         goto out;
     }
     if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
-        fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
+        fr_log_err(TAG, "cannot create state_dir %s: %s", cfg->state_dir,
+                   strerror(errno));
         goto out;
     }
-    if ((rc = fr_net_ctx_new(&ctx)) ||
-        (rc = fr_net_zap_start(ctx, cfg->allowlist))) {
+    if ((rc = fr_net_ctx_new(&d.ctx)) ||
+        (rc = fr_net_zap_start(d.ctx, cfg->allowlist))) {
         fr_log_err(TAG, "cannot start access control (allowlist %s): %s",
                    cfg->allowlist, fr_strerror(rc));
         goto out;
@@ -162,23 +306,51 @@ serve(const agg_config *cfg)
     /* Two limits: the decoder logs and drops anything over
      * max_message_bytes; ZeroMQ cuts a connection that sends more than
      * twice that before it is even buffered. */
-    if ((rc = fr_net_listen(ctx, cfg->listen, kp,
-                            2 * (size_t)cfg->max_message_bytes, &sock))) {
+    if ((rc = fr_net_listen(d.ctx, cfg->listen, kp,
+                            2 * (size_t)cfg->max_message_bytes, &d.sock))) {
         fr_log_err(TAG, "cannot listen on %s: %s", cfg->listen,
                    fr_strerror(rc));
         goto out;
     }
     fr_crypto_keypair_destroy(&kp); /* ZeroMQ holds its own copy */
-    if ((rc = aggregator_new(&a, cfg, ctx, sock)))
+    if ((rc = aggregator_new(&d.a, cfg, d.ctx, d.sock, d.stats)))
         goto out;
-    fr_log_notice(TAG, "listening on %s", cfg->listen);
-    run_loop(a, ctx, sock, cfg);
+    aggregator_publish(d.a, fr_clock_ms());
+    if ((rc = agg_admin_socket_path(cfg, admin_path, sizeof admin_path))) {
+        fr_log_err(TAG, "admin socket path too long (at most 107 bytes)");
+        goto out;
+    }
+    if ((rc = agg_admin_open(&d.admin, admin_path, d.stats, &ops, err,
+                             sizeof err))) {
+        fr_log_err(TAG, "cannot open the admin socket: %s", err);
+        goto out;
+    }
+    if (*cfg->http_listen) {
+        if ((rc = agg_http_start(&d.http, cfg->http_listen, d.stats, err,
+                                 sizeof err))) {
+            fr_log_err(TAG, "cannot start the HTTP endpoint on %s: %s",
+                       cfg->http_listen, err);
+            goto out;
+        }
+        fr_log_ev(FR_LOG_NOTICE, TAG, "http_listening",
+                  "http listening on %s (port=%u): /metrics /healthz /",
+                  cfg->http_listen, (unsigned)agg_http_port(d.http));
+    }
+    if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
+        d.watchdog_ms = (int64_t)(wd_usec / 2000); /* twice per period */
+    fr_log_ev(FR_LOG_NOTICE, TAG, "listening",
+              "listening on %s (admin socket %s)", cfg->listen, admin_path);
+    sd_notify(0, "READY=1");
+    run_loop(&d);
     status = 0;
 out:
-    aggregator_destroy(&a);
-    fr_net_sock_destroy(&sock);
-    fr_net_ctx_destroy(&ctx);
+    agg_http_stop(&d.http); /* before the stats it reads */
+    agg_admin_close(&d.admin);
+    aggregator_destroy(&d.a);
+    fr_net_sock_destroy(&d.sock);
+    fr_net_ctx_destroy(&d.ctx);
     fr_crypto_keypair_destroy(&kp);
+    agg_stats_destroy(&d.stats);
     report_peak_rss();
     return status;
 }
@@ -190,6 +362,7 @@ main(int argc, char **argv)
     char err[FR_CONFIG_ERR_MAX];
     int pos[1], npos = 0, flags = 0;
     fr_log_level level;
+    fr_log_format format;
 
     fr_log_set_ident("fedrec-aggregator");
     if (fr_config_parse_cli(&agg_config_table, &cfg, argc, argv, pos, 0,
@@ -202,6 +375,8 @@ main(int argc, char **argv)
     if (fr_log_level_parse(cfg.log_level, &level))
         return usage_error("log_level: expected err, warn, notice, info or "
                            "debug");
+    if (fr_log_format_parse(cfg.log_format, &format))
+        return usage_error("log_format: expected json or human");
     if (agg_config_validate(&cfg, err, sizeof err))
         return usage_error(err);
     if (flags & FR_CONFIG_FLAG_DUMP)
@@ -212,6 +387,7 @@ main(int argc, char **argv)
         return 0;
     }
     fr_log_set_level(level);
+    fr_log_set_format(format);
     if (fr_crypto_init()) {
         fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
         return 1;

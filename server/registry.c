@@ -80,6 +80,7 @@ registry_touch(registry *r, const fr_net_peer *peer, int64_t now_ms,
     }
     r->entries[i].peer = *peer;
     r->entries[i].last_seen_ms = now_ms;
+    r->entries[i].revoked = 0; /* only listed keys get this far */
     *entry_out = &r->entries[i];
     return FR_OK;
 }
@@ -95,7 +96,13 @@ registry_find(registry *r, const char *name)
 int
 registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms)
 {
-    return now_ms - e->last_seen_ms <= timeout_ms;
+    return !e->revoked && now_ms - e->last_seen_ms <= timeout_ms;
+}
+
+store_entry *
+registry_at(registry *r, size_t i)
+{
+    return i < r->count ? &r->entries[i] : NULL;
 }
 
 size_t

@@ -20,6 +20,8 @@ typedef struct store_entry {
     uint64_t num_examples; /* as reported in HELLO */
     uint64_t rounds_joined;
     int busy;
+    int revoked;           /* key revoked: not alive until a listed key
+                              speaks again */
 } store_entry;
 
 typedef struct registry registry;
@@ -45,5 +47,9 @@ size_t registry_list_alive(registry *r, int64_t now_ms, int64_t timeout_ms,
                            store_entry **out, size_t max);
 
 size_t registry_count(const registry *r);
+
+/* The i-th entry in name order (NULL past the end). Borrowed until the next
+ * registry_touch. */
+store_entry *registry_at(registry *r, size_t i);
 
 #endif

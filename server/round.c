@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "agg.h"
 #include "base/log.h"
@@ -17,10 +18,19 @@
 #include "model/model.h"
 #include "registry.h"
 #include "round_int.h"
+#include "stats.h"
 
 #define TAG "round"
 
-static void save_checkpoint(aggregator *a);
+static fr_err save_checkpoint(aggregator *a);
+
+static int64_t
+unix_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static fr_err
 load_or_init(aggregator *a)
@@ -37,9 +47,10 @@ load_or_init(aggregator *a)
         fr_model_init_random(a->model, (uint64_t)cfg->seed,
                              (float)cfg->init_scale);
         a->round_id = 1;
-        fr_log_notice(TAG, "no checkpoint in %s: starting a new model "
-                      "(%lld items, dim %lld)", cfg->state_dir,
-                      (long long)cfg->n_items, (long long)cfg->dim);
+        fr_log_ev(FR_LOG_NOTICE, TAG, "model_created",
+                  "no checkpoint in %s: starting a new model (items=%lld, "
+                  "dim=%lld)", cfg->state_dir, (long long)cfg->n_items,
+                  (long long)cfg->dim);
         return FR_OK;
     }
     if (rc) {
@@ -53,24 +64,36 @@ load_or_init(aggregator *a)
                    "configuration says n_items %lld, dim %lld", a->ckpt_path,
                    fr_model_n_items(ck.model), fr_model_dim(ck.model),
                    (long long)cfg->n_items, (long long)cfg->dim);
-        fr_model_destroy(&ck.model);
+        checkpoint_clear(&ck);
         return FR_EINVAL;
     }
     a->model = ck.model;
+    ck.model = NULL;
     /* A round may have been in flight with id next_round_id when the last
      * process died; skip that id so none of its updates can count now. */
     a->round_id = ck.next_round_id + 1;
     a->completed = ck.completed_rounds;
+    a->history = ck.history;
+    a->n_history = a->cap_history = ck.n_history;
+    ck.history = NULL;
+    if (ck.version == 1)
+        fr_log_warn(TAG, "checkpoint %s is format 1 (no round history): the "
+                    "history starts again from here", a->ckpt_path);
     a->resumed = 1;
-    fr_log_notice(TAG, "resumed from checkpoint: %llu rounds completed, "
-                  "next round id %llu", (unsigned long long)a->completed,
-                  (unsigned long long)a->round_id);
+    checkpoint_clear(&ck);
+    fr_log_ev(FR_LOG_NOTICE, TAG, "resumed",
+              "resumed from checkpoint: %llu rounds completed, next round id "
+              "%llu (completed=%llu next_round_id=%llu)",
+              (unsigned long long)a->completed,
+              (unsigned long long)a->round_id,
+              (unsigned long long)a->completed,
+              (unsigned long long)a->round_id);
     return FR_OK;
 }
 
 fr_err
 aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
-               fr_net_sock *sock)
+               fr_net_sock *sock, agg_stats *stats)
 {
     aggregator *a = calloc(1, sizeof *a);
     fr_err rc = FR_ENOMEM;
@@ -80,6 +103,7 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
     a->cfg = cfg;
     a->ctx = ctx;
     a->sock = sock;
+    a->stats = stats;
     snprintf(a->ckpt_path, sizeof a->ckpt_path, "%s/checkpoint.bin",
              cfg->state_dir);
     snprintf(a->history_path, sizeof a->history_path, "%s/history.tsv",
@@ -101,6 +125,12 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
     if ((rc = fr_agg_new(&a->acc, a->n_params)))
         goto fail;
     a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
+    if (stats)
+        for (size_t i = a->n_history > AGG_RECENT_ROUNDS
+                            ? a->n_history - AGG_RECENT_ROUNDS
+                            : 0;
+             i < a->n_history; i++)
+            agg_stats_add_round(stats, &a->history[i]);
     if (a->resumed)
         save_checkpoint(a); /* persist the skipped round id */
     *out = a;
@@ -123,6 +153,7 @@ aggregator_destroy(aggregator **ap)
     fr_model_destroy(&a->model);
     registry_destroy(&a->reg);
     free(a->scratch);
+    free(a->history);
     free(a->selected);
     free(a->answered);
     free(a);
@@ -147,6 +178,45 @@ round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
     if (rc)
         fr_log_info(TAG, "could not send to store %s: %s", store,
                     fr_strerror(rc));
+    else
+        round_count_sent(a, len, 1);
+}
+
+void
+round_count_sent(aggregator *a, size_t len, size_t n)
+{
+    if (a->stats && n)
+        agg_stats_traffic(a->stats, 0, (uint64_t)len * n, 0, n);
+}
+
+void
+round_reject(aggregator *a, agg_reject why)
+{
+    if (a->stats)
+        agg_stats_reject(a->stats, why);
+}
+
+void
+round_phase_done(aggregator *a, agg_phase p, uint32_t dropped, int64_t now)
+{
+    if (a->stats)
+        agg_stats_phase_done(a->stats, p,
+                             (double)(now - a->phase_started_ms) / 1000.0,
+                             dropped);
+    a->phase_started_ms = now;
+}
+
+void
+aggregator_count_rejected(aggregator *a, int oversized)
+{
+    round_reject(a, oversized ? AGG_REJECT_OVERSIZED : AGG_REJECT_MALFORMED);
+}
+
+void
+aggregator_count_received(aggregator *a, size_t len)
+{
+    if (a->stats)
+        agg_stats_traffic(a->stats, len, 0, 1, 0);
 }
 
 /* Sends one message to every selected store. The stores share one queued
@@ -181,6 +251,8 @@ send_all_selected(aggregator *a, const uint8_t *buf, size_t len)
         if (rcs[i])
             fr_log_info(TAG, "could not send to store %s: %s", names[i],
                         fr_strerror(rcs[i]));
+        else
+            round_count_sent(a, len, 1);
 out:
     free(peers);
     free(names);
@@ -215,42 +287,75 @@ announce_end(aggregator *a, int completed)
     free(buf);
 }
 
-static void
-append_history(aggregator *a, double seconds)
+static double
+mean_or_nan(double sum, double weight)
 {
-    const quality *q = &a->q;
-    double ew = q->eval_weight > 0 ? q->eval_weight : 1;
-    double lw = q->loss_weight > 0 ? q->loss_weight : 1;
-    struct stat st;
-    int fresh = stat(a->history_path, &st) != 0;
-    FILE *f = fopen(a->history_path, "a");
-
-    if (!f) {
-        fr_log_warn(TAG, "cannot append to %s", a->history_path);
-        return;
-    }
-    if (fresh)
-        fprintf(f, "round\tround_id\tstores\texamples\thr10\tndcg10\t"
-                   "pop_hr10\tpop_ndcg10\tloss\tseconds\n");
-    fprintf(f, "%llu\t%llu\t%zu\t%llu\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\n",
-            (unsigned long long)a->completed,
-            (unsigned long long)a->round_id, a->n_answered,
-            (unsigned long long)q->examples, q->hr / ew, q->ndcg / ew,
-            q->pop_hr / ew, q->pop_ndcg / ew, q->loss / lw, seconds);
-    fclose(f);
+    return weight > 0 ? sum / weight : NAN;
 }
 
+/* Adds the round just completed to the history (in memory; the checkpoint
+ * written next carries it). */
 static void
+record_round(aggregator *a, double seconds)
+{
+    const quality *q = &a->q;
+    agg_round_info r = {.round = a->completed,
+                        .round_id = a->round_id,
+                        .stores = (uint32_t)a->n_answered,
+                        .examples = q->examples,
+                        .hr10 = mean_or_nan(q->hr, q->eval_weight),
+                        .ndcg10 = mean_or_nan(q->ndcg, q->eval_weight),
+                        .pop_hr10 = mean_or_nan(q->pop_hr, q->eval_weight),
+                        .pop_ndcg10 = mean_or_nan(q->pop_ndcg, q->eval_weight),
+                        .loss = mean_or_nan(q->loss, q->loss_weight),
+                        .seconds = seconds,
+                        .end_unix_ms = unix_now_ms()};
+
+    if (a->n_history == a->cap_history) {
+        size_t cap = a->cap_history ? 2 * a->cap_history : 64;
+        agg_round_info *v = realloc(a->history, cap * sizeof *v);
+        if (!v) {
+            /* The checkpoint must not hold a round without its record:
+             * fr_agg cannot be undone, so stop here rather than lie. */
+            fr_log_err(TAG, "out of memory for the round history");
+            abort();
+        }
+        a->history = v;
+        a->cap_history = cap;
+    }
+    a->history[a->n_history++] = r;
+    if (a->stats)
+        agg_stats_add_round(a->stats, &r);
+}
+
+static fr_err
 save_checkpoint(aggregator *a)
 {
     checkpoint ck = {.next_round_id = a->round_id,
                      .completed_rounds = a->completed,
-                     .model = a->model};
+                     .model = a->model,
+                     .history = a->history,
+                     .n_history = a->n_history};
     fr_err rc = checkpoint_save(&ck, a->ckpt_path);
 
-    if (rc)
+    if (rc) {
         fr_log_err(TAG, "checkpoint %s not written: %s (the previous one "
                    "stays)", a->ckpt_path, fr_strerror(rc));
+        return rc;
+    }
+    if (a->stats)
+        agg_stats_checkpointed(a->stats, unix_now_ms());
+    /* history.tsv is a readable copy of what the checkpoint holds. */
+    if (checkpoint_write_history_tsv(a->history, a->n_history,
+                                     a->history_path))
+        fr_log_warn(TAG, "cannot write %s", a->history_path);
+    return FR_OK;
+}
+
+fr_err
+aggregator_checkpoint(aggregator *a)
+{
+    return save_checkpoint(a);
 }
 
 static void
@@ -271,39 +376,54 @@ round_close(aggregator *a, int64_t now, const char *why)
     double secs = (double)(now - a->started_ms) / 1000.0;
     const quality *q = &a->q;
     double ew = q->eval_weight > 0 ? q->eval_weight : 1;
+    int completed = a->n_answered >= (size_t)a->cfg->min_stores;
 
-    if (a->n_answered >= (size_t)a->cfg->min_stores) {
+    if (!a->sa)
+        round_phase_done(a, AGG_PHASE_COLLECT,
+                         (uint32_t)(a->n_selected - a->n_answered), now);
+    if (completed) {
         apply_mean(a);
         a->completed++;
-        save_checkpoint(a);
-        append_history(a, secs);
-        fr_log_notice(TAG, "round %llu completed (id %llu, %s): %zu/%zu "
-                      "stores, %llu examples, HR@10 %.4f NDCG@10 %.4f "
-                      "(popularity %.4f / %.4f), %.2f s",
-                      (unsigned long long)a->completed,
-                      (unsigned long long)a->round_id, why, a->n_answered,
-                      a->n_selected, (unsigned long long)q->examples,
-                      q->hr / ew, q->ndcg / ew, q->pop_hr / ew,
-                      q->pop_ndcg / ew, secs);
+        record_round(a, secs);
+        (void)save_checkpoint(a); /* a restart skips this round's id */
+        fr_log_ev(FR_LOG_NOTICE, TAG, "round_completed",
+                  "round %llu completed (id %llu, %s): %zu/%zu stores, %llu "
+                  "examples, HR@10 %.4f NDCG@10 %.4f (popularity %.4f / "
+                  "%.4f), %.2f s; round=%llu round_id=%llu stores=%zu "
+                  "selected=%zu hr10=%.4f ndcg10=%.4f seconds=%.3f",
+                  (unsigned long long)a->completed,
+                  (unsigned long long)a->round_id, why, a->n_answered,
+                  a->n_selected, (unsigned long long)q->examples,
+                  q->hr / ew, q->ndcg / ew, q->pop_hr / ew,
+                  q->pop_ndcg / ew, secs, (unsigned long long)a->completed,
+                  (unsigned long long)a->round_id, a->n_answered,
+                  a->n_selected, q->hr / ew, q->ndcg / ew, secs);
         announce_end(a, 1);
         a->not_before_ms = now;
     } else {
-        fr_log_warn(TAG, "round id %llu abandoned (%s): %zu of %zu stores "
-                    "answered, %lld needed; retrying",
-                    (unsigned long long)a->round_id, why, a->n_answered,
-                    a->n_selected, (long long)a->cfg->min_stores);
+        fr_log_ev(FR_LOG_WARN, TAG, "round_abandoned",
+                  "round id %llu abandoned (%s): %zu of %zu stores answered, "
+                  "%lld needed; retrying (round_id=%llu answered=%zu "
+                  "selected=%zu)",
+                  (unsigned long long)a->round_id, why, a->n_answered,
+                  a->n_selected, (long long)a->cfg->min_stores,
+                  (unsigned long long)a->round_id, a->n_answered,
+                  a->n_selected);
         announce_end(a, 0);
         a->not_before_ms = now + a->cfg->retry_delay_ms;
     }
+    if (a->stats)
+        agg_stats_round_done(a->stats, completed ? AGG_ROUND_COMPLETED
+                                                 : AGG_ROUND_ABANDONED, secs);
     secure_end(a);
     a->mean_ready = 0;
     a->round_id++;
-    if (a->n_answered < (size_t)a->cfg->min_stores)
-        save_checkpoint(a); /* round ids are never reused after a restart */
+    if (!completed)
+        (void)save_checkpoint(a); /* round ids are never reused */
     a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
     if (a->state == ST_DONE)
-        fr_log_notice(TAG, "all %lld rounds completed",
-                      (long long)a->cfg->rounds);
+        fr_log_ev(FR_LOG_NOTICE, TAG, "training_done",
+                  "all %lld rounds completed", (long long)a->cfg->rounds);
 }
 
 fr_err
@@ -379,7 +499,7 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
             memcpy(a->selected[a->n_selected++], cand[i]->peer.store,
                    FR_NET_STORE_NAME_MAX);
         a->state = ST_COLLECTING;
-        a->started_ms = now;
+        a->started_ms = a->phase_started_ms = now;
         a->deadline_ms = now + a->cfg->round_timeout_ms;
         a->first_round_started = 1;
         if (!secure_start(a, now))
@@ -406,9 +526,10 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
                FR_NET_STORE_NAME_MAX);
         cand[i]->busy = 1; /* until its next heartbeat says otherwise */
     }
+    round_count_sent(a, len, a->n_selected);
     free(buf);
     a->state = ST_COLLECTING;
-    a->started_ms = now;
+    a->started_ms = a->phase_started_ms = now;
     a->deadline_ms = now + a->cfg->round_timeout_ms;
     a->first_round_started = 1;
     fr_log_info(TAG, "round id %llu started: %zu of %zu ready stores "
@@ -424,7 +545,7 @@ maybe_start(aggregator *a, int64_t now)
     store_entry **cand = NULL;
     size_t n;
 
-    if (now < a->not_before_ms)
+    if (now < a->not_before_ms || a->paused || a->draining)
         return;
     cand = malloc((size_t)a->cfg->max_stores * sizeof *cand);
     if (!cand)
@@ -534,16 +655,19 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         fr_log_info(TAG, "dropped update from store %s for round id %llu: "
                     "not the round in progress", peer->store,
                     (unsigned long long)msg->round_id);
+        round_reject(a, AGG_REJECT_REPLAYED);
         return;
     }
     idx = selected_index(a, peer->store);
     if (idx < 0 || a->answered[idx]) {
         fr_log_warn(TAG, "dropped update from store %s: %s", peer->store,
                     idx < 0 ? "not selected for this round" : "duplicate");
+        round_reject(a, idx < 0 ? AGG_REJECT_UNEXPECTED : AGG_REJECT_REPLAYED);
         return;
     }
     if (u->n_items != fr_model_n_items(a->model) ||
         u->dim != fr_model_dim(a->model)) {
+        round_reject(a, AGG_REJECT_MALFORMED);
         fr_log_warn(TAG, "dropped update from store %s: shape %u x %u, "
                     "model is %u x %u", peer->store, u->n_items, u->dim,
                     fr_model_n_items(a->model), fr_model_dim(a->model));
@@ -554,6 +678,7 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     if (fr_agg_add(a->acc, a->scratch, (double)u->num_examples)) {
         fr_log_warn(TAG, "dropped update from store %s: invalid values",
                     peer->store);
+        round_reject(a, AGG_REJECT_MALFORMED);
         return;
     }
     a->answered[idx] = 1;
@@ -572,6 +697,20 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
 {
     store_entry *e;
 
+    /* ZAP admitted the key at the handshake; a key revoked or rotated out
+     * since is refused from its next message on. */
+    if (a->ctx && !fr_net_zap_key_allowed(a->ctx, peer->store, peer->key_fp)) {
+        store_entry *old = registry_find(a->reg, peer->store);
+        if (!old || !old->revoked) /* once, not per heartbeat */
+            fr_log_ev(FR_LOG_WARN, TAG, "message_refused",
+                      "refused messages from store %s: its key (key_fp=%s) "
+                      "is no longer on the allow-list; reason=revoked",
+                      peer->store, peer->key_fp);
+        if (old)
+            old->revoked = 1;
+        round_reject(a, AGG_REJECT_REVOKED);
+        return;
+    }
     if (registry_touch(a->reg, peer, now, &e)) {
         fr_log_warn(TAG, "store %s ignored: registry full (max_stores %lld)",
                     peer->store, (long long)a->cfg->max_stores);
@@ -587,6 +726,7 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
             fr_log_warn(TAG, "dropped a plain update from store %s: this "
                         "aggregator only takes masked updates (secagg)",
                         peer->store);
+            round_reject(a, AGG_REJECT_UNEXPECTED);
             break;
         }
         on_update(a, peer, msg, now);
@@ -598,6 +738,91 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
         fr_log_warn(TAG, "dropped %s message from store %s: not expected "
                     "by the aggregator", fr_msg_type_name(msg->type),
                     peer->store);
+        round_reject(a, AGG_REJECT_UNEXPECTED);
         break;
     }
+}
+
+void
+aggregator_set_paused(aggregator *a, int paused)
+{
+    a->paused = paused != 0;
+    if (a->stats)
+        agg_stats_set_paused(a->stats, a->paused);
+    fr_log_ev(FR_LOG_NOTICE, TAG, paused ? "paused" : "resumed_rounds",
+              paused ? "paused: no new round starts until resumed"
+                     : "resumed: rounds start again");
+}
+
+int
+aggregator_paused(const aggregator *a)
+{
+    return a->paused;
+}
+
+void
+aggregator_drain(aggregator *a)
+{
+    a->draining = 1;
+}
+
+int
+aggregator_busy(const aggregator *a)
+{
+    return a->state == ST_COLLECTING;
+}
+
+void
+aggregator_store_revoked(aggregator *a, const char *store)
+{
+    store_entry *e = registry_find(a->reg, store);
+    if (e)
+        e->revoked = 1;
+}
+
+static const char *
+state_name(const aggregator *a)
+{
+    if (a->draining)
+        return "stopping";
+    switch (a->state) {
+    case ST_COLLECTING: return "collecting";
+    case ST_DONE: return "done";
+    default: return a->paused ? "paused" : "idle";
+    }
+}
+
+void
+aggregator_publish(aggregator *a, int64_t now)
+{
+    size_t n = registry_count(a->reg);
+    agg_store_info *v;
+    int64_t unix_now = unix_now_ms();
+
+    if (!a->stats)
+        return;
+    agg_stats_set_state(a->stats, state_name(a),
+                        a->state == ST_COLLECTING
+                            ? agg_phase_names[a->sa ? secure_phase(a)
+                                                    : AGG_PHASE_COLLECT]
+                            : "",
+                        a->round_id, a->completed,
+                        a->state == ST_COLLECTING ? (uint32_t)a->n_selected
+                                                  : 0);
+    v = calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const store_entry *e = registry_at(a->reg, i);
+        snprintf(v[i].name, sizeof v[i].name, "%s", e->peer.store);
+        v[i].connected =
+            registry_alive(e, now, a->cfg->heartbeat_timeout_ms);
+        v[i].selected = a->state == ST_COLLECTING &&
+                        selected_index(a, e->peer.store) >= 0;
+        v[i].last_seen_unix_ms = unix_now - (now - e->last_seen_ms);
+        v[i].rounds_joined = e->rounds_joined;
+        v[i].examples = e->num_examples;
+    }
+    agg_stats_set_stores(a->stats, v, n);
+    free(v);
 }

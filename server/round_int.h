@@ -14,6 +14,7 @@
 #include "registry.h"
 #include "secagg/quant.h"
 #include "secagg/secagg.h"
+#include "stats.h"
 
 enum { ST_IDLE, ST_COLLECTING, ST_DONE };
 
@@ -50,6 +51,14 @@ struct aggregator {
     int mean_ready; /* scratch holds the decoded secure mean */
     char ckpt_path[AGG_PATH_MAX + 32];
     char history_path[AGG_PATH_MAX + 32];
+    /* operations (main.c): figures for /metrics, pause, graceful stop */
+    agg_stats *stats;     /* borrowed; NULL in tests without one */
+    int paused;           /* no new round starts */
+    int draining;         /* stopping: no new round starts */
+    agg_phase phase;      /* of the round in progress */
+    int64_t phase_started_ms;
+    agg_round_info *history; /* every completed round, in the checkpoint */
+    size_t n_history, cap_history;
 };
 
 
@@ -58,6 +67,14 @@ void round_close(aggregator *a, int64_t now, const char *why);
 void round_add_quality(aggregator *a, const fr_metrics *m, uint64_t examples);
 void round_send_to(aggregator *a, const char *store, const uint8_t *buf,
                    size_t len);
+/* Counts a turned-away message in the stats. */
+void round_reject(aggregator *a, agg_reject why);
+/* Counts n messages of len bytes sent. */
+void round_count_sent(aggregator *a, size_t len, size_t n);
+/* Records the end of phase p of the round in progress (dropped: stores
+ * that did not answer in it) and starts timing the next one. */
+void round_phase_done(aggregator *a, agg_phase p, uint32_t dropped,
+                      int64_t now);
 FR_NODISCARD fr_err round_encode_start(aggregator *a, const fr_secagg_setup *sa,
                                        uint8_t **buf, size_t *len);
 
@@ -69,5 +86,7 @@ void secure_on_message(aggregator *a, const fr_net_peer *peer,
                        const fr_msg *msg, int64_t now);
 void secure_tick(aggregator *a, int64_t now);
 void secure_end(aggregator *a);
+/* The stats phase of the secure round in progress. */
+agg_phase secure_phase(const aggregator *a);
 
 #endif

@@ -38,6 +38,24 @@ phase_name(fr_sa_phase p)
     }
 }
 
+static agg_phase
+stats_phase(fr_sa_phase p)
+{
+    switch (p) {
+    case FR_SA_ADVERTISE: return AGG_PHASE_ADVERTISE;
+    case FR_SA_SHARES: return AGG_PHASE_SHARE;
+    case FR_SA_MASKED: return AGG_PHASE_MASKED;
+    case FR_SA_SIGNED: return AGG_PHASE_CONSISTENCY;
+    default: return AGG_PHASE_UNMASK;
+    }
+}
+
+agg_phase
+secure_phase(const aggregator *a)
+{
+    return a->sa ? stats_phase(fr_sa_server_phase(a->sa)) : AGG_PHASE_COLLECT;
+}
+
 /* Neighbour count and threshold for a round of n stores. */
 static void
 choose_kt(const agg_config *c, uint32_t n, uint32_t *k, uint32_t *t)
@@ -123,7 +141,9 @@ secure_start(aggregator *a, int64_t now)
         return 0;
     /* Only stores with an identity key on the allow-list can sign. */
     for (size_t i = 0; i < a->n_selected; i++) {
-        if (fr_net_zap_sign_key(a->ctx, a->selected[i], ids[m])) {
+        const store_entry *e = registry_find(a->reg, a->selected[i]);
+        if (!e || fr_net_zap_sign_key_for(a->ctx, a->selected[i],
+                                          e->peer.key_fp, ids[m])) {
             fr_log_warn(TAG, "store %s has no identity key on the allow-list "
                         "and cannot take part in secure rounds",
                         a->selected[i]);
@@ -269,6 +289,7 @@ advance(aggregator *a, int64_t now)
         const char *why = NULL;
         fr_sa_msg req;
 
+        round_phase_done(a, stats_phase(closing), pending, now);
         if (fr_sa_server_advance(a->sa, &why)) {
             fr_log_warn(TAG, "round id %llu aborted after the %s phase: %s",
                         (unsigned long long)a->round_id, phase_name(closing),
@@ -315,6 +336,7 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         fr_log_info(TAG, "dropped a secagg message from store %s for round "
                     "id %llu: not the secure round in progress", peer->store,
                     (unsigned long long)msg->round_id);
+        round_reject(a, AGG_REJECT_REPLAYED);
         return;
     }
     idx = participant(a, peer->store);
@@ -322,6 +344,7 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         fr_log_warn(TAG, "dropped a secagg message from store %s: not a "
                     "participant of round id %llu", peer->store,
                     (unsigned long long)msg->round_id);
+        round_reject(a, AGG_REJECT_UNEXPECTED);
         return;
     }
     rc = fr_sa_server_recv(a->sa, (uint32_t)idx, &s->sa, &why);
@@ -329,6 +352,7 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         fr_log_warn(TAG, "refused a secagg message (phase %u) from store %s: "
                     "%s", s->sa.phase, peer->store,
                     why ? why : fr_strerror(rc));
+        round_reject(a, AGG_REJECT_UNEXPECTED);
         return;
     }
     if (s->sa.phase == FR_SA_MASKED) {
