@@ -48,8 +48,8 @@ load_or_init(aggregator *a)
                              (float)cfg->init_scale);
         a->round_id = 1;
         fr_log_ev(FR_LOG_NOTICE, TAG, "model_created",
-                  "no checkpoint in %s: starting a new model (items=%lld, "
-                  "dim=%lld)", cfg->state_dir, (long long)cfg->n_items,
+                  "no checkpoint in %s: starting a new model, items=%lld "
+                  "dim=%lld", cfg->state_dir, (long long)cfg->n_items,
                   (long long)cfg->dim);
         return FR_OK;
     }

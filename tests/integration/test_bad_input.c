@@ -53,7 +53,8 @@ setup_files(env *e)
     assert_non_null(c);
     fprintf(c,
             "listen %s\nkey_file %s/keys/aggregator.key\n"
-            "allowlist %s/allowlist\nstate_dir %s/agg\nn_items %d\ndim 8\n"
+            "allowlist %s/allowlist\nstate_dir %s/agg\n"
+            "http_listen 127.0.0.1:0\nn_items %d\ndim 8\n"
             "rounds 3\nmin_stores 2\nstart_delay_ms 3000\nsecagg no\n"
             "heartbeat_timeout_ms 2000\nmax_message_bytes %d\n",
             e->endpoint, e->dir, e->dir, e->dir, ITEMS, MAX_BYTES);

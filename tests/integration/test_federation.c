@@ -120,7 +120,7 @@ write_config(fed *f)
     assert_non_null(c);
     fprintf(c,
             "listen %s\nkey_file %s/keys/aggregator.key\n"
-            "allowlist %s/allowlist\nstate_dir %s/agg\n"
+            "allowlist %s/allowlist\nstate_dir %s/agg\nhttp_listen 127.0.0.1:0\n"
             "n_items %d\ndim 16\nrounds %d\nmin_stores 4\n"
             "start_delay_ms 1500\nheartbeat_timeout_ms 3000\n"
             "round_timeout_ms 120000\nlocal_epochs 2\n",
