@@ -399,10 +399,10 @@ test_federation(void **state)
     assert_int_equal(proc_count(f.agg_log, "M01-"), 0);
     assert_int_equal(proc_count(f.agg_log2, "M01-"), 0);
 
-    fr_model_destroy(&before.model);
-    fr_model_destroy(&after.model);
-    fr_model_destroy(&crash.model);
-    fr_model_destroy(&final.model);
+    checkpoint_clear(&before);
+    checkpoint_clear(&after);
+    checkpoint_clear(&crash);
+    checkpoint_clear(&final);
     snprintf(line, sizeof line, "rm -rf %s", f.dir);
     proc_run(line);
 }
