@@ -1,0 +1,8 @@
+# The example configurations in deploy/ against the configuration tables:
+# every key present and explained, none unknown, values that validate.
+fr_add_test(test_config_example SOURCES test_config_example.c LIBS fragg
+  LABEL unit TIMEOUT 60)
+target_compile_definitions(test_config_example PRIVATE
+  FR_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# The client's table is read from `fedrec-client --help`.
+add_dependencies(test_config_example fedrec-client)
