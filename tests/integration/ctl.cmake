@@ -1,0 +1,7 @@
+# fedrec-ctl against missing, stale, forbidden and mute sockets, against an
+# admin socket the test serves, and against a real aggregator with four
+# protected stores.
+fr_add_test(test_ctl SOURCES test_ctl.c proc.c LABEL integration TIMEOUT 400
+  LIBS fragg)
+add_dependencies(test_ctl fedrec-ctl fedrec-aggregator fedrec-client
+  fedrec-keygen fedrec-datagen)
