@@ -338,7 +338,7 @@ answer(agg_admin *ad, jbuf *b, char *line, long uid)
     char msg[AGG_ADMIN_MSG_MAX] = "";
     const agg_admin_ops *ops = ad->ops;
     char *arg = strchr(line, ' ');
-    fr_err rc;
+    fr_err rc = FR_ESTATE;
 
     if (arg)
         *arg++ = 0;
@@ -362,18 +362,22 @@ answer(agg_admin *ad, jbuf *b, char *line, long uid)
     else if (!strcmp(line, "stores"))
         answer_figures(ad, b, render_stores);
     else if (!strcmp(line, "pause") || !strcmp(line, "resume")) {
-        int pause = line[0] == 'p';
-        rc = ops && ops->pause ? ops->pause(ops->arg, pause, msg, sizeof msg)
-                               : FR_ESTATE;
+        if (ops && ops->pause)
+            rc = ops->pause(ops->arg, line[0] == 'p', msg, sizeof msg);
+        else
+            snprintf(msg, sizeof msg, "%s is not available", line);
         answer_op(b, line, uid, rc, msg);
     } else if (!strcmp(line, "checkpoint")) {
-        rc = ops && ops->checkpoint
-                 ? ops->checkpoint(ops->arg, msg, sizeof msg)
-                 : FR_ESTATE;
+        if (ops && ops->checkpoint)
+            rc = ops->checkpoint(ops->arg, msg, sizeof msg);
+        else
+            snprintf(msg, sizeof msg, "checkpoint is not available");
         answer_op(b, line, uid, rc, msg);
     } else if (!strcmp(line, "revoke")) {
-        rc = ops && ops->revoke ? ops->revoke(ops->arg, arg, msg, sizeof msg)
-                                : FR_ESTATE;
+        if (ops && ops->revoke)
+            rc = ops->revoke(ops->arg, arg, msg, sizeof msg);
+        else
+            snprintf(msg, sizeof msg, "revoke is not available");
         answer_op(b, "revoke", uid, rc, msg);
     } else
         answer_unknown(b, line);

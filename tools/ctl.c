@@ -335,6 +335,8 @@ read_answer(const ctl_opts *o, int fd)
         n = recv(fd, buf + len, cap - len - 1, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == ECONNRESET && len) /* closed after answering */
+            n = 0;
         if (n < 0) {
             fprintf(stderr, PROG ": reading from %s: %s\n", o->path,
                     strerror(errno));
