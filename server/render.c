@@ -640,10 +640,14 @@ chart_axes(sbuf *b, const agg_stats_view *v, size_t n, double ymax,
                  "stroke=\"#9ca3af\"/><line x1=\"%d\" x2=\"%d\" y1=\"%d\" "
                  "y2=\"%d\" stroke=\"#9ca3af\"/>\n",
               CH_L, CH_L, Q_TOP, Q_BOT, CH_L, CH_L, S_TOP, S_BOT);
-    for (size_t i = 0; i < n; i += step)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
-                     "%" PRIu64 "</text>\n",
-                  x_of(i, n), S_BOT + 16, v->recent[i].round);
+    for (size_t i = 0; i < n; i++)
+        /* Every step-th round, and always the latest one unless a label
+         * sits too close to it. */
+        if ((i % step == 0 && (i == n - 1 || n - 1 - i >= (step + 1) / 2)) ||
+            i == n - 1)
+            sb_printf(b, "<text x=\"%.1f\" y=\"%d\" "
+                         "text-anchor=\"middle\">%" PRIu64 "</text>\n",
+                      x_of(i, n), S_BOT + 16, v->recent[i].round);
     sb_printf(b,
               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" "
               "text-anchor=\"middle\">quality</text>"
