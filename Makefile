@@ -7,12 +7,16 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 
-.PHONY: all deps build build-asan test test-plain test-asan demo clean
+.PHONY: all deps deps-test build build-asan test test-plain test-asan demo clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# What the monitoring test drives besides our binaries (Prometheus, Chromium).
+deps-test:
+	@scripts/deps.sh test
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -22,10 +26,10 @@ build-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DFR_SANITIZE=ON >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
-test-plain: build
+test-plain: build deps-test
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 
-test-asan: build-asan
+test-asan: build-asan deps-test
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure --timeout 900

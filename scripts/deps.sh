@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fedrec builds and tests with, if any is missing.
+# `scripts/deps.sh test` also installs what the black-box monitoring test
+# drives: a real Prometheus, headless Chromium and curl.
 # As root it runs apt-get itself; otherwise it prints the exact command and
 # fails, so nothing is half-installed behind the user's back.
 set -euo pipefail
@@ -8,6 +10,14 @@ PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
           libsodium-dev libopenblas-dev libcmocka-dev
           libmicrohttpd-dev libsystemd-dev)
+TEST_PACKAGES=(prometheus chromium curl)
+
+if [ "${1:-}" = test ]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+elif [ $# -gt 0 ]; then
+  echo "usage: scripts/deps.sh [test]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
