@@ -15,11 +15,17 @@
  *   shapes are read to the end, dropped and reported as FR_EPROTO.
  * - HWMs are small because messages are large (a model can be tens of MiB)
  *   and the protocol only has a few in flight per peer.
+ * - A client learns how its connection stands only from a socket monitor:
+ *   the aggregator answers no heartbeat. libzmq 4.3 gives up on a
+ *   connection whose handshake was refused, so the monitor keeps REFUSED
+ *   (and FAILED) until a handshake succeeds; the caller rebuilds the
+ *   socket.
  */
 #include "net.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,14 +257,15 @@ out:
 
 static fr_err
 set_client_opts(fr_net_sock *s, const fr_crypto_keypair *client,
-                const uint8_t server_pk[FR_CRYPTO_PK_BYTES], size_t max_msg)
+                const uint8_t server_pk[FR_CRYPTO_PK_BYTES], size_t max_msg,
+                const fr_net_connect_opts *o)
 {
     fr_err rc;
 
     if ((rc = set_stream_opts(s, max_msg)) ||
-        (rc = set_int(s, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS,
+        (rc = set_int(s, ZMQ_RECONNECT_IVL, o->reconnect_ivl_ms,
                       "ZMQ_RECONNECT_IVL")) ||
-        (rc = set_int(s, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS,
+        (rc = set_int(s, ZMQ_RECONNECT_IVL_MAX, o->reconnect_max_ms,
                       "ZMQ_RECONNECT_IVL_MAX")) ||
         (rc = set_opt(s, ZMQ_CURVE_SERVERKEY, server_pk, FR_CRYPTO_PK_BYTES,
                       "ZMQ_CURVE_SERVERKEY")) ||
@@ -276,16 +283,35 @@ fr_net_connect(fr_net_ctx *ctx, const char *endpoint,
                const uint8_t server_pk[FR_CRYPTO_PK_BYTES], size_t max_msg,
                fr_net_sock **out)
 {
+    return fr_net_connect_with(ctx, endpoint, client, server_pk, max_msg,
+                               NULL, out, NULL);
+}
+
+fr_err
+fr_net_connect_with(fr_net_ctx *ctx, const char *endpoint,
+                    const fr_crypto_keypair *client,
+                    const uint8_t server_pk[FR_CRYPTO_PK_BYTES],
+                    size_t max_msg, const fr_net_connect_opts *opts,
+                    fr_net_sock **out, fr_net_monitor **mon_out)
+{
+    static const fr_net_connect_opts defaults = {RECONNECT_IVL_MS,
+                                                 RECONNECT_IVL_MAX_MS};
+    const fr_net_connect_opts *o = opts ? opts : &defaults;
+    fr_net_monitor *mon = NULL;
     fr_net_sock *s = NULL;
     fr_err rc;
 
-    if (!ctx || !endpoint || !client || !server_pk || max_msg == 0)
+    if (!ctx || !endpoint || !client || !server_pk || max_msg == 0 || !out)
+        return FR_EINVAL;
+    if (o->reconnect_ivl_ms < 1 || o->reconnect_max_ms < o->reconnect_ivl_ms)
         return FR_EINVAL;
     rc = sock_open(ctx, ZMQ_DEALER, &s);
     if (rc)
         goto out;
-    rc = set_client_opts(s, client, server_pk, max_msg);
+    rc = set_client_opts(s, client, server_pk, max_msg, o);
     if (rc)
+        goto out;
+    if (mon_out && (rc = fr_net_monitor_start(s, &mon)))
         goto out;
     /* connect only records the endpoint; the handshake happens in the
      * background and is retried until it succeeds. */
@@ -295,9 +321,14 @@ fr_net_connect(fr_net_ctx *ctx, const char *endpoint,
         rc = map_zmq_errno(e);
         goto out;
     }
+    if (mon_out) {
+        *mon_out = mon;
+        mon = NULL;
+    }
     *out = s;
     s = NULL;
 out:
+    fr_net_monitor_destroy(&mon);
     fr_net_sock_destroy(&s);
     return rc;
 }
@@ -621,4 +652,149 @@ fr_net_poll_many(fr_net_sock *const *socks, size_t n, int timeout_ms,
 out:
     free(items);
     return rc;
+}
+
+/* ---- connection monitor ------------------------------------------------ */
+
+/* The events that change a client connection's state. */
+#define MONITOR_EVENTS                                                         \
+    (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |                         \
+     ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |                  \
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |   \
+     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+struct fr_net_monitor {
+    fr_net_sock *watched; /* borrowed */
+    fr_net_sock *pair;    /* our end of the monitor's inproc PAIR */
+    fr_net_link state;
+    uint32_t retry_ms;
+};
+
+fr_err
+fr_net_monitor_start(fr_net_sock *s, fr_net_monitor **out)
+{
+    static atomic_uint serial;
+    char ep[96];
+    fr_net_monitor *m;
+    fr_err rc;
+
+    if (!s || !out)
+        return FR_EINVAL;
+    m = calloc(1, sizeof *m);
+    if (!m)
+        return FR_ENOMEM;
+    snprintf(ep, sizeof ep, "inproc://fr-monitor-%p-%u", (void *)s,
+             atomic_fetch_add(&serial, 1));
+    if (zmq_socket_monitor(s->z, ep, MONITOR_EVENTS) != 0) {
+        int e = zmq_errno();
+        fr_log_err(TAG, "cannot monitor a socket: %s", zmq_strerror(e));
+        free(m);
+        return map_zmq_errno(e);
+    }
+    m->watched = s;
+    rc = fr_net_pair(s->ctx, ep, 0, &m->pair);
+    if (rc) {
+        (void)zmq_socket_monitor(s->z, NULL, 0);
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return FR_OK;
+}
+
+void
+fr_net_monitor_destroy(fr_net_monitor **mp)
+{
+    if (!mp || !*mp)
+        return;
+    (void)zmq_socket_monitor((*mp)->watched->z, NULL, 0);
+    fr_net_sock_destroy(&(*mp)->pair);
+    free(*mp);
+    *mp = NULL;
+}
+
+fr_net_sock *
+fr_net_monitor_sock(fr_net_monitor *m)
+{
+    return m ? m->pair : NULL;
+}
+
+static fr_net_link
+link_after(fr_net_link cur, uint16_t event)
+{
+    switch (event) {
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: return FR_NET_LINK_UP;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return FR_NET_LINK_REFUSED;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: return FR_NET_LINK_FAILED;
+    case ZMQ_EVENT_CONNECTED: /* TCP only: the handshake is still ahead */
+        return cur == FR_NET_LINK_UP ? FR_NET_LINK_CONNECTING : cur;
+    case ZMQ_EVENT_DISCONNECTED:
+    case ZMQ_EVENT_CONNECT_RETRIED:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: /* a transport error: retried */
+        return cur == FR_NET_LINK_REFUSED || cur == FR_NET_LINK_FAILED
+                   ? cur
+                   : FR_NET_LINK_DOWN;
+    default: return cur;
+    }
+}
+
+/* Reads one event: [u16 event, u32 value][endpoint]. 1 if one was read,
+ * 0 if none was waiting, -1 if it had an unexpected shape. */
+static int
+monitor_read(fr_net_monitor *m, uint16_t *event, uint32_t *value)
+{
+    zmq_msg_t head;
+    int shape_ok;
+
+    zmq_msg_init(&head);
+    if (zmq_msg_recv(&head, m->pair->z, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&head);
+        return 0;
+    }
+    shape_ok = zmq_msg_size(&head) == 6 && zmq_msg_more(&head);
+    if (shape_ok) {
+        const uint8_t *d = zmq_msg_data(&head);
+        memcpy(event, d, sizeof *event);
+        memcpy(value, d + 2, sizeof *value);
+    }
+    drain(m->pair, &head); /* the endpoint frame */
+    zmq_msg_close(&head);
+    return shape_ok ? 1 : -1;
+}
+
+fr_err
+fr_net_monitor_poll(fr_net_monitor *m, fr_net_link *state_out)
+{
+    fr_err rc = FR_OK;
+    uint16_t event = 0;
+    uint32_t value = 0;
+    int got;
+
+    if (!m || !state_out)
+        return FR_EINVAL;
+    while ((got = monitor_read(m, &event, &value)) != 0) {
+        if (got < 0) {
+            rc = FR_EPROTO;
+            continue;
+        }
+        if (event == ZMQ_EVENT_CONNECT_RETRIED)
+            m->retry_ms = value;
+        m->state = link_after(m->state, event);
+    }
+    *state_out = m->state;
+    return rc;
+}
+
+uint32_t
+fr_net_monitor_retry_ms(const fr_net_monitor *m)
+{
+    return m ? m->retry_ms : 0;
+}
+
+const char *
+fr_net_link_name(fr_net_link state)
+{
+    static const char *const names[] = {"connecting", "up", "down", "refused",
+                                        "failed"};
+    return (unsigned)state < FR_ARRAY_LEN(names) ? names[state] : "unknown";
 }

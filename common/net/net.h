@@ -112,6 +112,63 @@ FR_NODISCARD fr_err fr_net_connect(fr_net_ctx *ctx, const char *endpoint,
                                    const uint8_t server_pk[FR_CRYPTO_PK_BYTES],
                                    size_t max_msg, fr_net_sock **out);
 
+/* Reconnection options of a DEALER client (fr_net_connect_with). */
+typedef struct fr_net_connect_opts {
+    int reconnect_ivl_ms; /* ZeroMQ's first retry after a lost or refused
+                             TCP connection; doubles up to the next field */
+    int reconnect_max_ms; /* cap of that doubling */
+} fr_net_connect_opts;
+
+/* How a client connection stands, as its monitor last saw it. */
+typedef enum fr_net_link {
+    FR_NET_LINK_CONNECTING = 0, /* new socket, no outcome yet */
+    FR_NET_LINK_UP,             /* CURVE handshake succeeded */
+    FR_NET_LINK_DOWN,           /* TCP refused or lost; ZeroMQ retries */
+    FR_NET_LINK_REFUSED,        /* the server refused our key (ZAP said no):
+                                   libzmq 4.3 does not retry this one */
+    FR_NET_LINK_FAILED,         /* handshake failed otherwise (wrong server
+                                   key, protocol error): not retried either */
+} fr_net_link;
+
+/* Watches a socket's connection events (zmq_socket_monitor over inproc). */
+typedef struct fr_net_monitor fr_net_monitor;
+
+/* fr_net_connect with explicit reconnection options (opts NULL: those of
+ * fr_net_connect). If mon_out is not NULL a monitor is attached before the
+ * connect, so no event is missed; on failure neither is made. Destroy the
+ * monitor before the socket. FR_EINVAL if an interval is below 1 ms or the
+ * maximum below the first interval. */
+FR_NODISCARD fr_err fr_net_connect_with(fr_net_ctx *ctx, const char *endpoint,
+                                        const fr_crypto_keypair *client,
+                                        const uint8_t server_pk[FR_CRYPTO_PK_BYTES],
+                                        size_t max_msg,
+                                        const fr_net_connect_opts *opts,
+                                        fr_net_sock **out,
+                                        fr_net_monitor **mon_out);
+
+/* Attaches a monitor to s (borrowed; it must outlive the monitor). Only
+ * one monitor per socket. Same thread rules as s. */
+FR_NODISCARD fr_err fr_net_monitor_start(fr_net_sock *s,
+                                         fr_net_monitor **out);
+/* Stops monitoring (the watched socket must still exist) and frees.
+ * Accepts NULL; sets *mp to NULL. */
+void fr_net_monitor_destroy(fr_net_monitor **mp);
+/* The monitor's own socket, to pass to fr_net_poll: readable when events
+ * are waiting. Borrowed; read it only with fr_net_monitor_poll. */
+fr_net_sock *fr_net_monitor_sock(fr_net_monitor *m);
+/* Reads every waiting event without blocking and writes the state they
+ * lead to. REFUSED and FAILED stay until a handshake succeeds (the
+ * DISCONNECTED that follows a refusal does not hide it). FR_EPROTO if an
+ * event had an unexpected shape (skipped; the state is still written). */
+FR_NODISCARD fr_err fr_net_monitor_poll(fr_net_monitor *m,
+                                        fr_net_link *state_out);
+/* ZeroMQ's delay before its next reconnect attempt, from the last
+ * CONNECT_RETRIED event (0 if none yet). */
+uint32_t fr_net_monitor_retry_ms(const fr_net_monitor *m);
+/* A short name for state: "connecting", "up", "down", "refused",
+ * "failed". */
+const char *fr_net_link_name(fr_net_link state);
+
 /* An in-process PAIR socket for talking to a worker thread: one side binds
  * (bind != 0), the other connects, with the same name. */
 FR_NODISCARD fr_err fr_net_pair(fr_net_ctx *ctx, const char *name, int bind,
