@@ -426,6 +426,17 @@ fmt_ago(char *out, size_t cap, double s)
     strncat(out, " ago", cap - strlen(out) - 1);
 }
 
+/* A quality figure, or "n/a" when the stores did not report it. */
+static const char *
+fmt_fig(char *out, size_t cap, double v)
+{
+    if (isfinite(v))
+        snprintf(out, cap, "%.4f", v);
+    else
+        snprintf(out, cap, "n/a");
+    return out;
+}
+
 static void
 render_status(const jv *a)
 {
@@ -451,12 +462,14 @@ render_status(const jv *a)
     kv("uptime:", "%s", buf);
     fmt_ago(buf, sizeof buf, jnum(a, "last_checkpoint_ago"));
     kv("last checkpoint:", "%s", buf);
-    if (lr && lr->t == JV_OBJ)
-        kv("last round:", "#%.0f, %.0f stores, %.2f s: HR@10 %.4f, "
-           "NDCG@10 %.4f, loss %.4f", jnum(lr, "round"), jnum(lr, "stores"),
-           jnum(lr, "seconds"), jnum(lr, "hr10"), jnum(lr, "ndcg10"),
-           jnum(lr, "loss"));
-    else
+    if (lr && lr->t == JV_OBJ) {
+        char hr[32], ndcg[32], loss[32];
+        kv("last round:", "#%.0f, %.0f stores, %.2f s: HR@10 %s, "
+           "NDCG@10 %s, loss %s", jnum(lr, "round"), jnum(lr, "stores"),
+           jnum(lr, "seconds"), fmt_fig(hr, sizeof hr, jnum(lr, "hr10")),
+           fmt_fig(ndcg, sizeof ndcg, jnum(lr, "ndcg10")),
+           fmt_fig(loss, sizeof loss, jnum(lr, "loss")));
+    } else
         kv("last round:", "none yet");
     if (jtrue(dp, "enabled"))
         kv("privacy:", "epsilon %.4g of %.4g spent, delta %.3g",
@@ -558,10 +571,10 @@ run_daemon(ctl_opts *o, const ctl_command *c, char **args)
 
 static const ctl_command commands[] = {
     {NULL, "status", "", 0,
-     "state, round, stores, last round's quality, checkpoint, privacy",
+     "state, round, stores, last round, checkpoint, privacy",
      run_daemon, render_status},
     {NULL, "stores", "", 0,
-     "every known store: connected, selected, last seen, rounds, examples",
+     "each store: connected, selected, last seen, rounds",
      run_daemon, render_stores},
     {NULL, "pause", "", 0,
      "start no new round (a round in progress finishes)", run_daemon,
@@ -571,8 +584,8 @@ static const ctl_command commands[] = {
     {NULL, "checkpoint", "", 0, "write the checkpoint now", run_daemon,
      render_message},
     {NULL, "revoke", "STORE", 1,
-     "refuse STORE from its next message on, and remove it from the "
-     "allow-list file", run_daemon, render_message},
+     "refuse STORE from now on (allow-list line commented)",
+     run_daemon, render_message},
 };
 
 static void
@@ -598,8 +611,8 @@ usage(FILE *out)
     }
     fprintf(out,
             "\noptions:\n"
-            "  --socket PATH      the admin socket (default " DEFAULT_SOCKET
-            ")\n"
+            "  --socket PATH      the admin socket (default\n"
+            "                     " DEFAULT_SOCKET ")\n"
             "  --config FILE      take the socket from the aggregator's "
             "config file\n"
             "                     (admin_socket, or STATE_DIR/admin.sock)\n"
