@@ -30,9 +30,9 @@
 #include "base/util.h"
 #include "net/net.h"
 
-#define TAG "admin"
+#define TAG              "admin"
 #define ACCEPTS_PER_PASS 16 /* the rest wait for the next pass */
-#define ECHO_MAX 64         /* bytes of an unknown command quoted back */
+#define ECHO_MAX         64 /* bytes of an unknown command quoted back */
 
 struct agg_admin {
     int fd;
@@ -69,7 +69,9 @@ jb_reserve(jbuf *b, size_t more)
     b->cap = cap;
 }
 
-static void FR_PRINTF(2, 3)
+static void jb_printf(jbuf *b, const char *fmt, ...) FR_PRINTF(2, 3);
+
+static void
 jb_printf(jbuf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -221,8 +223,9 @@ render_last_round(jbuf *b, const agg_stats_view *v)
         return;
     }
     r = &v->recent[v->n_recent - 1];
-    jb_printf(b, "\"last_round\":{\"round\":%llu,\"round_id\":%llu,"
-                 "\"stores\":%u,\"examples\":%llu,\"hr10\":",
+    jb_printf(b,
+              "\"last_round\":{\"round\":%llu,\"round_id\":%llu,"
+              "\"stores\":%u,\"examples\":%llu,\"hr10\":",
               (unsigned long long)r->round, (unsigned long long)r->round_id,
               (unsigned)r->stores, (unsigned long long)r->examples);
     json_num(b, "%.6g", r->hr10);
@@ -244,14 +247,15 @@ render_status(jbuf *b, const agg_stats_view *v)
     json_str(b, v->state);
     jb_printf(b, ",\"phase\":");
     json_str(b, v->phase);
-    jb_printf(b, ",\"round_id\":%llu,\"completed\":%llu,"
-                 "\"rounds_target\":%lld,\"paused\":%s,\"secagg\":%s,"
-                 "\"stores\":{\"known\":%zu,\"connected\":%zu,"
-                 "\"selected\":%u},\"uptime\":",
-              (unsigned long long)v->round_id,
-              (unsigned long long)v->completed, (long long)v->rounds_target,
-              json_bool(v->paused), json_bool(v->secagg), v->n_stores,
-              v->n_connected, (unsigned)v->selected);
+    jb_printf(b,
+              ",\"round_id\":%llu,\"completed\":%llu,"
+              "\"rounds_target\":%lld,\"paused\":%s,\"secagg\":%s,"
+              "\"stores\":{\"known\":%zu,\"connected\":%zu,"
+              "\"selected\":%u},\"uptime\":",
+              (unsigned long long)v->round_id, (unsigned long long)v->completed,
+              (long long)v->rounds_target, json_bool(v->paused),
+              json_bool(v->secagg), v->n_stores, v->n_connected,
+              (unsigned)v->selected);
     json_ago(b, now, v->started_unix_ms);
     /* Unix seconds, and the age for readers without a clock to compare. */
     if (v->last_checkpoint_unix_ms > 0)
@@ -324,8 +328,9 @@ answer_unknown(jbuf *b, const char *cmd)
 {
     jbuf e = {0};
 
-    jb_printf(&e, "unknown command '%.*s'%s; expected status, stores, "
-                  "revoke STORE, pause, resume or checkpoint",
+    jb_printf(&e,
+              "unknown command '%.*s'%s; expected status, stores, "
+              "revoke STORE, pause, resume or checkpoint",
               ECHO_MAX, cmd, strlen(cmd) > ECHO_MAX ? "..." : "");
     answer_error(b, e.failed ? "unknown command" : e.p);
     free(e.p);
@@ -504,8 +509,7 @@ agg_admin_serve(agg_admin *ad)
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED)
-                fr_log_warn(TAG, "accept on %s: %s", ad->path,
-                            strerror(errno));
+                fr_log_warn(TAG, "accept on %s: %s", ad->path, strerror(errno));
             return;
         }
         serve_client(ad, fd);
@@ -528,8 +532,10 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err,
     if (lstat(path, &st) != 0)
         return FR_OK;
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "admin socket %s: exists and is not a socket; "
-                 "remove it or set admin_socket elsewhere", path);
+        snprintf(err, errlen,
+                 "admin socket %s: exists and is not a socket; "
+                 "remove it or set admin_socket elsewhere",
+                 path);
         return FR_EINVAL;
     }
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
@@ -540,8 +546,10 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err,
     e = errno;
     close(fd);
     if (rc == 0 || e == EAGAIN) { /* accepted, or a full backlog: alive */
-        snprintf(err, errlen, "admin socket %s: another aggregator is "
-                 "running (it answers there)", path);
+        snprintf(err, errlen,
+                 "admin socket %s: another aggregator is "
+                 "running (it answers there)",
+                 path);
         return FR_ESTATE;
     }
     if (e != ECONNREFUSED) {
@@ -550,8 +558,10 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err,
         return FR_ESYS;
     }
     if (unlink(path) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "admin socket %s: cannot remove the stale "
-                 "socket: %s", path, strerror(errno));
+        snprintf(err, errlen,
+                 "admin socket %s: cannot remove the stale "
+                 "socket: %s",
+                 path, strerror(errno));
         return FR_ESYS;
     }
     fr_log_notice(TAG, "removed a stale admin socket at %s", path);
@@ -562,8 +572,7 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err,
  * and checks the mode it got. The umask is process-wide for the moment of
  * the bind: open the socket before starting threads that create files. */
 static fr_err
-bind_0660(agg_admin *ad, const struct sockaddr_un *sa, char *err,
-          size_t errlen)
+bind_0660(agg_admin *ad, const struct sockaddr_un *sa, char *err, size_t errlen)
 {
     struct stat st;
     int fd = ad->fd;
@@ -579,8 +588,10 @@ bind_0660(agg_admin *ad, const struct sockaddr_un *sa, char *err,
     }
     if (stat(sa->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode) ||
         (st.st_mode & 07777) != 0660) {
-        snprintf(err, errlen, "admin socket %s: does not have mode 0660 after "
-                 "binding", sa->sun_path);
+        snprintf(err, errlen,
+                 "admin socket %s: does not have mode 0660 after "
+                 "binding",
+                 sa->sun_path);
         unlink(sa->sun_path);
         return FR_ESYS;
     }

@@ -29,9 +29,9 @@
 #include "stats.h"
 
 #define AGG_ADMIN_LINE_MAX 256  /* request line, without its '\n' */
-#define AGG_ADMIN_READ_MS 200   /* a client's time to send its request */
+#define AGG_ADMIN_READ_MS  200  /* a client's time to send its request */
 #define AGG_ADMIN_WRITE_MS 1000 /* a client's time to read the answer */
-#define AGG_ADMIN_MSG_MAX 256   /* room for an operation's message */
+#define AGG_ADMIN_MSG_MAX  256  /* room for an operation's message */
 
 typedef struct agg_admin_ops {
     void *arg;

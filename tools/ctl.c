@@ -37,15 +37,15 @@
 #include "config/config.h"
 #include "net/net.h"
 
-#define PROG "fedrec-ctl"
-#define EXIT_OK 0
-#define EXIT_REFUSED 1
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
-#define DEFAULT_SOCKET "/run/fedrec-aggregator/admin.sock"
+#define PROG              "fedrec-ctl"
+#define EXIT_OK           0
+#define EXIT_REFUSED      1
+#define EXIT_USAGE        2
+#define EXIT_UNREACHABLE  3
+#define DEFAULT_SOCKET    "/run/fedrec-aggregator/admin.sock"
 #define DEFAULT_TIMEOUT_S 10
-#define ANSWER_MAX (64u << 20) /* larger answers are refused */
-#define JSON_DEPTH_MAX 16
+#define ANSWER_MAX        (64u << 20) /* larger answers are refused */
+#define JSON_DEPTH_MAX    16
 
 typedef struct ctl_opts {
     const char *socket; /* --socket */
@@ -57,7 +57,14 @@ typedef struct ctl_opts {
 
 /* ---- a small JSON reader for the aggregator's answers ---- */
 
-typedef enum jv_type { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR, JV_OBJ } jv_type;
+typedef enum jv_type {
+    JV_NULL,
+    JV_BOOL,
+    JV_NUM,
+    JV_STR,
+    JV_ARR,
+    JV_OBJ
+} jv_type;
 
 typedef struct jv {
     jv_type t;
@@ -211,10 +218,19 @@ jvalue(jparser *j, jv *v, int depth)
     if (j->p >= j->end)
         return -1;
     switch (*j->p) {
-    case '{': v->t = JV_OBJ; j->p++; return jmembers(j, v, 1, depth);
-    case '[': v->t = JV_ARR; j->p++; return jmembers(j, v, 0, depth);
+    case '{':
+        v->t = JV_OBJ;
+        j->p++;
+        return jmembers(j, v, 1, depth);
+    case '[':
+        v->t = JV_ARR;
+        j->p++;
+        return jmembers(j, v, 0, depth);
     case '"': v->t = JV_STR; return jstring(j, &v->s);
-    case 't': v->t = JV_BOOL; v->b = 1; return jlit(j, "true");
+    case 't':
+        v->t = JV_BOOL;
+        v->b = 1;
+        return jlit(j, "true");
     case 'f': v->t = JV_BOOL; return jlit(j, "false");
     case 'n': v->t = JV_NULL; return jlit(j, "null");
     default:
@@ -297,17 +313,25 @@ connect_socket(const ctl_opts *o)
     e = errno;
     close(fd);
     if (e == ENOENT || e == ENOTDIR)
-        fprintf(stderr, PROG ": the aggregator is not running (no socket at "
-                "%s)\n", o->path);
+        fprintf(stderr,
+                PROG ": the aggregator is not running (no socket at "
+                     "%s)\n",
+                o->path);
     else if (e == ECONNREFUSED)
-        fprintf(stderr, PROG ": nothing answers on %s: the aggregator is not "
-                "running (stale socket)\n", o->path);
+        fprintf(stderr,
+                PROG ": nothing answers on %s: the aggregator is not "
+                     "running (stale socket)\n",
+                o->path);
     else if (e == EACCES || e == EPERM)
-        fprintf(stderr, PROG ": permission denied on %s: operators need to be "
-                "in the aggregator's group\n", o->path);
+        fprintf(stderr,
+                PROG ": permission denied on %s: operators need to be "
+                     "in the aggregator's group\n",
+                o->path);
     else if (e == EAGAIN || e == ETIMEDOUT || e == EINPROGRESS)
-        fprintf(stderr, PROG ": the aggregator at %s did not accept the "
-                "connection within %d s\n", o->path, o->timeout_ms / 1000);
+        fprintf(stderr,
+                PROG ": the aggregator at %s did not accept the "
+                     "connection within %d s\n",
+                o->path, o->timeout_ms / 1000);
     else
         fprintf(stderr, PROG ": cannot connect to %s: %s\n", o->path,
                 strerror(e));
@@ -328,8 +352,10 @@ read_answer(const ctl_opts *o, int fd)
         int64_t left = deadline - fr_clock_ms();
         ssize_t n;
         if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-            fprintf(stderr, PROG ": no answer from the aggregator at %s "
-                    "within %d s\n", o->path, o->timeout_ms / 1000);
+            fprintf(stderr,
+                    PROG ": no answer from the aggregator at %s "
+                         "within %d s\n",
+                    o->path, o->timeout_ms / 1000);
             break;
         }
         n = recv(fd, buf + len, cap - len - 1, 0);
@@ -349,8 +375,10 @@ read_answer(const ctl_opts *o, int fd)
         len += (size_t)n;
         if (len + 1 == cap) {
             if (cap >= ANSWER_MAX) {
-                fprintf(stderr, PROG ": the answer from %s is larger than "
-                        "%u MiB\n", o->path, ANSWER_MAX >> 20);
+                fprintf(stderr,
+                        PROG ": the answer from %s is larger than "
+                             "%u MiB\n",
+                        o->path, ANSWER_MAX >> 20);
                 break;
             }
             if (!(grown = realloc(buf, cap * 2)))
@@ -376,8 +404,7 @@ ask(const ctl_opts *o, const char *request)
         return NULL;
     n = snprintf(line, sizeof line, "%s\n", request);
     if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
-        fprintf(stderr, PROG ": sending to %s: %s\n", o->path,
-                strerror(errno));
+        fprintf(stderr, PROG ": sending to %s: %s\n", o->path, strerror(errno));
     else
         answer = read_answer(o, fd);
     close(fd);
@@ -386,8 +413,7 @@ ask(const ctl_opts *o, const char *request)
 
 /* ---- rendering ---- */
 
-static void
-kv(const char *key, const char *fmt, ...) FR_PRINTF(2, 3);
+static void kv(const char *key, const char *fmt, ...) FR_PRINTF(2, 3);
 
 static void
 kv(const char *key, const char *fmt, ...)
@@ -464,9 +490,11 @@ render_status(const jv *a)
     kv("last checkpoint:", "%s", buf);
     if (lr && lr->t == JV_OBJ) {
         char hr[32], ndcg[32], loss[32];
-        kv("last round:", "#%.0f, %.0f stores, %.2f s: HR@10 %s, "
-           "NDCG@10 %s, loss %s", jnum(lr, "round"), jnum(lr, "stores"),
-           jnum(lr, "seconds"), fmt_fig(hr, sizeof hr, jnum(lr, "hr10")),
+        kv("last round:",
+           "#%.0f, %.0f stores, %.2f s: HR@10 %s, "
+           "NDCG@10 %s, loss %s",
+           jnum(lr, "round"), jnum(lr, "stores"), jnum(lr, "seconds"),
+           fmt_fig(hr, sizeof hr, jnum(lr, "hr10")),
            fmt_fig(ndcg, sizeof ndcg, jnum(lr, "ndcg10")),
            fmt_fig(loss, sizeof loss, jnum(lr, "loss")));
     } else
@@ -476,8 +504,8 @@ render_status(const jv *a)
            jnum(dp, "epsilon_spent"), jnum(dp, "epsilon_budget"),
            jnum(dp, "delta"));
     else
-        kv("privacy:", "%s", *jstr(dp, "guarantee") ? jstr(dp, "guarantee")
-                                                   : "no DP guarantee");
+        kv("privacy:", "%s",
+           *jstr(dp, "guarantee") ? jstr(dp, "guarantee") : "no DP guarantee");
 }
 
 static void
@@ -500,8 +528,8 @@ render_stores(const jv *a)
     for (size_t i = 0; i < list->n; i++) {
         const jv *s = &list->items[i];
         fmt_ago(ago, sizeof ago, jnum(s, "last_seen"));
-        printf("%-*s  %-9s  %-8s  %-12s  %6.0f  %10.0f\n", w,
-               jstr(s, "name"), jtrue(s, "connected") ? "yes" : "no",
+        printf("%-*s  %-9s  %-8s  %-12s  %6.0f  %10.0f\n", w, jstr(s, "name"),
+               jtrue(s, "connected") ? "yes" : "no",
                jtrue(s, "selected") ? "yes" : "no", ago,
                jnum(s, "rounds_joined"), jnum(s, "examples"));
     }
@@ -519,8 +547,8 @@ typedef struct ctl_command ctl_command;
 struct ctl_command {
     const char *group; /* NULL: a top-level command */
     const char *name;
-    const char *args;  /* shown in usage, "" for none */
-    int n_args;        /* exact count */
+    const char *args; /* shown in usage, "" for none */
+    int n_args;       /* exact count */
     const char *help;
     int (*run)(ctl_opts *o, const ctl_command *c, char **args);
     void (*render)(const jv *answer); /* daemon commands */
@@ -538,8 +566,10 @@ run_daemon(ctl_opts *o, const ctl_command *c, char **args)
     int rc;
 
     if (c->n_args && !fr_net_store_name_valid(args[0])) {
-        fprintf(stderr, PROG ": '%s' is not a store name (1 to 63 characters "
-                "from A-Z a-z 0-9 . _ -)\n", args[0]);
+        fprintf(stderr,
+                PROG ": '%s' is not a store name (1 to 63 characters "
+                     "from A-Z a-z 0-9 . _ -)\n",
+                args[0]);
         return EXIT_USAGE;
     }
     if ((rc = resolve_socket(o)))
@@ -550,8 +580,10 @@ run_daemon(ctl_opts *o, const ctl_command *c, char **args)
         return EXIT_UNREACHABLE;
     text[strcspn(text, "\n")] = 0;
     if (json_parse(text, &a) != 0 || !jget(&a, "ok")) {
-        fprintf(stderr, PROG ": the aggregator's answer is not a JSON object "
-                "with \"ok\": %.200s\n", text);
+        fprintf(stderr,
+                PROG ": the aggregator's answer is not a JSON object "
+                     "with \"ok\": %.200s\n",
+                text);
         free(text);
         return EXIT_UNREACHABLE;
     }
@@ -561,9 +593,9 @@ run_daemon(ctl_opts *o, const ctl_command *c, char **args)
     else if (rc == EXIT_OK)
         c->render(&a);
     else
-        fprintf(stderr, PROG ": %s\n", *jstr(&a, "error")
-                                          ? jstr(&a, "error")
-                                          : "the aggregator refused");
+        fprintf(stderr, PROG ": %s\n",
+                *jstr(&a, "error") ? jstr(&a, "error")
+                                   : "the aggregator refused");
     jv_free(&a);
     free(text);
     return rc;
@@ -571,21 +603,20 @@ run_daemon(ctl_opts *o, const ctl_command *c, char **args)
 
 static const ctl_command commands[] = {
     {NULL, "status", "", 0,
-     "state, round, stores, last round, checkpoint, privacy",
-     run_daemon, render_status},
+     "state, round, stores, last round, checkpoint, privacy", run_daemon,
+     render_status},
     {NULL, "stores", "", 0,
-     "each store: connected, selected, last seen, rounds",
-     run_daemon, render_stores},
-    {NULL, "pause", "", 0,
-     "start no new round (a round in progress finishes)", run_daemon,
-     render_message},
+     "each store: connected, selected, last seen, rounds", run_daemon,
+     render_stores},
+    {NULL, "pause", "", 0, "start no new round (a round in progress finishes)",
+     run_daemon, render_message},
     {NULL, "resume", "", 0, "start rounds again after pause", run_daemon,
      render_message},
     {NULL, "checkpoint", "", 0, "write the checkpoint now", run_daemon,
      render_message},
     {NULL, "revoke", "STORE", 1,
-     "refuse STORE from now on (allow-list line commented)",
-     run_daemon, render_message},
+     "refuse STORE from now on (allow-list line commented)", run_daemon,
+     render_message},
 };
 
 static void
@@ -621,7 +652,8 @@ usage(FILE *out)
             "  --help             show this help\n"
             "\nexit status: 0 done, 1 the aggregator refused or failed the "
             "command,\n2 bad usage, 3 the aggregator could not be reached or "
-            "did not answer\n", DEFAULT_TIMEOUT_S);
+            "did not answer\n",
+            DEFAULT_TIMEOUT_S);
 }
 
 static int
@@ -648,13 +680,17 @@ resolve_socket(ctl_opts *o)
             return EXIT_USAGE;
         }
         if (!*cfg.admin_socket && !*cfg.state_dir) {
-            fprintf(stderr, PROG ": %s sets neither admin_socket nor "
-                    "state_dir, so it names no admin socket\n", o->config);
+            fprintf(stderr,
+                    PROG ": %s sets neither admin_socket nor "
+                         "state_dir, so it names no admin socket\n",
+                    o->config);
             return EXIT_USAGE;
         }
         if (agg_admin_socket_path(&cfg, o->path, sizeof o->path)) {
-            fprintf(stderr, PROG ": the admin socket path in %s is too long "
-                    "for a Unix socket (at most %zu bytes)\n", o->config, max);
+            fprintf(stderr,
+                    PROG ": the admin socket path in %s is too long "
+                         "for a Unix socket (at most %zu bytes)\n",
+                    o->config, max);
             return EXIT_USAGE;
         }
         return EXIT_OK;
@@ -731,7 +767,8 @@ parse_args(int argc, char **argv, ctl_opts *o, char **pos, int *npos)
             if (!(v = option_value(argc, argv, &i, "--timeout")) ||
                 fr_parse_i64(v, 1, 3600, &t))
                 return usage_error("--timeout: expected whole seconds in "
-                                   "[1, 3600]", NULL);
+                                   "[1, 3600]",
+                                   NULL);
             o->timeout_ms = (int)t * 1000;
         } else {
             return usage_error("unknown option ", a);

@@ -52,8 +52,10 @@ ctl(const char *args, char **text)
     char cmd[1024];
     int code;
 
-    snprintf(cmd, sizeof cmd, "cd %s && " FR_BIN_DIR "/fedrec-ctl %s >%s "
-             "2>&1", dir, args, out_path);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && " FR_BIN_DIR "/fedrec-ctl %s >%s "
+             "2>&1",
+             dir, args, out_path);
     code = proc_run(cmd);
     *text = proc_read_file(out_path);
     assert_non_null(*text);
@@ -63,14 +65,15 @@ ctl(const char *args, char **text)
 /* Runs a command line (prefix, then fedrec-ctl ARGS) and checks the exit
  * code and that the output contains want. */
 static void
-expect_as(const char *prefix, const char *args, int want_code,
-          const char *want)
+expect_as(const char *prefix, const char *args, int want_code, const char *want)
 {
     char cmd[1024], *text;
     int code;
 
-    snprintf(cmd, sizeof cmd, "cd %s && %s " FR_BIN_DIR "/fedrec-ctl %s >%s "
-             "2>&1", dir, prefix, args, out_path);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s " FR_BIN_DIR "/fedrec-ctl %s >%s "
+             "2>&1",
+             dir, prefix, args, out_path);
     code = proc_run(cmd);
     text = proc_read_file(out_path);
     assert_non_null(text);
@@ -79,7 +82,8 @@ expect_as(const char *prefix, const char *args, int want_code,
         snprintf(seen, sizeof seen, "%s", text);
         free(text);
         fail_msg("'fedrec-ctl %s' exited %d (want %d) saying:\n%s"
-                 "(want '%s')", args, code, want_code, seen, want);
+                 "(want '%s')",
+                 args, code, want_code, seen, want);
     }
     free(text);
 }
@@ -126,12 +130,13 @@ test_without_daemon(void **state)
     expect("--bogus status", 2, "unknown option --bogus");
     expect("--timeout 0 status", 2, "--timeout: expected whole seconds");
     expect("--socket a --config b status", 2, "not both");
-    expect("--socket x.sock revoke ../etc", 2,
-           "'../etc' is not a store name");
+    expect("--socket x.sock revoke ../etc", 2, "'../etc' is not a store name");
 
     snprintf(args, sizeof args, "--socket %s/none.sock status", dir);
-    snprintf(want, sizeof want, "the aggregator is not running (no socket at "
-             "%s/none.sock)", dir);
+    snprintf(want, sizeof want,
+             "the aggregator is not running (no socket at "
+             "%s/none.sock)",
+             dir);
     expect(args, 3, want);
 
     /* The socket the aggregator's config names: STATE_DIR/admin.sock. */
@@ -152,16 +157,20 @@ test_without_daemon(void **state)
     snprintf(p, sizeof p, "%s/stale.sock", dir);
     make_socket(p, 0);
     snprintf(args, sizeof args, "--socket %s status", p);
-    snprintf(want, sizeof want, "nothing answers on %s: the aggregator is not "
-             "running (stale socket)", p);
+    snprintf(want, sizeof want,
+             "nothing answers on %s: the aggregator is not "
+             "running (stale socket)",
+             p);
     expect(args, 3, want);
 
     /* Something accepts but never answers. */
     snprintf(p, sizeof p, "%s/mute.sock", dir);
     fd = make_socket(p, 1);
     snprintf(args, sizeof args, "--timeout 1 --socket %s status", p);
-    snprintf(want, sizeof want, "no answer from the aggregator at %s within "
-             "1 s", p);
+    snprintf(want, sizeof want,
+             "no answer from the aggregator at %s within "
+             "1 s",
+             p);
     expect(args, 3, want);
 
     /* A user outside the socket's group: run as nobody when we are root
@@ -169,11 +178,13 @@ test_without_daemon(void **state)
     chmod(dir, 0755);
     chmod(p, 0660);
     snprintf(args, sizeof args, "--socket %s status", p);
-    snprintf(want, sizeof want, "permission denied on %s: operators need to "
-             "be in the aggregator's group", p);
+    snprintf(want, sizeof want,
+             "permission denied on %s: operators need to "
+             "be in the aggregator's group",
+             p);
     if (geteuid() == 0)
-        expect_as("setpriv --reuid=65534 --regid=65534 --clear-groups", args,
-                  3, want);
+        expect_as("setpriv --reuid=65534 --regid=65534 --clear-groups", args, 3,
+                  want);
     else {
         chmod(p, 0);
         expect(args, 3, want);
@@ -263,8 +274,9 @@ test_output(void **state)
     expect(args, 0, "state:           collecting (phase masked_input)\n");
     expect(args, 0, "completed:       11 of 50 rounds\n");
     expect(args, 0, "stores:          2 known, 1 connected, 2 selected\n");
-    expect(args, 0, "last round:      #11, 2 stores, 1.25 s: HR@10 0.2500, "
-                    "NDCG@10 0.1250, loss 0.5000\n");
+    expect(args, 0,
+           "last round:      #11, 2 stores, 1.25 s: HR@10 0.2500, "
+           "NDCG@10 0.1250, loss 0.5000\n");
     expect(args, 0, "privacy:         epsilon 1.5 of 8 spent, delta 1e-06\n");
     expect(args, 0, "last checkpoint: never\n");
     snprintf(args, sizeof args, "--json --socket %s status", p);
@@ -392,8 +404,7 @@ connected(const char *name, int *name_connected)
 
     for (const char *p = t; p && (p = strstr(p, "\"connected\":true")); p++)
         n++;
-    snprintf(needle, sizeof needle, "\"name\":\"%s\",\"connected\":true",
-             name);
+    snprintf(needle, sizeof needle, "\"name\":\"%s\",\"connected\":true", name);
     *name_connected = t && strstr(t, needle) != NULL;
     free(t);
     return t ? n : -1;
@@ -448,20 +459,20 @@ test_live(void **state)
     FILE *f;
     (void)state;
 
-    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d",
-             proc_free_port());
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", proc_free_port());
     snprintf(conf, sizeof conf, "%s/aggregator.conf", dir);
     snprintf(agg_log, sizeof agg_log, "%s/aggregator.log", dir);
     snprintf(agg_log2, sizeof agg_log2, "%s/aggregator-2.log", dir);
     start_stores(endpoint);
     f = fopen(conf, "w");
     assert_non_null(f);
-    fprintf(f, "listen %s\nkey_file %s/keys/aggregator.key\n"
-               "allowlist %s/allowlist\nstate_dir %s/agg\n"
-               "http_listen 127.0.0.1:0\n"
-               "n_items 300\ndim 8\nmin_stores 3\nsecagg no\n"
-               "start_delay_ms 500\nheartbeat_timeout_ms 2000\n"
-               "round_timeout_ms 30000\nretry_delay_ms 200\nlocal_epochs 1\n",
+    fprintf(f,
+            "listen %s\nkey_file %s/keys/aggregator.key\n"
+            "allowlist %s/allowlist\nstate_dir %s/agg\n"
+            "http_listen 127.0.0.1:0\n"
+            "n_items 300\ndim 8\nmin_stores 3\nsecagg no\n"
+            "start_delay_ms 500\nheartbeat_timeout_ms 2000\n"
+            "round_timeout_ms 30000\nretry_delay_ms 200\nlocal_epochs 1\n",
             endpoint, dir, dir, dir);
     fclose(f);
     agg_pid = start_aggregator(agg_log);
@@ -531,9 +542,8 @@ test_live(void **state)
     assert_true(wait_completed(c + 2, 60000));
     t = ctl_json("status");
     assert_non_null(t && strstr(t, "\"last_round\":{"));
-    assert_int_equal(json_int(t ? strstr(t, "\"last_round\":") : NULL,
-                              "stores"),
-                     3);
+    assert_int_equal(
+        json_int(t ? strstr(t, "\"last_round\":") : NULL, "stores"), 3);
     free(t);
 
     /* Its allow-list line is commented out ... */

@@ -139,13 +139,13 @@ setup(void **state)
     snprintf(fx->path, sizeof fx->path, "%s/admin.sock", fx->dir);
     assert_int_equal(agg_stats_new(&fx->stats), FR_OK);
     fill_stats(fx->stats);
-    fx->ops = (agg_admin_ops){&fx->ops_log, fake_pause, fake_revoke,
-                              fake_checkpoint};
+    fx->ops =
+        (agg_admin_ops){&fx->ops_log, fake_pause, fake_revoke, fake_checkpoint};
     log_text[0] = 0;
     fr_log_set_sink(capture, NULL);
-    assert_int_equal(agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops,
-                                    err, sizeof err),
-                     FR_OK);
+    assert_int_equal(
+        agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, err, sizeof err),
+        FR_OK);
     *state = fx;
     return 0;
 }
@@ -235,9 +235,8 @@ test_status(void **state)
     const char *a = exchange(fx, "status\n");
 
     EXPECT(a, "{\"ok\":true,", "\"state\":\"collecting\"",
-           "\"phase\":\"masked_input\"", "\"round_id\":12",
-           "\"completed\":11", "\"rounds_target\":100", "\"paused\":false",
-           "\"secagg\":true",
+           "\"phase\":\"masked_input\"", "\"round_id\":12", "\"completed\":11",
+           "\"rounds_target\":100", "\"paused\":false", "\"secagg\":true",
            "\"stores\":{\"known\":2,\"connected\":1,\"selected\":4}",
            "\"uptime\":", "\"last_checkpoint\":", "\"last_checkpoint_ago\":5.",
            "\"last_round\":{\"round\":11,\"round_id\":12,\"stores\":4,",
@@ -271,9 +270,9 @@ test_status_fresh(void **state)
     /* Nothing done yet: no last round, no checkpoint, no stores. */
     assert_int_equal(agg_stats_new(&fresh), FR_OK);
     agg_admin_close(&fx->ad);
-    assert_int_equal(agg_admin_open(&fx->ad, fx->path, fresh, &fx->ops, err,
-                                    sizeof err),
-                     FR_OK);
+    assert_int_equal(
+        agg_admin_open(&fx->ad, fx->path, fresh, &fx->ops, err, sizeof err),
+        FR_OK);
     a = exchange(fx, "status\n");
     EXPECT(a, "\"state\":\"starting\"", "\"last_round\":null",
            "\"last_checkpoint\":null", "\"last_checkpoint_ago\":null",
@@ -419,9 +418,9 @@ test_socket_file(void **state)
 
     /* A second aggregator on the same path is refused; the first one keeps
      * its socket. */
-    assert_int_equal(agg_admin_open(&other, fx->path, fx->stats, &fx->ops,
-                                    err, sizeof err),
-                     FR_ESTATE);
+    assert_int_equal(
+        agg_admin_open(&other, fx->path, fx->stats, &fx->ops, err, sizeof err),
+        FR_ESTATE);
     assert_null(other);
     assert_non_null(strstr(err, "another aggregator is running"));
     EXPECT(exchange(fx, "status\n"), "\"ok\":true");
@@ -432,9 +431,9 @@ test_socket_file(void **state)
     assert_int_equal(lstat(fx->path, &st), -1);
     assert_int_equal(errno, ENOENT);
     old = umask(0);
-    assert_int_equal(agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops,
-                                    err, sizeof err),
-                     FR_OK);
+    assert_int_equal(
+        agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, err, sizeof err),
+        FR_OK);
     umask(old);
     assert_int_equal(lstat(fx->path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0660);
@@ -460,9 +459,8 @@ test_stale_socket(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     close(fd);
     assert_int_equal(lstat(p, &st), 0);
-    assert_int_equal(agg_admin_open(&ad, p, fx->stats, &fx->ops, err,
-                                    sizeof err),
-                     FR_OK);
+    assert_int_equal(
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err), FR_OK);
     assert_non_null(strstr(log_text, "removed a stale admin socket"));
     fd = connect_to(p);
     assert_true(fd >= 0);
@@ -483,9 +481,9 @@ test_stale_socket(void **state)
     fd = creat(p, 0600);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(agg_admin_open(&ad, p, fx->stats, &fx->ops, err,
-                                    sizeof err),
-                     FR_EINVAL);
+    assert_int_equal(
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err),
+        FR_EINVAL);
     assert_non_null(strstr(err, "is not a socket"));
     assert_int_equal(lstat(p, &st), 0);
     assert_true(S_ISREG(st.st_mode));
@@ -494,18 +492,17 @@ test_stale_socket(void **state)
     memset(p, 'a', sizeof p - 1);
     p[0] = '/';
     p[sizeof p - 1] = 0;
-    assert_int_equal(agg_admin_open(&ad, p, fx->stats, &fx->ops, err,
-                                    sizeof err),
-                     FR_EINVAL);
+    assert_int_equal(
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err),
+        FR_EINVAL);
     assert_non_null(strstr(err, "admin socket path must be 1 to"));
-    assert_int_equal(agg_admin_open(&ad, "", fx->stats, &fx->ops, err,
-                                    sizeof err),
-                     FR_EINVAL);
+    assert_int_equal(
+        agg_admin_open(&ad, "", fx->stats, &fx->ops, err, sizeof err),
+        FR_EINVAL);
     /* A directory that does not exist. */
     snprintf(p, sizeof p, "%s/no/such/dir/admin.sock", fx->dir);
-    assert_int_not_equal(agg_admin_open(&ad, p, fx->stats, &fx->ops, err,
-                                        sizeof err),
-                         FR_OK);
+    assert_int_not_equal(
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err), FR_OK);
     assert_non_null(strstr(err, "cannot bind"));
     assert_null(ad);
 }
@@ -518,9 +515,9 @@ test_no_ops(void **state)
 
     /* A daemon without an operation answers with an error, not a crash. */
     agg_admin_close(&fx->ad);
-    assert_int_equal(agg_admin_open(&fx->ad, fx->path, fx->stats, NULL, err,
-                                    sizeof err),
-                     FR_OK);
+    assert_int_equal(
+        agg_admin_open(&fx->ad, fx->path, fx->stats, NULL, err, sizeof err),
+        FR_OK);
     EXPECT(exchange(fx, "pause\n"), "\"ok\":false,\"error\":");
     EXPECT(exchange(fx, "status\n"), "\"ok\":true");
 }
