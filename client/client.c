@@ -1,10 +1,24 @@
 /*
  * client.c - the store client's `run` loop and `recommend` command.
  *
- * DESIGN. One poll loop watches the aggregator connection (DEALER, CURVE)
- * and the training worker. Every heartbeat_ms the store sends HELLO with its
- * example count and whether it is busy, which is also how it (re)announces
- * itself after the aggregator restarts: ZeroMQ reconnects on its own.
+ * DESIGN. One poll loop watches the aggregator connection (DEALER, CURVE),
+ * that connection's monitor and the training worker. Every heartbeat_ms
+ * while connected the store sends HELLO with its example count and whether
+ * it is busy, and it sends one at once whenever a connection comes up, which
+ * is how it (re)announces itself after the aggregator restarts.
+ *
+ * Connection states (net.h fr_net_link), each change logged once:
+ * CONNECTING (new socket) -> UP (handshake done) -> DOWN (lost or not
+ * reachable: ZeroMQ retries from 200 ms, doubling up to reconnect_max_ms)
+ * or REFUSED (our key is not on the allow-list: libzmq 4.3 never retries
+ * that) or FAILED (other handshake failure). While not UP the socket is
+ * destroyed and made afresh after a delay that starts at 1 s and doubles up
+ * to reconnect_max_ms, with +-20 % jitter so that stores do not all knock
+ * at once; UP resets it. So a store put on the allow-list later (operator
+ * edits it, SIGHUP) joins without a restart. Nothing is sent while not UP,
+ * and leaving UP abandons the round in hand: the secure round's state is
+ * wiped, a pending ROUND_START dropped, and a training job still running is
+ * thrown away when it comes back, so nothing is sent for an old round.
  * ROUND_START hands a job to the worker; the finished job becomes an UPDATE
  * (model delta and quality figures; never member embeddings or data).
  * ROUND_END of a completed round carries the new global model, which is
@@ -43,6 +57,11 @@
 
 #define TAG "client"
 
+/* ZeroMQ's first reconnect attempt; then doubling to reconnect_max_ms. */
+#define RECONNECT_IVL_MS 200
+/* First delay before the socket is rebuilt while the link is not up. */
+#define REBUILD_FIRST_MS 1000
+
 static volatile sig_atomic_t stop_requested;
 
 static void
@@ -52,10 +71,27 @@ on_stop(int sig)
     stop_requested = 1;
 }
 
+/* The aggregator connection and its recovery state. */
+typedef struct uplink {
+    fr_net_sock *sock;   /* NULL only while a rebuild failed */
+    fr_net_monitor *mon;
+    fr_net_link state;   /* as last seen */
+    fr_net_link told;    /* the state last logged (CONNECTING: none yet) */
+    int64_t rebuild_at;  /* rebuild the socket then; 0: not scheduled */
+    int64_t backoff_ms;  /* delay before the next rebuild */
+    uint64_t rebuilds;
+} uplink;
+
 typedef struct client {
     const client_config *cfg;
     fr_net_ctx *ctx;
-    fr_net_sock *conn;
+    uplink up;
+    fr_crypto_keypair *kp;  /* the store's CURVE key, for rebuilds */
+    uint8_t server_pk[FR_CRYPTO_PK_BYTES];
+    int64_t next_hello;
+    int train_out;       /* the job out is a round's training */
+    int train_secure;    /* ... of a secure round */
+    int train_abandoned; /* ... whose round was abandoned: do not send */
     worker *work;
     cstate *cs;    /* the store's data and saved state (state.h) */
     evalset *eval; /* fixed test list, if test_file is set */
@@ -118,11 +154,16 @@ send_msg(client *c, const fr_msg *m)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    fr_err rc = fr_wire_encode(m, (size_t)c->cfg->max_message_bytes, &buf,
-                               &len);
+    fr_err rc;
 
+    if (c->up.state != FR_NET_LINK_UP || !c->up.sock) {
+        fr_log_debug(TAG, "%s not sent: not connected",
+                     fr_msg_type_name(m->type));
+        return;
+    }
+    rc = fr_wire_encode(m, (size_t)c->cfg->max_message_bytes, &buf, &len);
     if (rc == FR_OK)
-        rc = fr_net_send(c->conn, NULL, buf, len);
+        rc = fr_net_send(c->up.sock, NULL, buf, len);
     if (rc)
         fr_log_info(TAG, "%s not sent: %s", fr_msg_type_name(m->type),
                     fr_strerror(rc));
@@ -378,6 +419,9 @@ on_round_start(client *c, const fr_msg *msg)
         return;
     }
     c->busy = 1;
+    c->train_out = 1;
+    c->train_secure = rs->has_secagg != 0;
+    c->train_abandoned = 0;
     c->last_round = msg->round_id;
     fr_log_info(TAG, "round id %llu: training %u local epoch(s)",
                 (unsigned long long)msg->round_id, rs->train.local_epochs);
@@ -441,6 +485,26 @@ on_round_end(client *c, const fr_msg *msg)
     fr_model_destroy(&model);
 }
 
+/* A round's training that must not be sent: its round was abandoned, or
+ * it belongs to a secure round whose state is gone (sending it plain would
+ * hand the aggregator an unmasked update). */
+static int
+job_is_stale(client *c, const train_job *job)
+{
+    const char *why = NULL;
+
+    if (c->train_abandoned)
+        why = "the round was abandoned when the connection was lost";
+    else if (c->train_secure && (!c->sa || job->round_id != c->sa_round))
+        why = "its secure round was given up";
+    c->train_abandoned = 0;
+    if (!why)
+        return 0;
+    fr_log_info(TAG, "round id %llu: trained in %.2f s, but %s; update not "
+                "sent", (unsigned long long)job->round_id, job->seconds, why);
+    return 1;
+}
+
 static void
 on_job_done(client *c)
 {
@@ -451,6 +515,7 @@ on_job_done(client *c)
     if (worker_collect(c->work, &job) != FR_OK)
         return;
     c->busy = 0;
+    c->train_out = 0;
     if (job->rc) {
         fr_log_err(TAG, "round id %llu: %s failed: %s",
                    (unsigned long long)job->round_id,
@@ -469,6 +534,11 @@ on_job_done(client *c)
                     job->metrics.pop_hr10, job->metrics.pop_ndcg10,
                     job->metrics.eval_members);
         train_job_destroy(&job);
+        return;
+    }
+    if (job_is_stale(c, job)) {
+        train_job_destroy(&job);
+        send_hello(c);
         return;
     }
     if (c->sa && job->round_id == c->sa_round) {
@@ -506,6 +576,162 @@ on_job_done(client *c)
     send_hello(c); /* tell the aggregator at once that we are free */
 }
 
+/* ---- the aggregator connection ---- */
+
+/* ms with +-20 % jitter. */
+static int64_t
+jittered(int64_t ms)
+{
+    uint64_t r = fr_crypto_random_u64() % 4001; /* 0..4000 */
+
+    return ms * (8000 + (int64_t)r) / 10000;
+}
+
+static fr_err
+link_open(client *c)
+{
+    const client_config *cfg = c->cfg;
+    fr_net_connect_opts o = {.reconnect_ivl_ms = RECONNECT_IVL_MS,
+                             .reconnect_max_ms = (int)cfg->reconnect_max_ms};
+
+    c->up.state = FR_NET_LINK_CONNECTING;
+    /* As on the aggregator: the decoder enforces max_message_bytes with a
+     * log line, ZeroMQ cuts anything over twice that. */
+    return fr_net_connect_with(c->ctx, cfg->connect, c->kp, c->server_pk,
+                               2 * (size_t)cfg->max_message_bytes, &o,
+                               &c->up.sock, &c->up.mon);
+}
+
+static void
+link_close(client *c)
+{
+    fr_net_monitor_destroy(&c->up.mon);
+    fr_net_sock_destroy(&c->up.sock);
+}
+
+/* Gives up the round in hand: nothing more is sent for it. */
+static void
+abandon_round(client *c, const char *why)
+{
+    if (c->sa) {
+        fr_log_notice(TAG, "round id %llu: secure round abandoned (%s)",
+                      (unsigned long long)c->sa_round, why);
+        sa_reset(c);
+    }
+    if (c->train_out && !c->train_abandoned) {
+        fr_log_info(TAG, "round id %llu: the update in training will not "
+                    "be sent (%s)", (unsigned long long)c->last_round, why);
+        c->train_abandoned = 1;
+    }
+    fr_msg_destroy(&c->pending);
+}
+
+static void
+log_link(client *c, fr_net_link state, int64_t now)
+{
+    double wait = (double)(c->up.rebuild_at - now) / 1000.0;
+    uint32_t retry = fr_net_monitor_retry_ms(c->up.mon);
+
+    if (state == c->up.told || state == FR_NET_LINK_CONNECTING)
+        return;
+    c->up.told = state;
+    if (wait < 0)
+        wait = 0;
+    switch (state) {
+    case FR_NET_LINK_UP:
+        fr_log_ev(FR_LOG_NOTICE, TAG, "connected",
+                  "connected to the aggregator %s", c->cfg->connect);
+        break;
+    case FR_NET_LINK_DOWN:
+        if (retry && retry / 1000.0 < wait)
+            wait = retry / 1000.0;
+        fr_log_ev(FR_LOG_WARN, TAG, "unreachable",
+                  "aggregator unreachable, retrying in %.1f s (%s; waits "
+                  "grow to %lld s)", wait, c->cfg->connect,
+                  (long long)(c->cfg->reconnect_max_ms / 1000));
+        break;
+    case FR_NET_LINK_REFUSED:
+        fr_log_ev(FR_LOG_WARN, TAG, "handshake_refused",
+                  "handshake refused by the aggregator: is this store's key "
+                  "on its allow-list? retrying in %.1f s", wait);
+        break;
+    default:
+        fr_log_ev(FR_LOG_ERR, TAG, "handshake_failed",
+                  "handshake with the aggregator failed: is server_key "
+                  "(%s) the aggregator's public key? retrying in %.1f s",
+                  c->cfg->server_key, wait);
+        break;
+    }
+}
+
+static void
+link_changed(client *c, fr_net_link state, int64_t now)
+{
+    fr_net_link was = c->up.state;
+
+    c->up.state = state;
+    if (state == FR_NET_LINK_UP) {
+        c->up.backoff_ms = REBUILD_FIRST_MS;
+        c->up.rebuild_at = 0;
+        log_link(c, state, now);
+        send_hello(c); /* (re)announce at once */
+        c->next_hello = now + c->cfg->heartbeat_ms;
+        return;
+    }
+    if (was == FR_NET_LINK_UP)
+        abandon_round(c, "connection lost");
+    /* A refused or failed socket is dead: no need to wait longer than the
+     * backoff. A lost one gets the same time to come back by itself. */
+    if (!c->up.rebuild_at || state == FR_NET_LINK_REFUSED ||
+        state == FR_NET_LINK_FAILED) {
+        int64_t at = now + jittered(c->up.backoff_ms);
+        if (!c->up.rebuild_at || at < c->up.rebuild_at)
+            c->up.rebuild_at = at;
+    }
+    log_link(c, state, now);
+}
+
+/* Reads the monitor's events and acts on a change of state. */
+static void
+link_check(client *c, int64_t now)
+{
+    fr_net_link state = c->up.state;
+
+    if (!c->up.mon)
+        return;
+    if (fr_net_monitor_poll(c->up.mon, &state) == FR_EPROTO)
+        fr_log_debug(TAG, "skipped a malformed monitor event");
+    if (state != c->up.state)
+        link_changed(c, state, now);
+}
+
+/* Destroys the socket and makes a new one; the next rebuild, if this one
+ * does not come up either, waits twice as long. */
+static void
+link_rebuild(client *c, int64_t now)
+{
+    fr_err rc;
+
+    abandon_round(c, "connection rebuilt");
+    link_close(c);
+    c->up.rebuilds++;
+    if (c->up.backoff_ms < c->cfg->reconnect_max_ms)
+        c->up.backoff_ms *= 2;
+    if (c->up.backoff_ms > c->cfg->reconnect_max_ms)
+        c->up.backoff_ms = c->cfg->reconnect_max_ms;
+    c->up.rebuild_at = now + jittered(c->up.backoff_ms);
+    rc = link_open(c);
+    if (rc)
+        fr_log_err(TAG, "cannot rebuild the connection to %s: %s",
+                   c->cfg->connect, fr_strerror(rc));
+    else
+        fr_log_debug(TAG, "connection rebuilt (%llu so far, state %s); "
+                     "next rebuild in %lld ms if it does not come up",
+                     (unsigned long long)c->up.rebuilds,
+                     fr_net_link_name(c->up.told), (long long)
+                     (c->up.rebuild_at - now));
+}
+
 static void
 on_message(client *c)
 {
@@ -513,10 +739,15 @@ on_message(client *c)
     size_t len = 0;
     fr_msg *msg = NULL;
     const char *why = NULL;
-    fr_err rc = fr_net_recv(c->conn, 0, NULL, &buf, &len);
+    fr_err rc = fr_net_recv(c->up.sock, 0, NULL, &buf, &len);
 
     if (rc)
         return;
+    /* A message from the aggregator proves the handshake succeeded, even
+     * if the monitor has not said so yet. */
+    link_check(c, fr_clock_ms());
+    if (c->up.state != FR_NET_LINK_UP)
+        link_changed(c, FR_NET_LINK_UP, fr_clock_ms());
     rc = fr_wire_decode(buf, len, (size_t)c->cfg->max_message_bytes, &msg,
                         &why);
     if (rc) {
@@ -546,56 +777,72 @@ on_message(client *c)
 static void
 loop(client *c)
 {
-    int64_t next_hello = 0;
-    fr_net_sock *socks[2] = {c->conn, worker_sock(c->work)};
-
     while (!stop_requested) {
-        unsigned ready = 0;
-        int64_t now = fr_clock_ms();
+        fr_net_sock *socks[3];
+        unsigned ready = 0, n = 0, i_conn = 0, i_mon = 0;
+        int64_t now = fr_clock_ms(), wake;
 
-        if (now >= next_hello) {
+        link_check(c, now);
+        if (c->up.rebuild_at && now >= c->up.rebuild_at)
+            link_rebuild(c, now);
+        if (c->up.state == FR_NET_LINK_UP && now >= c->next_hello) {
             send_hello(c);
-            next_hello = now + c->cfg->heartbeat_ms;
+            c->next_hello = now + c->cfg->heartbeat_ms;
         }
-        if (fr_net_poll(socks, 2, (int)(next_hello - now), &ready) != FR_OK)
+        socks[n++] = worker_sock(c->work);
+        if (c->up.sock) {
+            i_conn = n;
+            socks[n++] = c->up.sock;
+            i_mon = n;
+            socks[n++] = fr_net_monitor_sock(c->up.mon);
+        }
+        wake = c->up.state == FR_NET_LINK_UP ? c->next_hello
+                                              : now + c->cfg->heartbeat_ms;
+        if (c->up.rebuild_at && c->up.rebuild_at < wake)
+            wake = c->up.rebuild_at;
+        if (fr_net_poll(socks, n, wake > now ? (int)(wake - now) : 0,
+                        &ready) != FR_OK)
             continue;
-        if (ready & 2)
+        if (ready & 1)
             on_job_done(c);
         if (!c->busy && c->pending) {
             on_round_start(c, c->pending);
             fr_msg_destroy(&c->pending);
         }
-        if (ready & 1)
+        if (i_mon && (ready & (1u << i_mon)))
+            link_check(c, fr_clock_ms());
+        if (i_conn && (ready & (1u << i_conn)) && c->up.sock)
             on_message(c);
     }
 }
 
 static fr_err
-connect_store(client *c)
+load_keys(client *c)
 {
     const client_config *cfg = c->cfg;
-    fr_crypto_keypair *kp = NULL;
-    uint8_t server_pk[FR_CRYPTO_PK_BYTES];
     fr_err rc;
 
-    if ((rc = fr_crypto_keypair_load(cfg->key_file, &kp))) {
+    if ((rc = fr_crypto_keypair_load(cfg->key_file, &c->kp))) {
         fr_log_err(TAG, "cannot load key_file %s: %s", cfg->key_file,
                    fr_strerror(rc));
         return rc;
     }
-    if ((rc = fr_crypto_public_load(cfg->server_key, server_pk))) {
+    if ((rc = fr_crypto_public_load(cfg->server_key, c->server_pk)))
         fr_log_err(TAG, "cannot load server_key %s: %s", cfg->server_key,
                    fr_strerror(rc));
-        goto out;
-    }
-    /* As on the aggregator: the decoder enforces max_message_bytes with a
-     * log line, ZeroMQ cuts anything over twice that. */
-    if ((rc = fr_net_connect(c->ctx, cfg->connect, kp, server_pk,
-                             2 * (size_t)cfg->max_message_bytes, &c->conn)))
-        fr_log_err(TAG, "cannot connect to %s: %s", cfg->connect,
+    return rc;
+}
+
+static fr_err
+connect_store(client *c)
+{
+    fr_err rc = link_open(c);
+
+    if (rc)
+        fr_log_err(TAG, "cannot connect to %s: %s", c->cfg->connect,
                    fr_strerror(rc));
-out:
-    fr_crypto_keypair_destroy(&kp);
+    c->up.backoff_ms = REBUILD_FIRST_MS;
+    c->up.rebuild_at = fr_clock_ms() + jittered(c->up.backoff_ms);
     return rc;
 }
 
@@ -679,7 +926,8 @@ client_run(const client_config *cfg)
     }
     if (cstate_open(cfg, &c.cs) ||
         load_evalset(cfg, cstate_data(c.cs), &c.eval) ||
-        load_identity(&c) || fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
+        load_identity(&c) || load_keys(&c) || fr_net_ctx_new(&c.ctx) ||
+        connect_store(&c) ||
         worker_new(&c.work, c.ctx))
         goto out;
     fr_log_notice(TAG, "store client running; aggregator %s", cfg->connect);
@@ -688,7 +936,8 @@ client_run(const client_config *cfg)
     status = 0;
 out:
     worker_destroy(&c.work); /* waits for a job in progress */
-    fr_net_sock_destroy(&c.conn);
+    link_close(&c);
+    fr_crypto_keypair_destroy(&c.kp);
     fr_net_ctx_destroy(&c.ctx);
     fr_msg_destroy(&c.pending);
     sa_reset(&c);

@@ -21,11 +21,13 @@ typedef struct client_config {
     char data[CLIENT_PATH_MAX];
     char state_dir[CLIENT_PATH_MAX];
     char log_level[16];
+    char log_format[16]; /* "human" or "json" */
     char test_file[CLIENT_PATH_MAX];
     int validate;
     int64_t refit_epochs;
     int64_t n_items;
     int64_t heartbeat_ms;
+    int64_t reconnect_max_ms; /* cap of the reconnect backoff */
     int64_t seed;
     int64_t max_message_bytes;
     int64_t blas_threads;

@@ -12,6 +12,7 @@
 #include <cblas.h>
 
 #include "base/log.h"
+#include "base/progress.h"
 #include "base/util.h"
 #include "client.h"
 #include "crypto/crypto.h"
@@ -42,6 +43,10 @@ static const fr_config_key keys[] = {
     FR_CFG_STRING_(C, state_dir, "",
                    "directory for member embeddings and the global model"),
     FR_CFG_STRING_(C, log_level, "info", "err, warn, notice, info or debug"),
+    FR_CFG_STRING_(C, log_format, "human",
+                   "human (TIME IDENT LEVEL TAG: text, progress bars on a "
+                   "terminal) or json (one object per line, for journald "
+                   "and log collectors)"),
     FR_CFG_STRING_(C, test_file, "",
                    "fixed evaluation lists (NCF negative format); empty: "
                    "hold out each member's latest purchase"),
@@ -54,6 +59,9 @@ static const fr_config_key keys[] = {
                 "items in the catalogue (must match the aggregator)"),
     FR_CFG_INT_(C, heartbeat_ms, "1000", 50, 600000,
                 "interval between presence messages to the aggregator"),
+    FR_CFG_INT_(C, reconnect_max_ms, "30000", 1000, 3600000,
+                "longest wait between attempts to reach the aggregator; "
+                "the wait doubles from 200 ms up to this"),
     FR_CFG_INT_(C, seed, "7", 0, INT64_MAX,
                 "seed for member embeddings and evaluation negatives"),
     FR_CFG_INT_(C, max_message_bytes, "67108864", 1024, 1073741824,
@@ -203,6 +211,7 @@ main(int argc, char **argv)
     int shift;
     char **args;
     fr_log_level level;
+    fr_log_format format;
 
     fr_log_set_ident("fedrec-client");
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -272,6 +281,8 @@ main(int argc, char **argv)
     }
     if (fr_log_level_parse(cfg.log_level, &level))
         return fail("log_level: expected err, warn, notice, info or debug");
+    if (fr_log_format_parse(cfg.log_format, &format))
+        return fail("log_format: expected human or json");
     if (npos) {
         if (strcmp(cmd, "import") && !(sub && !strcmp(cmd, "consent")))
             return fail("unexpected argument (try --help)");
@@ -279,6 +290,8 @@ main(int argc, char **argv)
         aa.file = argv[pos[0] - shift];
     }
     fr_log_set_level(level);
+    fr_log_set_format(format);
+    fr_progress_set_format(format);
     if (fr_crypto_init())
         return fail("libsodium failed to start");
     if (!strcmp(cmd, "init") || !strcmp(cmd, "import") ||
