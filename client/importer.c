@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/progress.h"
 #include "base/util.h"
 #include "crypto/crypto.h"
 
@@ -35,6 +37,9 @@ enum { COL_MEMBER, COL_ITEM, COL_TIMESTAMP, COL_QUANTITY, N_KEPT };
 /* name, and whether it may match anywhere inside a column name (distinctive
  * stems); the others match as a whole name or as whole words. */
 /* clang-format off */
+/* Records between progress updates (an update reads the file offset). */
+#define PROGRESS_EVERY 1024
+
 #define IDENTIFIERS(X)                                                         \
     X("name", 0) X("first_name", 1) X("last_name", 1) X("full_name", 1)        \
     X("surname", 1) X("email", 1) X("e_mail", 0) X("mail", 0) X("phone", 1)    \
@@ -751,19 +756,45 @@ handle_record(parse_state *ps, int flags, unsigned long line,
     return rc;
 }
 
+/* The file's size in bytes, for progress; 0 if it is not a regular file. */
+static uint64_t
+file_size(FILE *f)
+{
+    struct stat st;
+
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+        return 0;
+    return (uint64_t)st.st_size;
+}
+
 static fr_err
 parse_file(parse_state *ps, import_result *res, errs *e)
 {
     unsigned long line;
+    unsigned long n_records = 0;
     int flags, got;
     fr_err rc = FR_OK;
+    fr_progress p;
 
+    uint64_t size = file_size(ps->rd.f);
+
+    fr_progress_begin(&p, "import", size, "bytes");
     while ((got = read_record(&ps->rd, &line, &flags)) == 1) {
+        if (++n_records % PROGRESS_EVERY == 0) {
+            off_t at = ftello(ps->rd.f);
+            if (at > 0)
+                fr_progress_update(&p, (uint64_t)at);
+        }
         if (ps->rd.len == 0 && !flags)
             continue; /* blank line */
         if ((rc = handle_record(ps, flags, line, res, e)))
-            return rc;
+            break;
     }
+    if (rc == FR_OK && got == 0)
+        fr_progress_update(&p, size);
+    fr_progress_end(&p);
+    if (rc)
+        return rc;
     if (got < 0) {
         err_line(e, 0, "read error");
         return FR_ESYS;

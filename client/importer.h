@@ -5,8 +5,11 @@
  * importer keeps an allow-list of columns and drops everything else at the
  * moment the file is read, reporting which columns it dropped and which of
  * those were direct identifiers, so the operator (and the data notice) can
- * say exactly what was discarded. Nothing in here logs; messages never quote
- * field values, only the file, line and what is wrong.
+ * say exactly what was discarded. Nothing in here logs but the progress
+ * of reading the file (bytes only, base/progress.h: a bar on a terminal, a
+ * line every few seconds in logs, nothing for a file read within a
+ * second); messages never quote field values, only the file, line and what
+ * is wrong.
  *
  * Kept columns (header names match case-insensitively after trimming spaces
  * and tabs and, on the first column, a UTF-8 BOM):

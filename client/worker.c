@@ -1,5 +1,12 @@
 /*
  * worker.c - runs train_jobs on a dedicated thread (see worker.h).
+ *
+ * Training runs one epoch per call into the model code so that progress
+ * can be reported per epoch (base/progress.h: a bar on a terminal, a log
+ * line every few seconds otherwise); the reporter lives on this thread.
+ * Epoch e > 0 draws its shuffle and negatives from its own seed (see
+ * epoch_seed), so a run is as reproducible as before, and a diverging
+ * epoch restores the member embeddings as they were before the job.
  */
 #include "worker.h"
 
@@ -9,7 +16,9 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/progress.h"
 #include "base/util.h"
+#include "crypto/crypto.h"
 #include "evalset.h"
 
 #define TAG "train"
@@ -59,6 +68,51 @@ set_metrics(train_job *job, const fr_eval_result *q,
                                 .train_loss = loss};
 }
 
+/* The seed of epoch e: the round's own for the first epoch, a mix of it
+ * and e (splitmix64 increment) after. */
+static uint64_t
+epoch_seed(uint64_t seed, uint32_t e)
+{
+    return e == 0 ? seed : seed + 0x9E3779B97F4A7C15ull * e;
+}
+
+/* opts->epochs epochs, one call each, with progress. model NULL: refit
+ * the members to the fixed job->global. On FR_ESTATE (divergence) the
+ * member embeddings are as before the first epoch. */
+static fr_err
+run_epochs(train_job *job, fr_model *model, double *loss_out)
+{
+    fr_mf_opts one = job->opts;
+    uint8_t *saved = NULL;
+    size_t saved_len = 0;
+    fr_progress p;
+    fr_err rc = FR_OK;
+
+    if (job->opts.epochs > 1 &&
+        (rc = fr_mf_encode_members(job->mf, &saved, &saved_len)))
+        return rc;
+    fr_progress_begin(&p, model ? "training" : "refit", job->opts.epochs,
+                      "epochs");
+    one.epochs = 1;
+    for (uint32_t e = 0; e < job->opts.epochs && rc == FR_OK; e++) {
+        one.seed = epoch_seed(job->opts.seed, e);
+        rc = model ? fr_mf_train(job->mf, model, &one, loss_out)
+                   : fr_mf_fit_members(job->mf, job->global, &one, loss_out);
+        if (rc == FR_OK)
+            fr_progress_update(&p, e + 1);
+    }
+    fr_progress_end(&p);
+    if (rc == FR_ESTATE && saved &&
+        fr_mf_decode_members(job->mf, saved, saved_len) != FR_OK)
+        fr_log_err(TAG, "cannot restore the member embeddings after "
+                   "training diverged");
+    if (saved) {
+        fr_crypto_wipe(saved, saved_len);
+        free(saved);
+    }
+    return rc;
+}
+
 static fr_err
 run_refit(train_job *job)
 {
@@ -66,7 +120,7 @@ run_refit(train_job *job)
     double loss = 0;
     fr_err rc;
 
-    if ((rc = fr_mf_fit_members(job->mf, job->global, &job->opts, &loss)) ||
+    if ((rc = run_epochs(job, NULL, &loss)) ||
         (rc = evaluate(job, job->global, &q, &pop)))
         return rc;
     set_metrics(job, &q, &pop, loss);
@@ -82,7 +136,7 @@ run_train(train_job *job)
     fr_err rc;
 
     if ((rc = fr_model_dup(job->global, &local)) ||
-        (rc = fr_mf_train(job->mf, local, &job->opts, &loss)) ||
+        (rc = run_epochs(job, local, &loss)) ||
         (rc = evaluate(job, local, &q, &pop)))
         goto out;
     {

@@ -7,7 +7,8 @@
  * a train_job goes in, the same job comes back with its results. While a job
  * is out, only the worker touches the fr_mf (member embeddings); the main
  * thread waits for the job to come back before reading them. A NULL job asks
- * the thread to exit.
+ * the thread to exit. Progress of a long job (per epoch) is reported from the
+ * worker thread through base/progress.h, which is safe to use there.
  */
 #ifndef FR_CLIENT_WORKER_H
 #define FR_CLIENT_WORKER_H
