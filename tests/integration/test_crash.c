@@ -80,7 +80,7 @@ typedef struct hist_row {
 
 /* What the disturbed run has on disk, as seen after the last kill. */
 typedef struct track {
-    checkpoint ck; /* ck.model owned */
+    checkpoint ck; /* owned: checkpoint_clear */
     int have_ck;
     hist_row rows[ROUNDS + 1];
     int n_rows;
@@ -324,6 +324,27 @@ models_differ(const fr_model *a, const fr_model *b)
                   fr_model_n_params(a) * sizeof(float)) != 0;
 }
 
+/* The checkpoint's own history: one record per completed round, rounds
+ * 1..n in order, ids strictly increasing; the records it had at the last
+ * kill are still there unchanged (no round redone or replaced). */
+static void
+check_ck_history(const track *t, const checkpoint *ck)
+{
+    const agg_round_info *h = ck->history;
+
+    assert_int_equal(ck->n_history, ck->completed_rounds);
+    for (size_t i = 0; i < ck->n_history; i++) {
+        assert_int_equal(h[i].round, (uint64_t)i + 1);
+        if (i > 0)
+            assert_true(h[i].round_id > h[i - 1].round_id);
+        assert_true(h[i].round_id <= ck->next_round_id);
+        if (t->have_ck && i < t->ck.n_history) {
+            assert_int_equal(h[i].round_id, t->ck.history[i].round_id);
+            assert_int_equal(h[i].end_unix_ms, t->ck.history[i].end_unix_ms);
+        }
+    }
+}
+
 static int
 count_in(const char *text, const char *needle)
 {
@@ -419,6 +440,7 @@ inspect(track *t, const char *log, uint64_t resumed, int exact)
      * yet logged (killed between the checkpoint and the log line). */
     assert_true(ck.completed_rounds == logged ||
                 (!exact && ck.completed_rounds == logged + 1));
+    check_ck_history(t, &ck);
     if (t->have_ck) {
         assert_true(ck.completed_rounds >= t->ck.completed_rounds);
         assert_true(ck.next_round_id >= t->ck.next_round_id);
@@ -427,12 +449,15 @@ inspect(track *t, const char *log, uint64_t resumed, int exact)
         else
             assert_true(models_differ(ck.model, t->ck.model));
     }
-    /* history.tsv is written after the checkpoint, so it may lag it by the
-     * round whose checkpoint was the last thing written. */
+    /* history.tsv is a copy of the checkpoint's history written after it,
+     * so it may lag by the round whose checkpoint was the last thing
+     * written. */
     n = read_history("disturbed", rows, ROUNDS + 1);
     check_rows(rows, n, ck.next_round_id);
     assert_true((uint64_t)n == ck.completed_rounds ||
                 (!exact && (uint64_t)n + 1 == ck.completed_rounds));
+    for (int i = 0; i < n; i++)
+        assert_int_equal(rows[i].round_id, ck.history[i].round_id);
     for (int i = 0; i < n && i < t->n_rows; i++) /* the past stays put */
         assert_int_equal(rows[i].round_id, t->rows[i].round_id);
     if (n > t->n_rows) {
@@ -440,7 +465,7 @@ inspect(track *t, const char *log, uint64_t resumed, int exact)
                (size_t)(n - t->n_rows) * sizeof *rows);
         t->n_rows = n;
     }
-    fr_model_destroy(&t->ck.model);
+    checkpoint_clear(&t->ck);
     t->ck = ck;
     t->have_ck = 1;
 }
@@ -641,7 +666,7 @@ test_crash(void **state)
     assert_true(disturbed.ndcg10 > base.ndcg10 - QUALITY_TOL &&
                 disturbed.ndcg10 < base.ndcg10 + QUALITY_TOL);
 
-    fr_model_destroy(&t.ck.model);
+    checkpoint_clear(&t.ck);
     snprintf(cmd, sizeof cmd, "rm -rf %s", c.dir);
     proc_run(cmd);
 }
