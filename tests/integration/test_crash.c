@@ -149,9 +149,8 @@ setup_stores(void)
     char cmd[2048];
 
     snprintf(cmd, sizeof cmd,
-             FR_BIN_DIR
-             "/fedrec-keygen --name aggregator --dir %s/keys "
-             ">/dev/null 2>&1 && " FR_BIN_DIR "/fedrec-datagen --stores %d "
+             "B=" FR_BIN_DIR "; $B/fedrec-keygen --name aggregator "
+             "--dir %s/keys >/dev/null 2>&1 && $B/fedrec-datagen --stores %d "
              "--seed 11 --members %d --items %d --out %s/data >/dev/null",
              c.dir, STORES, MEMBERS, ITEMS, c.dir);
     assert_int_equal(proc_run(cmd), 0);
@@ -179,9 +178,7 @@ restore_stores(void)
     char cmd[512];
 
     for (int i = 1; i <= STORES; i++) {
-        snprintf(cmd, sizeof cmd,
-                 "rm -rf %s/st-%d && cp -a %s/fresh/st-%d "
-                 "%s/",
+        snprintf(cmd, sizeof cmd, "rm -rf %s/st-%d && cp -a %s/fresh/st-%d %s/",
                  c.dir, i, c.dir, i, c.dir);
         assert_int_equal(proc_run(cmd), 0);
     }
@@ -421,8 +418,7 @@ wait_started(const track *t, const char *log)
         return 0;
     }
     snprintf(needle, sizeof needle,
-             "resumed from checkpoint: %llu rounds "
-             "completed",
+             "resumed from checkpoint: %llu rounds completed",
              (unsigned long long)t->ck.completed_rounds);
     if (!proc_wait_for(log, needle, 1, WAIT_MS))
         fail_msg("no '%s' in %s", needle, log);
