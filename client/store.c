@@ -319,7 +319,8 @@ load_lines(store_data *s, FILE *f, const char *path, uint32_t n_items,
 static fr_err
 index_members(store_data *s)
 {
-    qsort(s->members, s->n_members, sizeof *s->members, cmp_key);
+    if (s->n_members) /* qsort wants a valid pointer even for none */
+        qsort(s->members, s->n_members, sizeof *s->members, cmp_key);
     s->by_index = malloc(((size_t)s->n_members + 1) * sizeof *s->by_index);
     if (!s->by_index)
         return FR_ENOMEM;

@@ -22,7 +22,9 @@
 #include "stats.h"
 
 typedef struct checkpoint {
-    uint64_t next_round_id;    /* first round id not yet used */
+    uint64_t next_round_id;    /* id of the round in progress or last
+                                  closed: a restart starts after it, so no
+                                  id is ever used twice */
     uint64_t completed_rounds; /* rounds aggregated into the model */
     fr_model *model;           /* owned after a load */
     agg_round_info *history;   /* one per completed round (format 2);

@@ -421,6 +421,9 @@ round_close(aggregator *a, int64_t now, const char *why)
     if (!completed)
         (void)save_checkpoint(a); /* round ids are never reused */
     a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
+    /* The round list and the completed count change together for readers
+     * of the stats. */
+    aggregator_publish(a, now);
     if (a->state == ST_DONE)
         fr_log_ev(FR_LOG_NOTICE, TAG, "training_done",
                   "all %lld rounds completed", (long long)a->cfg->rounds);
