@@ -67,6 +67,8 @@ fraction 1.0
 start_delay_ms 1500
 heartbeat_timeout_ms 3000
 round_timeout_ms 30000
+http_listen 127.0.0.1:0
+log_format json
 CONF
 
 echo "== starting the aggregator on $ENDPOINT and $STORES store clients"
@@ -79,8 +81,17 @@ for i in $(seq -f "%02g" 1 "$STORES"); do
   pids+=("$!")
 done
 
+# Once round 3 is in, what an operator sees (fedrec-ctl and the HTTP page).
+shown=0
 deadline=$((SECONDS + 110))
 while kill -0 "$agg" 2>/dev/null; do
+  if [ $shown -eq 0 ] && grep -q '"round 3 completed' "$RUN/logs/aggregator.log"; then
+    shown=1
+    port=$(sed -n 's/.*http listening on .* (port=\([0-9]*\)).*/\1/p' "$RUN/logs/aggregator.log" | head -1)
+    echo
+    echo "== fedrec-ctl status (status page: http://127.0.0.1:$port/, metrics: /metrics)"
+    "$BIN/fedrec-ctl" --config "$RUN/aggregator.conf" status || true
+  fi
   if [ $SECONDS -ge $deadline ]; then
     echo "demo: the aggregator did not finish in time; see $RUN/logs" >&2
     exit 1
