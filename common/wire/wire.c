@@ -134,6 +134,10 @@ check_msg(const fr_msg *m)
             why = check_train(&m->u.round_start.train);
         if (!why && m->u.round_start.has_secagg)
             why = wire_setup_check(&m->u.round_start.secagg);
+        if (!why && m->u.round_start.has_dp)
+            why = m->u.round_start.has_secagg
+                      ? wire_dp_check(&m->u.round_start.dp)
+                      : "dp: needs secure aggregation";
         return why;
     case FR_MSG_UPDATE:
         if (m->u.update.num_examples == 0)
@@ -217,6 +221,7 @@ typedef struct enc_parts {
     Fedrec__TrainParams train;
     Fedrec__Metrics metrics;
     Fedrec__SecAggSetup setup;
+    Fedrec__DpSetup dp;
     Fedrec__SecAgg sa;
     void *sa_scratch;
 } enc_parts;
@@ -233,6 +238,7 @@ enc_parts_init(enc_parts *p)
     fedrec__train_params__init(&p->train);
     fedrec__metrics__init(&p->metrics);
     fedrec__sec_agg_setup__init(&p->setup);
+    fedrec__dp_setup__init(&p->dp);
     fedrec__sec_agg__init(&p->sa);
     p->sa_scratch = NULL;
 }
@@ -248,6 +254,10 @@ view_round_start(enc_parts *p, const fr_msg_round_start *rs)
     if (rs->has_secagg) {
         wire_setup_view(&p->setup, &rs->secagg);
         p->rs.secagg = &p->setup;
+    }
+    if (rs->has_dp) {
+        wire_dp_view(&p->dp, &rs->dp);
+        p->rs.dp = &p->dp;
     }
     p->env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
     p->env.round_start = &p->rs;
@@ -416,6 +426,11 @@ check_round_start_structure(const Fedrec__RoundStart *rs)
         if (why)
             return why;
     }
+    if (rs->dp) {
+        const char *why = wire_dp_check_pb(rs->dp);
+        if (why)
+            return why;
+    }
     return check_model_structure(rs->model);
 }
 
@@ -487,6 +502,10 @@ fill_round_start(fr_msg_round_start *out, const Fedrec__RoundStart *rs)
     if (rs->secagg) {
         out->has_secagg = 1;
         wire_setup_fill(&out->secagg, rs->secagg);
+    }
+    if (rs->dp) {
+        out->has_dp = 1;
+        wire_dp_fill(&out->dp, rs->dp);
     }
 }
 

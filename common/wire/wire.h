@@ -64,6 +64,20 @@ typedef struct fr_secagg_setup {
     uint32_t weight_cap;
 } fr_secagg_setup;
 
+/* Member-level DP of a round (proto DpSetup). */
+#define FR_DP_MECH_DDG 1u
+#define FR_DP_MAX_DIM ((uint64_t)1 << 26)
+typedef struct fr_dp_setup {
+    uint32_t mechanism;     /* FR_DP_MECH_DDG */
+    double clip, q, scale;
+    uint64_t sigma2_int;
+    uint64_t dim;           /* power of two, <= FR_DP_MAX_DIM */
+    uint64_t rotation_seed;
+    uint32_t n_target, t_collude;
+    double delta, epsilon_budget;
+    double l2_sens, l1_sens;
+} fr_dp_setup;
+
 typedef struct fr_msg_round_start {
     uint32_t n_items;
     uint32_t dim;
@@ -73,6 +87,8 @@ typedef struct fr_msg_round_start {
     fr_train_params train;
     uint32_t has_secagg;    /* 1: answer with SecAgg messages, not Update */
     fr_secagg_setup secagg;
+    uint32_t has_dp;        /* 1: member-level DP (needs has_secagg) */
+    fr_dp_setup dp;
 } fr_msg_round_start;
 
 typedef struct fr_metrics {

@@ -18,6 +18,12 @@ const char *wire_setup_check_pb(const Fedrec__SecAggSetup *pb);
 void wire_setup_view(Fedrec__SecAggSetup *pb, const fr_secagg_setup *s);
 void wire_setup_fill(fr_secagg_setup *s, const Fedrec__SecAggSetup *pb);
 
+/* ---- RoundStart.dp (wire_dp.c) ---- */
+const char *wire_dp_check(const fr_dp_setup *d);
+const char *wire_dp_check_pb(const Fedrec__DpSetup *pb);
+void wire_dp_view(Fedrec__DpSetup *pb, const fr_dp_setup *d);
+void wire_dp_fill(fr_dp_setup *d, const Fedrec__DpSetup *pb);
+
 /* ---- SecAgg body ---- */
 const char *wire_sa_check(const fr_msg_secagg *m);
 const char *wire_sa_check_pb(const Fedrec__SecAgg *pb);

@@ -1293,6 +1293,47 @@ test_secagg_roundtrip(void **state)
     m.u.round_start.secagg.index = 10;
     assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
                                     &(size_t){0}), FR_EINVAL);
+    m.u.round_start.secagg.index = 7;
+
+    /* ... and member-level DP parameters: round trip, then each bad value
+     * refused by the encoder (the decoder runs the same check). */
+    m.u.round_start.has_dp = 1;
+    m.u.round_start.dp = (fr_dp_setup){
+        .mechanism = FR_DP_MECH_DDG, .clip = 1.0, .q = 1.0, .scale = 7.3e5,
+        .sigma2_int = 859000000000ull, .dim = 1u << 20,
+        .rotation_seed = 0x1234567890abcdefull, .n_target = 40,
+        .t_collude = 2, .delta = 1e-7, .epsilon_budget = 8.0,
+        .l2_sens = 734201.0, .l1_sens = 7.5e8};
+    o = sa_roundtrip(&m);
+    assert_int_equal(o->u.round_start.has_dp, 1);
+    assert_memory_equal(&o->u.round_start.dp, &m.u.round_start.dp,
+                        sizeof m.u.round_start.dp);
+    fr_msg_destroy(&o);
+    {
+        fr_dp_setup good = m.u.round_start.dp;
+        fr_dp_setup bad[9];
+        for (int i = 0; i < 9; i++)
+            bad[i] = good;
+        bad[0].mechanism = 2;
+        bad[1].clip = 0;
+        bad[2].q = 1.5;
+        bad[3].sigma2_int = 0;
+        bad[4].dim = 3u << 10;        /* not a power of two */
+        bad[5].dim = (uint64_t)1 << 27;
+        bad[6].n_target = 0;
+        bad[7].delta = 1.0;
+        bad[8].l1_sens = good.l2_sens / 2;
+        for (int i = 0; i < 9; i++) {
+            m.u.round_start.dp = bad[i];
+            assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
+                                            &(size_t){0}),
+                             FR_EINVAL);
+        }
+        m.u.round_start.dp = good;
+        m.u.round_start.has_secagg = 0; /* DP needs secure aggregation */
+        assert_int_equal(fr_wire_encode(&m, MAX, &(uint8_t *){NULL},
+                                        &(size_t){0}), FR_EINVAL);
+    }
 }
 
 /* Hand-made SecAgg bodies with fields of the wrong length. */
