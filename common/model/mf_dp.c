@@ -43,7 +43,7 @@
 #include "mf_int.h"
 #include "model_int.h"
 
-#define TAG "mf_dp"
+#define TAG           "mf_dp"
 #define MAX_NEGATIVES 1000u /* as in mf_train.c */
 /* distinct from the streams in mf_int.h (ASCII "dp-train") */
 #define STREAM_DP_TRAIN 0x64702d747261696eull
@@ -143,20 +143,20 @@ mix64(uint64_t z)
 typedef struct dp_ws {
     uint32_t n_items, dim;
     size_t n_params;
-    float *work;         /* n_params: the member's local item parameters */
-    double *comp;        /* n_params: Kahan compensation of the sum */
-    double *g;           /* n_items: this epoch's gradient sum per item */
-    uint32_t *hits;      /* n_items: this epoch's loss terms per item */
-    uint32_t *touched;   /* items hit in this epoch */
+    float *work;       /* n_params: the member's local item parameters */
+    double *comp;      /* n_params: Kahan compensation of the sum */
+    double *g;         /* n_items: this epoch's gradient sum per item */
+    uint32_t *hits;    /* n_items: this epoch's loss terms per item */
+    uint32_t *touched; /* items hit in this epoch */
     uint32_t n_touched;
-    uint8_t *dirty;      /* n_items: rows of work that differ from global */
+    uint8_t *dirty; /* n_items: rows of work that differ from global */
     uint32_t *dirty_list;
     uint32_t n_dirty;
-    uint8_t *mask;       /* n_items: the member's positives */
-    uint32_t *pool;      /* n_items: free items when the member is dense */
-    float *p_old;        /* dim: member row before the step */
-    float *p_saved;      /* dim: member row before training */
-    double *dp;          /* dim */
+    uint8_t *mask;  /* n_items: the member's positives */
+    uint32_t *pool; /* n_items: free items when the member is dense */
+    float *p_old;   /* dim: member row before the step */
+    float *p_saved; /* dim: member row before training */
+    float *dp;      /* dim: the member row's gradient */
 } dp_ws;
 
 static void
@@ -167,6 +167,8 @@ ws_free(dp_ws *ws)
         explicit_bzero(ws->p_old, ws->dim * sizeof(float));
     if (ws->p_saved)
         explicit_bzero(ws->p_saved, ws->dim * sizeof(float));
+    if (ws->dp)
+        explicit_bzero(ws->dp, ws->dim * sizeof(float));
     if (ws->comp)
         explicit_bzero(ws->comp, ws->n_params * sizeof(double));
     free(ws->work);
@@ -204,10 +206,10 @@ ws_init(dp_ws *ws, const fr_mf *mf, const fr_model *global)
     ws->pool = calloc(n, sizeof *ws->pool);
     ws->p_old = fr_model_falloc(mf->dim);
     ws->p_saved = fr_model_falloc(mf->dim);
-    ws->dp = calloc(mf->dim, sizeof *ws->dp);
+    ws->dp = fr_model_falloc(mf->dim);
     if (!ws->work || !ws->comp || !ws->g || !ws->hits || !ws->touched ||
-        !ws->dirty || !ws->dirty_list || !ws->mask || !ws->pool ||
-        !ws->p_old || !ws->p_saved || !ws->dp) {
+        !ws->dirty || !ws->dirty_list || !ws->mask || !ws->pool || !ws->p_old ||
+        !ws->p_saved || !ws->dp) {
         ws_free(ws);
         return FR_ENOMEM;
     }
@@ -231,8 +233,7 @@ static float
 score(const dp_ws *ws, const float *p, uint32_t i)
 {
     const float *bias = ws->work + (size_t)ws->n_items * ws->dim;
-    return fr_mf_dot_score(p, ws->work + (size_t)i * ws->dim, bias[i],
-                           ws->dim);
+    return fr_mf_dot_score(p, ws->work + (size_t)i * ws->dim, bias[i], ws->dim);
 }
 
 /* The member's negative sampler: a pool only when rejection is costly. */
@@ -264,9 +265,42 @@ member_terms(dp_ws *ws, const float *p, const uint32_t *pos, uint32_t n_pos,
     return loss / n_pos;
 }
 
-/* The step of mf_train.c DESIGN for a batch of one; the member row moves
- * against the item rows before the step, the item rows against the member
- * row before the step. */
+/*
+ * Row kernels. Rows are walked in blocks of LANES with a fixed inner trip
+ * count, which the compiler turns into SIMD code at -O2 (a loop over an
+ * unknown dim is left scalar there); restrict says the rows do not overlap.
+ */
+#define LANES 8u
+
+static void
+row_axpy(float *restrict y, float a, const float *restrict x, uint32_t d)
+{
+    uint32_t c = 0;
+
+    for (; c + LANES <= d; c += LANES)
+        for (uint32_t l = 0; l < LANES; l++)
+            y[c + l] += a * x[c + l];
+    for (; c < d; c++)
+        y[c] += a * x[c];
+}
+
+/* y = decay * y - a * x */
+static void
+row_decay_axpy(float *restrict y, float decay, float a, const float *restrict x,
+               uint32_t d)
+{
+    uint32_t c = 0;
+
+    for (; c + LANES <= d; c += LANES)
+        for (uint32_t l = 0; l < LANES; l++)
+            y[c + l] = decay * y[c + l] - a * x[c + l];
+    for (; c < d; c++)
+        y[c] = decay * y[c] - a * x[c];
+}
+
+/* The step of mf_train.c DESIGN for a batch of one, in float as there; the
+ * member row moves against the item rows before the step, the item rows
+ * against the member row before the step. */
 static void
 member_step(dp_ws *ws, float *p, uint32_t n_pos, float lr, float l2)
 {
@@ -277,20 +311,16 @@ member_step(dp_ws *ws, float *p, uint32_t n_pos, float lr, float l2)
     memset(ws->dp, 0, d * sizeof *ws->dp);
     for (uint32_t t = 0; t < ws->n_touched; t++) {
         uint32_t i = ws->touched[t];
-        const float *qi = q + (size_t)i * d;
-        for (uint32_t c = 0; c < d; c++)
-            ws->dp[c] += ws->g[i] * qi[c];
+        row_axpy(ws->dp, (float)ws->g[i], q + (size_t)i * d, d);
     }
     memcpy(ws->p_old, p, d * sizeof(float));
-    for (uint32_t c = 0; c < d; c++)
-        p[c] = (float)((double)decay * p[c] - (double)lr / n_pos * ws->dp[c]);
+    row_decay_axpy(p, decay, lr / (float)n_pos, ws->dp, d);
     for (uint32_t t = 0; t < ws->n_touched; t++) {
         uint32_t i = ws->touched[t];
-        double w = (double)lr * ws->g[i] / ws->hits[i]; /* hits >= 1 */
-        float *qi = q + (size_t)i * d;
-        for (uint32_t c = 0; c < d; c++)
-            qi[c] = (float)((double)decay * qi[c] - w * ws->p_old[c]);
-        bias[i] = (float)(bias[i] - w);
+        /* the mean over the terms that hit the item; hits >= 1 */
+        float w = lr * (float)(ws->g[i] / ws->hits[i]);
+        row_decay_axpy(q + (size_t)i * d, decay, w, ws->p_old, d);
+        bias[i] -= w;
         if (!ws->dirty[i]) {
             ws->dirty[i] = 1;
             ws->dirty_list[ws->n_dirty++] = i;
@@ -301,8 +331,29 @@ member_step(dp_ws *ws, float *p, uint32_t n_pos, float lr, float l2)
     ws->n_touched = 0;
 }
 
-/* Squared L2 norm of work - global over the dirty rows; -1 if any value
- * is not finite. */
+/* sum_c (w[c] - g[c])^2 in double, in LANES partial sums. */
+static double
+row_dist2(const float *restrict w, const float *restrict g, uint32_t d)
+{
+    double a[LANES] = {0}, r = 0.0;
+    uint32_t c = 0;
+
+    for (; c + LANES <= d; c += LANES)
+        for (uint32_t l = 0; l < LANES; l++) {
+            double x = (double)w[c + l] - g[c + l];
+            a[l] += x * x;
+        }
+    for (; c < d; c++) {
+        double x = (double)w[c] - g[c];
+        r += x * x;
+    }
+    for (uint32_t l = 0; l < LANES; l++)
+        r += a[l];
+    return r;
+}
+
+/* Squared L2 norm of work - global over the dirty rows; -1 if it is not
+ * finite (a non-finite value anywhere makes it so). */
 static double
 delta_norm2(const dp_ws *ws, const fr_model *global)
 {
@@ -313,25 +364,41 @@ delta_norm2(const dp_ws *ws, const fr_model *global)
 
     for (uint32_t t = 0; t < ws->n_dirty; t++) {
         size_t i = ws->dirty_list[t], row = i * d;
-        for (uint32_t c = 0; c < d; c++) {
-            double x = (double)ws->work[row + c] - gp[row + c];
-            acc += x * x;
-        }
         double xb = (double)ws->work[boff + i] - gp[boff + i];
-        acc += xb * xb;
+        acc += row_dist2(ws->work + row, gp + row, d) + xb * xb;
     }
     return isfinite(acc) ? acc : -1.0;
 }
 
+/* Kahan-compensated sum[c] += scale * (w[c] - g[c]); each coordinate is
+ * its own sum, so the blocks vectorise without reordering anything. */
 static void
-kahan_add(double *sum, double *comp, size_t k, double x)
+kahan_one(double *restrict sum, double *restrict comp, double x)
 {
-    double y = x - comp[k], t = sum[k] + y;
-    comp[k] = (t - sum[k]) - y;
-    sum[k] = t;
+    double y = x - *comp, t = *sum + y;
+    *comp = (t - *sum) - y;
+    *sum = t;
 }
 
-/* sum += scale * (work - global) over the dirty rows, then restores them. */
+static void
+row_kahan(double *restrict sum, double *restrict comp, const float *restrict w,
+          const float *restrict g, double scale, uint32_t d)
+{
+    uint32_t c = 0;
+
+    for (; c + LANES <= d; c += LANES)
+        for (uint32_t l = 0; l < LANES; l++) {
+            double y = scale * ((double)w[c + l] - g[c + l]) - comp[c + l];
+            double t = sum[c + l] + y;
+            comp[c + l] = (t - sum[c + l]) - y;
+            sum[c + l] = t;
+        }
+    for (; c < d; c++)
+        kahan_one(sum + c, comp + c, scale * ((double)w[c] - g[c]));
+}
+
+/* sum += scale * (work - global) over the dirty rows (sum NULL: none),
+ * then restores those rows from global. */
 static void
 flush_member(dp_ws *ws, const fr_model *global, double *sum, double scale)
 {
@@ -342,11 +409,10 @@ flush_member(dp_ws *ws, const fr_model *global, double *sum, double scale)
     for (uint32_t t = 0; t < ws->n_dirty; t++) {
         size_t i = ws->dirty_list[t], row = i * d;
         if (sum) {
-            for (uint32_t c = 0; c < d; c++)
-                kahan_add(sum, ws->comp, row + c,
-                          scale * ((double)ws->work[row + c] - gp[row + c]));
-            kahan_add(sum, ws->comp, boff + i,
-                      scale * ((double)ws->work[boff + i] - gp[boff + i]));
+            row_kahan(sum + row, ws->comp + row, ws->work + row, gp + row,
+                      scale, d);
+            row_kahan(sum + boff + i, ws->comp + boff + i, ws->work + boff + i,
+                      gp + boff + i, scale, 1);
         }
         memcpy(ws->work + row, gp + row, d * sizeof(float));
         ws->work[boff + i] = gp[boff + i];
@@ -425,8 +491,8 @@ train_opts_valid(const fr_mf_opts *o)
 static int
 opts_valid(const fr_mf_dp_opts *o)
 {
-    return train_opts_valid(&o->train) && isfinite(o->clip) &&
-           o->clip > 0.0 && isfinite(o->q) && o->q > 0.0 && o->q <= 1.0 &&
+    return train_opts_valid(&o->train) && isfinite(o->clip) && o->clip > 0.0 &&
+           isfinite(o->q) && o->q > 0.0 && o->q <= 1.0 &&
            (o->q == 1.0 || o->sample_key);
 }
 
@@ -485,14 +551,9 @@ fr_mf_train_dp_ids(fr_mf *mf, const fr_model *global, const fr_mf_dp_opts *o,
         if (o->q < 1.0 && !fr_mf_dp_sampled(o->sample_key, id, o->q))
             continue;
         switch (train_member(mf, global, &ws, o, u, id, sum_out, &loss)) {
-        case MEMBER_NONFINITE:
-            st.n_nonfinite++;
-            continue;
-        case MEMBER_CLIPPED:
-            st.n_clipped++;
-            break;
-        case MEMBER_ADDED:
-            break;
+        case MEMBER_NONFINITE: st.n_nonfinite++; continue;
+        case MEMBER_CLIPPED: st.n_clipped++; break;
+        case MEMBER_ADDED: break;
         }
         st.n_sampled++;
         loss_sum += loss;

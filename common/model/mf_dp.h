@@ -28,8 +28,9 @@
 
 typedef struct fr_mf_dp_opts {
     /* epochs: local passes over the member's own interactions (one SGD
-     * step each); lr, negatives, l2, seed as for fr_mf_train. Only the
-     * logistic loss is supported; batch_size is not used. */
+     * step each); lr, negatives, l2 as for fr_mf_train; seed picks the
+     * negatives (change it every round). Only the logistic loss is
+     * supported; batch_size is not used. */
     fr_mf_opts train;
     /* C: L2 bound on one member's contribution (item embedding and bias
      * deltas together). Finite and > 0. */

@@ -27,7 +27,7 @@
 #include "model/mf_dp.h"
 #include "model/mf_int.h" /* member rows, to compare and align them */
 
-#define DIM 16u
+#define DIM      16u
 #define NO_EXTRA UINT32_MAX
 
 /* ---- data ---------------------------------------------------------------- */
@@ -35,8 +35,7 @@
 /* Member m's interactions: k distinct random items, generated from (seed, m)
  * only, placed at dataset index `index`. */
 static void
-add_member(fr_dataset *d, uint32_t index, uint32_t m, uint32_t k,
-           uint64_t seed)
+add_member(fr_dataset *d, uint32_t index, uint32_t m, uint32_t k, uint64_t seed)
 {
     uint32_t n = fr_dataset_n_items(d), *perm = malloc(n * sizeof *perm);
     fr_rng rng;
@@ -146,7 +145,8 @@ run_sum(const fr_dataset *d, const fr_model *g, const fr_mf_dp_opts *o,
     return s;
 }
 
-/* ---- the coin -------------------------------------------------------------- */
+/* ---- the coin --------------------------------------------------------------
+ */
 
 static void
 test_coin_is_chacha20(void **state)
@@ -162,12 +162,11 @@ test_coin_is_chacha20(void **state)
     for (uint64_t t = 0; t < 300; t++) {
         uint64_t id = t < 150 ? t : t * 0x9e3779b97f4a7c15ull;
         fr_put_u64le(nonce + 4, id);
-        assert_int_equal(
-            crypto_stream_chacha20_ietf(ks, sizeof ks, nonce, key), 0);
+        assert_int_equal(crypto_stream_chacha20_ietf(ks, sizeof ks, nonce, key),
+                         0);
         double u = (double)(fr_get_u64le(ks) >> 11) * 0x1p-53;
         for (size_t j = 0; j < sizeof qs / sizeof qs[0]; j++)
-            assert_int_equal(fr_mf_dp_sampled(key, id, qs[j]) != 0,
-                             u < qs[j]);
+            assert_int_equal(fr_mf_dp_sampled(key, id, qs[j]) != 0, u < qs[j]);
         assert_true(fr_mf_dp_sampled(key, id, 1.0));
         assert_true(fr_mf_dp_sampled(NULL, id, 1.0));
     }
@@ -204,8 +203,8 @@ test_contributions_within_clip(void **state)
         assert_int_equal(st.n_nonfinite, 0);
         memset(acc, 0, np * sizeof *acc);
         for (uint32_t m = 0; m < n_members; m++) {
-            fr_dataset *one = make_store(n_items, 0, 0, 0, 1, m,
-                                         k_of(m, 2, 120), 1);
+            fr_dataset *one =
+                make_store(n_items, 0, 0, 0, 1, m, k_of(m, 2, 120), 1);
             double *s = run_sum(one, g, &o, NULL, &st1);
             double nrm = norm2(s, np);
 
@@ -602,8 +601,8 @@ test_nonfinite_member_dropped(void **state)
 }
 
 static void
-expect_einval(fr_mf *mf, const fr_model *g, const fr_mf_dp_opts *o,
-              double *s, size_t np)
+expect_einval(fr_mf *mf, const fr_model *g, const fr_mf_dp_opts *o, double *s,
+              size_t np)
 {
     uint64_t n = 77;
     double loss = 5;
