@@ -112,7 +112,7 @@ log_a_int(double q, double z, int alpha)
 
     for (int i = 0; i <= alpha; i++) {
         double c = log_comb(alpha, i) + i * lq + (alpha - i) * l1q;
-        log_a = log_add(log_a, c + (double)(i * i - i) / two_var);
+        log_a = log_add(log_a, c + ((double)i * i - i) / two_var);
     }
     return log_a;
 }
@@ -133,7 +133,7 @@ log_a_frac(double q, double z, double alpha)
         double t0 = c + i * lq + j * l1q, t1 = c + j * lq + i * l1q;
         double e0 = log(0.5) + log_erfc((i - z0) / sz);
         double e1 = log(0.5) + log_erfc((z0 - j) / sz);
-        double s0 = t0 + (double)(i * i - i) / two_var + e0;
+        double s0 = t0 + ((double)i * i - i) / two_var + e0;
         double s1 = t1 + (j * j - j) / two_var + e1;
         double total;
 

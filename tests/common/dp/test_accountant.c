@@ -649,6 +649,11 @@ test_bad_inputs(void **state)
     assert_true(isnan(fr_dp_rdp_gaussian(0.5, 1, 1)));
     assert_true(isnan(fr_dp_rdp_gaussian(0.5, 1, NAN)));
     assert_true(fr_dp_rdp_gaussian(0, 1, 2) == 0);
+    /* the largest order: i * i overflows an int there */
+    assert_true(fr_dp_rdp_gaussian(0.01, 2, FR_DP_ORDER_MAX) >
+                fr_dp_rdp_gaussian(0.01, 2, 1024));
+    assert_true(isfinite(fr_dp_rdp_gaussian(0.01, 2, FR_DP_ORDER_MAX)));
+    assert_true(isnan(fr_dp_rdp_gaussian(0.01, 2, FR_DP_ORDER_MAX + 1)));
     assert_true(isinf(fr_dp_rdp_gaussian(0.5, 0, 2)));
     rdp[0] = NAN;
     assert_int_equal(fr_dp_epsilon(&one, rdp, 1e-5, &e, &a), FR_EINVAL);
