@@ -33,6 +33,9 @@
  * keys and the survivor set.
  */
 #include "client.h"
+#include "dp.h"
+
+#include <sodium.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -108,6 +111,10 @@ typedef struct client {
     fr_secagg_setup sa_setup;
     uint32_t *sa_input;    /* encoded update, waiting for the masks */
     fr_metrics sa_metrics;
+    int sa_has_metrics;    /* send sa_metrics with the masked input */
+    int sa_dp;             /* the secure round runs member-level DP */
+    fr_dp_setup sa_dp_setup;
+    store_dp *dp;          /* the store's privacy ledger and policy */
 } client;
 
 /* Creates the member state for dim, restoring saved embeddings when their
@@ -236,7 +243,7 @@ sa_try_mask(client *c)
         sa_reset(c);
         return;
     }
-    sa_send(c, &out, &c->sa_metrics);
+    sa_send(c, &out, c->sa_has_metrics ? &c->sa_metrics : NULL);
     fr_log_info(TAG, "round id %llu: masked update sent (%u words)",
                 (unsigned long long)c->sa_round, out.n_words);
     {
@@ -257,7 +264,9 @@ sa_begin(client *c, const fr_msg *msg)
     fr_sa_params p = {.round_id = msg->round_id, .n = su->n, .k = su->k,
                       .t = su->t, .n_words = su->n_words,
                       .min_inputs = su->min_inputs};
-    uint64_t want = (uint64_t)rs->n_items * rs->dim + rs->n_items + 1;
+    uint64_t want = rs->has_dp ? rs->dp.dim
+                               : (uint64_t)rs->n_items * rs->dim +
+                                     rs->n_items + 1;
     fr_sa_msg adv;
 
     sa_reset(c);
@@ -284,6 +293,9 @@ sa_begin(client *c, const fr_msg *msg)
     }
     c->sa_round = msg->round_id;
     c->sa_setup = *su;
+    c->sa_dp = rs->has_dp != 0;
+    if (rs->has_dp)
+        c->sa_dp_setup = rs->dp;
     sa_send(c, &adv, NULL);
     return 1;
 }
@@ -311,6 +323,8 @@ on_secagg(client *c, const fr_msg *msg)
     }
     if (out.phase != FR_SA_NONE)
         sa_send(c, &out, NULL);
+    if (out.phase == FR_SA_REVEAL && c->sa_dp)
+        store_dp_commit(c->dp, c->sa_round);
     if (out.phase == FR_SA_REVEAL)
         sa_reset(c); /* nothing secret left; the round is the aggregator's */
     else
@@ -329,6 +343,31 @@ sa_update_ready(client *c, train_job *job)
 
     if (!c->sa || job->round_id != c->sa_round)
         return;
+    c->sa_has_metrics = !c->sa_dp || c->cfg->dp_report_metrics;
+    if (c->sa_dp) {
+        c->sa_input = job->dp_sum
+                          ? malloc((size_t)c->sa_setup.n_words * 4)
+                          : NULL;
+        rc = c->sa_input ? store_dp_encode(&c->sa_dp_setup,
+                                           fr_model_n_params(job->global),
+                                           job->dp_sum, c->sa_input)
+                         : FR_ENOMEM;
+        if (rc) {
+            fr_log_err(TAG, "round id %llu: cannot encode the DP update: %s",
+                       (unsigned long long)job->round_id, fr_strerror(rc));
+            sa_reset(c);
+            return;
+        }
+        fr_log_info(TAG, "round id %llu: %llu members' clipped updates "
+                    "summed and noised (distributed discrete Gaussian); "
+                    "privacy spent by this store: epsilon %.4f",
+                    (unsigned long long)job->round_id,
+                    (unsigned long long)job->dp_members,
+                    store_dp_spent(c->dp));
+        c->sa_metrics = job->metrics;
+        sa_try_mask(c);
+        return;
+    }
     rc = fr_quant_init(&q, c->sa_setup.n, c->sa_setup.clip,
                        c->sa_setup.weight_cap);
     c->sa_input = rc ? NULL : malloc((size_t)c->sa_setup.n_words * 4);
@@ -354,6 +393,27 @@ sa_update_ready(client *c, train_job *job)
     sa_try_mask(c);
 }
 
+/* Stable member ids for DP training: a hash of each member's id (its
+ * pseudonym in a protected store), so that one member's presence never
+ * changes another's randomness. NULL on ENOMEM. */
+static uint64_t *
+member_ids(const store_data *sd)
+{
+    uint32_t n = fr_dataset_n_members(store_data_dataset(sd));
+    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+
+    if (!ids)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *id = store_data_member_id(sd, i);
+        uint8_t h[8];
+        crypto_generichash(h, sizeof h, (const uint8_t *)id, strlen(id),
+                           NULL, 0);
+        ids[i] = fr_get_u64le(h);
+    }
+    return ids;
+}
+
 static void
 on_round_start(client *c, const fr_msg *msg)
 {
@@ -369,6 +429,25 @@ on_round_start(client *c, const fr_msg *msg)
                    (unsigned long long)msg->round_id, rs->n_items,
                    (long long)c->cfg->n_items);
         return;
+    }
+    /* A DP round is checked and charged to the store's privacy ledger
+     * before any member data is touched. */
+    if (rs->has_dp) {
+        char why[256] = "";
+        rc = store_dp_admit(c->dp, msg->round_id, &rs->dp, &rs->secagg,
+                            (uint64_t)rs->n_items * rs->dim + rs->n_items,
+                            why, sizeof why);
+        if (rc) {
+            char detail[320];
+            fr_log_ev(FR_LOG_WARN, TAG,
+                      rc == FR_ELIMIT ? "dp_budget_exhausted" : "dp_refused",
+                      "round id %llu: not taking part: %s",
+                      (unsigned long long)msg->round_id, why);
+            snprintf(detail, sizeof detail, "round id %llu refused: %s",
+                     (unsigned long long)msg->round_id, why);
+            cstate_audit(c->cs, "privacy", detail);
+            return;
+        }
     }
     if ((rc = cstate_refresh(c->cs, &changed))) {
         fr_log_err(TAG, "round id %llu ignored: cannot read the store: %s",
@@ -402,6 +481,19 @@ on_round_start(client *c, const fr_msg *msg)
     }
     job->kind = JOB_TRAIN;
     job->round_id = msg->round_id;
+    if (rs->has_dp) {
+        job->dp = 1;
+        job->dp_opts.clip = rs->dp.clip;
+        job->dp_opts.q = rs->dp.q;
+        fr_crypto_random(job->dp_key, sizeof job->dp_key);
+        job->dp_ids = member_ids(cstate_data(c->cs));
+        if (!job->dp_ids) {
+            fr_log_err(TAG, "round id %llu: out of memory",
+                       (unsigned long long)msg->round_id);
+            train_job_destroy(&job);
+            return;
+        }
+    }
     job->mf = c->mf;
     job->eval = c->eval;
     job->data = store_data_dataset(cstate_data(c->cs));
@@ -413,6 +505,7 @@ on_round_start(client *c, const fr_msg *msg)
                              .seed = rs->train.seed,
                              .loss = rs->train.loss};
     c->last_opts = job->opts;
+    job->dp_opts.train = job->opts;
     if ((rc = worker_submit(c->work, &job))) {
         fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));
         train_job_destroy(&job);
@@ -924,6 +1017,11 @@ client_run(const client_config *cfg)
         fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
         return 1;
     }
+    if (store_dp_new(&c.dp, *cfg->store ? cfg->store : cfg->state_dir,
+                     cfg->dp_epsilon_budget, cfg->dp_delta)) {
+        fr_log_err(TAG, "bad DP settings or store path");
+        return 1;
+    }
     if (cstate_open(cfg, &c.cs) ||
         load_evalset(cfg, cstate_data(c.cs), &c.eval) ||
         load_identity(&c) || load_keys(&c) || fr_net_ctx_new(&c.ctx) ||
@@ -945,6 +1043,7 @@ out:
     fr_mf_destroy(&c.mf);
     evalset_destroy(&c.eval);
     cstate_close(&c.cs);
+    store_dp_destroy(&c.dp);
     report_peak_rss();
     return status;
 }

@@ -31,6 +31,9 @@ typedef struct client_config {
     int64_t seed;
     int64_t max_message_bytes;
     int64_t blas_threads;
+    double dp_epsilon_budget; /* the store's own budget; 0: the aggregator's */
+    double dp_delta;          /* 0: the aggregator's */
+    int dp_report_metrics;    /* send quality figures in DP rounds */
 } client_config;
 
 extern const fr_config_table client_config_table;

@@ -67,6 +67,17 @@ static const fr_config_key keys[] = {
     FR_CFG_INT_(C, max_message_bytes, "67108864", 1024, 1073741824,
                 "largest message accepted or sent"),
     FR_CFG_INT_(C, blas_threads, "1", 1, 256, "OpenBLAS threads"),
+    FR_CFG_DOUBLE_(C, dp_epsilon_budget, "0", 0.0, 1000.0,
+                   "this store's privacy budget for its members (epsilon); "
+                   "0 takes the aggregator's at the first DP round, fixed "
+                   "from then on in the store's privacy ledger"),
+    FR_CFG_DOUBLE_(C, dp_delta, "0", 0.0, 0.1,
+                   "delta of the store's guarantee; 0 takes the "
+                   "aggregator's at the first DP round"),
+    FR_CFG_BOOL_(C, dp_report_metrics, "no",
+                 "in DP rounds, also send the local quality figures "
+                 "(HR@10, loss): a release the privacy ledger does not "
+                 "account for; for benchmarks on public data only"),
 };
 const fr_config_table client_config_table = {keys, FR_ARRAY_LEN(keys)};
 

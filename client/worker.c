@@ -38,6 +38,13 @@ train_job_destroy(train_job **jp)
         return;
     fr_model_destroy(&(*jp)->global);
     fr_model_destroy(&(*jp)->delta);
+    if ((*jp)->dp_sum) {
+        fr_crypto_wipe((*jp)->dp_sum,
+                       fr_model_n_params((*jp)->global) * sizeof(double));
+        free((*jp)->dp_sum);
+    }
+    fr_crypto_wipe((*jp)->dp_key, sizeof (*jp)->dp_key);
+    free((*jp)->dp_ids);
     free(*jp);
     *jp = NULL;
 }
@@ -154,11 +161,46 @@ out:
     return rc;
 }
 
+/* A DP round: each member's contribution from the global model on its own
+ * interactions, clipped and summed (model/mf_dp.h). The figures are those
+ * of the global model the round started from. */
+static fr_err
+run_train_dp(train_job *job)
+{
+    size_t n = fr_model_n_params(job->global);
+    fr_eval_result q, pop;
+    double loss = 0;
+    fr_progress p;
+    fr_err rc;
+
+    job->dp_sum = malloc(n * sizeof *job->dp_sum);
+    if (!job->dp_sum)
+        return FR_ENOMEM;
+    job->dp_opts.sample_key = job->dp_opts.q < 1 ? job->dp_key : NULL;
+    fr_progress_begin(&p, "training (member-clipped)", 1, "passes");
+    {
+        fr_mf_dp_stats st = {0};
+        rc = fr_mf_train_dp_ids(job->mf, job->global, &job->dp_opts,
+                                job->dp_ids, job->dp_sum, &st);
+        job->dp_members = st.n_sampled;
+        loss = st.loss;
+    }
+    fr_progress_update(&p, 1);
+    fr_progress_end(&p);
+    if (rc || (rc = evaluate(job, job->global, &q, &pop)))
+        return rc;
+    set_metrics(job, &q, &pop, loss);
+    job->num_examples = fr_mf_train_examples(job->mf);
+    return FR_OK;
+}
+
 static fr_err
 run_job(train_job *job)
 {
     int64_t t0 = fr_clock_ms();
-    fr_err rc = job->kind == JOB_REFIT ? run_refit(job) : run_train(job);
+    fr_err rc = job->kind == JOB_REFIT ? run_refit(job)
+                : job->dp              ? run_train_dp(job)
+                                       : run_train(job);
 
     job->seconds = (double)(fr_clock_ms() - t0) / 1000.0;
     return rc;

@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "model/mf.h"
+#include "model/mf_dp.h"
 #include "model/model.h"
 #include "net/net.h"
 #include "wire/wire.h"
@@ -36,10 +37,16 @@ typedef struct train_job {
     fr_mf *mf;        /* borrowed: the store's member state */
     const evalset *eval;     /* borrowed, may be NULL: fixed test list */
     const fr_dataset *data;  /* borrowed: for the popularity baseline */
+    int dp;                  /* member-level DP round: clipped sum */
+    fr_mf_dp_opts dp_opts;
+    uint8_t dp_key[32];      /* secret: which members are sampled */
+    uint64_t *dp_ids;        /* owned: stable member ids (pseudonym hash) */
     /* results, valid when the job comes back */
     fr_err rc;
     fr_model *delta;  /* owned: local parameters minus global ones
-                         (JOB_TRAIN only) */
+                         (JOB_TRAIN only, not in DP rounds) */
+    double *dp_sum;   /* owned: DP rounds: the member-clipped sum */
+    uint64_t dp_members; /* members in dp_sum */
     fr_metrics metrics;
     uint64_t num_examples;
     double seconds;

@@ -64,6 +64,15 @@ typedef struct agg_config {
     double secagg_clip;         /* L2 bound on one store's update */
     int64_t secagg_weight_cap;  /* weights (examples) capped to this */
     int64_t secagg_phase_timeout_ms;
+    double dp_epsilon_budget;   /* 0: DP off */
+    double dp_delta;
+    double dp_clip;             /* C: one member's contribution */
+    double dp_noise_multiplier; /* z: central std-dev z * C */
+    int64_t dp_members;         /* public estimate of all members */
+    double dp_sampling_rate;    /* q */
+    int64_t dp_max_dropouts;    /* stores that may drop, noise still enough */
+    int64_t dp_colluders;       /* stores that may share their noise */
+    double dp_p_wrap;           /* chance a coordinate wraps mod 2^32 */
 } agg_config;
 
 extern const fr_config_table agg_config_table;

@@ -92,6 +92,32 @@ static const fr_config_key keys[] = {
     FR_CFG_INT_(C, secagg_phase_timeout_ms, "10000", 100, 3600000,
                 "time each key-exchange or unmasking phase waits for "
                 "answers"),
+    FR_CFG_DOUBLE_(C, dp_epsilon_budget, "0", 0.0, 1000.0,
+                   "member-level differential privacy: total epsilon the "
+                   "privacy ledger allows; 0 turns DP off (then there is no "
+                   "DP guarantee for what the model reveals)"),
+    FR_CFG_DOUBLE_(C, dp_delta, "1e-6", 1e-15, 0.1,
+                   "delta of the (epsilon, delta) guarantee; at most "
+                   "1/(10 * members)"),
+    FR_CFG_DOUBLE_(C, dp_clip, "0.1", 1e-9, 1e6,
+                   "L2 bound on one member's contribution to a store's "
+                   "update (the sensitivity)"),
+    FR_CFG_DOUBLE_(C, dp_noise_multiplier, "1.0", 0.01, 1e4,
+                   "central noise std-dev in units of dp_clip"),
+    FR_CFG_INT_(C, dp_members, "0", 0, 100000000000LL,
+                "public estimate of the members of all stores: the "
+                "denominator of the mean update and the signal bound "
+                "(required with DP)"),
+    FR_CFG_DOUBLE_(C, dp_sampling_rate, "1.0", 1e-6, 1.0,
+                   "probability that a member takes part in a round"),
+    FR_CFG_INT_(C, dp_max_dropouts, "1", 0, 65534,
+                "stores that may drop out of a round while its noise is "
+                "still the promised amount"),
+    FR_CFG_INT_(C, dp_colluders, "0", 0, 65534,
+                "stores that may share their noise with the aggregator"),
+    FR_CFG_DOUBLE_(C, dp_p_wrap, "2e-9", 1e-300, 0.01,
+                   "chance that a coordinate of the noised sum wraps "
+                   "modulo 2^32 (sets the scale)"),
 };
 const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
 
@@ -116,6 +142,17 @@ agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
     }
     if (c->fraction <= 0) {
         snprintf(errbuf, errlen, "fraction must be above 0");
+        return FR_EINVAL;
+    }
+    if (c->dp_epsilon_budget > 0 && !c->secagg) {
+        snprintf(errbuf, errlen, "dp_epsilon_budget needs secagg yes: the "
+                 "noise is split among the stores and only their sum may "
+                 "be seen");
+        return FR_EINVAL;
+    }
+    if (c->dp_epsilon_budget > 0 && c->dp_members < 1) {
+        snprintf(errbuf, errlen, "dp_epsilon_budget needs dp_members, a "
+                 "public estimate of the members of all stores");
         return FR_EINVAL;
     }
     return c->secagg ? secure_config_check(c, errbuf, errlen) : FR_OK;

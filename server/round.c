@@ -114,7 +114,7 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
     if (!a->selected || !a->answered)
         goto fail;
     if ((rc = registry_new(&a->reg, (size_t)cfg->max_stores)) ||
-        (rc = load_or_init(a)))
+        (rc = load_or_init(a)) || (rc = agg_dp_open(a)))
         goto fail;
     a->n_params = fr_model_n_params(a->model);
     a->scratch = malloc(a->n_params * sizeof(float));
@@ -149,6 +149,7 @@ aggregator_destroy(aggregator **ap)
         return;
     a = *ap;
     secure_end(a);
+    agg_dp_close(a);
     fr_agg_destroy(&a->acc);
     fr_model_destroy(&a->model);
     registry_destroy(&a->reg);
@@ -160,10 +161,14 @@ aggregator_destroy(aggregator **ap)
     *ap = NULL;
 }
 
+/* A run with a round target ends when it is reached or when the privacy
+ * budget cannot pay for another round; a daemon without one stays up to
+ * show its status. */
 int
 aggregator_done(const aggregator *a)
 {
-    return a->cfg->rounds > 0 && a->completed >= (uint64_t)a->cfg->rounds;
+    return a->cfg->rounds > 0 &&
+           (a->completed >= (uint64_t)a->cfg->rounds || a->dp_exhausted);
 }
 
 void
@@ -420,7 +425,7 @@ round_close(aggregator *a, int64_t now, const char *why)
     a->round_id++;
     if (!completed)
         (void)save_checkpoint(a); /* round ids are never reused */
-    a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
+    a->state = aggregator_done(a) || a->dp_exhausted ? ST_DONE : ST_IDLE;
     /* The round list and the completed count change together for readers
      * of the stats. */
     aggregator_publish(a, now);
@@ -453,6 +458,10 @@ round_encode_start(aggregator *a, const fr_secagg_setup *sa, uint8_t **buf,
     if (sa) {
         rs->has_secagg = 1;
         rs->secagg = *sa;
+    }
+    if (sa && a->dp_round) {
+        rs->has_dp = 1;
+        rs->dp = a->dp_setup;
     }
     return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
 }
@@ -513,7 +522,7 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
         return;
     }
     if (round_encode_start(a, NULL, &buf, &len)) {
-        fr_log_err(TAG, "cannot encode round %llu",
+        fr_log_err(TAG, "cannot encode round id %llu",
                    (unsigned long long)a->round_id);
         a->not_before_ms = now + a->cfg->retry_delay_ms;
         return;
@@ -788,6 +797,8 @@ state_name(const aggregator *a)
 {
     if (a->draining)
         return "stopping";
+    if (a->dp_exhausted && a->state != ST_COLLECTING)
+        return "budget_exhausted";
     switch (a->state) {
     case ST_COLLECTING: return "collecting";
     case ST_DONE: return "done";

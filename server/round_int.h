@@ -59,6 +59,12 @@ struct aggregator {
     int64_t phase_started_ms;
     agg_round_info *history; /* every completed round, in the checkpoint */
     size_t n_history, cap_history;
+    /* member-level DP (dp.c); ledger NULL when DP is off */
+    struct fr_dp_ledger *ledger;
+    fr_dp_setup dp_setup; /* of the round in progress, if dp_round */
+    int dp_round;         /* the round in progress runs DP */
+    int dp_exhausted;     /* the budget does not fit another round */
+    double dp_spent;      /* epsilon charged so far (incl. this round) */
 };
 
 
@@ -77,6 +83,17 @@ void round_phase_done(aggregator *a, agg_phase p, uint32_t dropped,
                       int64_t now);
 FR_NODISCARD fr_err round_encode_start(aggregator *a, const fr_secagg_setup *sa,
                                        uint8_t **buf, size_t *len);
+
+/* dp.c */
+FR_NODISCARD fr_err agg_dp_open(aggregator *a);
+void agg_dp_close(aggregator *a);
+/* Designs and charges the DP round for n participants; raises *min_inputs
+ * to the noise shares needed. 0 if the round must not run (logged; budget
+ * exhausted sets dp_exhausted). 1 when DP is off. */
+int agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs);
+/* Decodes the unmasked sum into a->scratch as the mean update. */
+FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum);
+int agg_dp_exhausted(const aggregator *a);
 
 /* secure.c */
 /* Starts a secure round with the n chosen stores (names in a->selected are

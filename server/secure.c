@@ -191,6 +191,17 @@ secure_start(aggregator *a, int64_t now)
     p.n_words = (uint32_t)a->n_params + 1;
     p.min_inputs = (uint32_t)c->min_stores > p.t ? (uint32_t)c->min_stores
                                                  : p.t;
+    /* With DP the stores send the DDG words instead, and the sum must hold
+     * at least the noise shares the noise was sized for. */
+    if (!agg_dp_plan(a, p.n, &p.min_inputs))
+        goto out;
+    if (a->dp_round)
+        p.n_words = (uint32_t)a->dp_setup.dim;
+    if (p.min_inputs > p.n) {
+        fr_log_err(TAG, "round id %llu: %u inputs needed of %u stores",
+                   (unsigned long long)a->round_id, p.min_inputs, p.n);
+        goto out;
+    }
     fr_sa_graph_seed(seed, p.graph_commit);
     if (fr_sa_server_new(&p, seed, (const uint8_t(*)[FR_SA_KEY_BYTES])ids,
                          &a->sa)) {
@@ -240,7 +251,9 @@ finish(aggregator *a, int64_t now)
     uint64_t weight = 0;
     fr_err rc = fr_sa_server_result(a->sa, &sum, &n_in, NULL);
 
-    if (!rc)
+    if (!rc && a->dp_round)
+        rc = agg_dp_decode(a, sum);
+    else if (!rc)
         rc = fr_quant_decode_mean(&a->quant, sum, a->n_params, a->scratch,
                                   &weight);
     if (rc) {
@@ -250,11 +263,18 @@ finish(aggregator *a, int64_t now)
         round_close(a, now, "secure sum not decodable");
         return;
     }
-    fr_log_info(TAG, "round id %llu: secure sum of %u stores decoded "
-                "(weight %llu, error bound %.3g per coordinate)",
-                (unsigned long long)a->round_id, n_in,
-                (unsigned long long)weight,
-                fr_quant_error_bound(&a->quant, n_in, weight));
+    if (a->dp_round)
+        fr_log_info(TAG, "round id %llu: noised sum of %u stores decoded "
+                    "(noise std-dev %.3g per coordinate of the sum)",
+                    (unsigned long long)a->round_id, n_in,
+                    sqrt((double)n_in * (double)a->dp_setup.sigma2_int) /
+                        a->dp_setup.scale);
+    else
+        fr_log_info(TAG, "round id %llu: secure sum of %u stores decoded "
+                    "(weight %llu, error bound %.3g per coordinate)",
+                    (unsigned long long)a->round_id, n_in,
+                    (unsigned long long)weight,
+                    fr_quant_error_bound(&a->quant, n_in, weight));
     a->mean_ready = 1;
     a->n_answered = n_in;
     a->q.examples = weight;

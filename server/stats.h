@@ -93,8 +93,8 @@ typedef struct agg_stats_view {
     int64_t started_unix_ms; /* process start */
     int64_t loop_unix_ms;    /* last pass of the main loop (liveness) */
     int paused;              /* an operator paused new rounds */
-    char state[16];          /* "starting", "idle", "collecting", "paused",
-                                "done", "stopping" */
+    char state[24];          /* "starting", "idle", "collecting", "paused",
+                                "done", "budget_exhausted", "stopping" */
     char phase[24];          /* agg_phase_names[] while collecting, else "" */
     int secagg;              /* secure aggregation on */
     uint64_t round_id;       /* current or next wire round id */

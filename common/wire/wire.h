@@ -66,12 +66,12 @@ typedef struct fr_secagg_setup {
 
 /* Member-level DP of a round (proto DpSetup). */
 #define FR_DP_MECH_DDG 1u
-#define FR_DP_MAX_DIM ((uint64_t)1 << 26)
+#define FR_DP_WIRE_MAX_DIM ((uint64_t)1 << 26)
 typedef struct fr_dp_setup {
     uint32_t mechanism;     /* FR_DP_MECH_DDG */
     double clip, q, scale;
     uint64_t sigma2_int;
-    uint64_t dim;           /* power of two, <= FR_DP_MAX_DIM */
+    uint64_t dim;           /* power of two, <= FR_DP_WIRE_MAX_DIM */
     uint64_t rotation_seed;
     uint32_t n_target, t_collude;
     double delta, epsilon_budget;

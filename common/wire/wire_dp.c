@@ -21,7 +21,7 @@ wire_dp_check(const fr_dp_setup *d)
         return "dp: scale out of range";
     if (d->sigma2_int < 1 || d->sigma2_int > ((uint64_t)1 << 52))
         return "dp: noise variance out of range";
-    if (d->dim < 2 || d->dim > FR_DP_MAX_DIM || (d->dim & (d->dim - 1)))
+    if (d->dim < 2 || d->dim > FR_DP_WIRE_MAX_DIM || (d->dim & (d->dim - 1)))
         return "dp: dimension must be a power of two up to 2^26";
     if (d->n_target < 1)
         return "dp: noise shares must be at least 1";

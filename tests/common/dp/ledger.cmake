@@ -1,0 +1,1 @@
+fr_add_test(test_ledger SOURCES test_ledger.c)
