@@ -36,13 +36,13 @@ train_job_destroy(train_job **jp)
 {
     if (!jp || !*jp)
         return;
-    fr_model_destroy(&(*jp)->global);
-    fr_model_destroy(&(*jp)->delta);
-    if ((*jp)->dp_sum) {
+    if ((*jp)->dp_sum) { /* sized by the global model: wipe it first */
         fr_crypto_wipe((*jp)->dp_sum,
                        fr_model_n_params((*jp)->global) * sizeof(double));
         free((*jp)->dp_sum);
     }
+    fr_model_destroy(&(*jp)->global);
+    fr_model_destroy(&(*jp)->delta);
     fr_crypto_wipe((*jp)->dp_key, sizeof (*jp)->dp_key);
     free((*jp)->dp_ids);
     free(*jp);

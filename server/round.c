@@ -429,7 +429,12 @@ round_close(aggregator *a, int64_t now, const char *why)
     /* The round list and the completed count change together for readers
      * of the stats. */
     aggregator_publish(a, now);
-    if (a->state == ST_DONE)
+    if (a->state == ST_DONE && a->dp_exhausted)
+        fr_log_ev(FR_LOG_NOTICE, TAG, "training_done",
+                  "training stopped: the privacy budget does not pay for "
+                  "another round (completed=%llu)",
+                  (unsigned long long)a->completed);
+    else if (a->state == ST_DONE)
         fr_log_ev(FR_LOG_NOTICE, TAG, "training_done",
                   "all %lld rounds completed", (long long)a->cfg->rounds);
 }
