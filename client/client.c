@@ -183,7 +183,10 @@ send_hello(client *c)
     fr_msg m = {.type = FR_MSG_HELLO, .round_id = c->last_round};
     const fr_dataset *d = store_data_dataset(cstate_data(c->cs));
 
-    m.u.hello.num_examples = fr_dataset_n_interactions(d);
+    /* A count of member data is a release of its own: a store under DP
+     * keeps it (the aggregator then schedules without it). */
+    m.u.hello.num_examples =
+        store_dp_active(c->dp) ? 0 : fr_dataset_n_interactions(d);
     m.u.hello.last_round = c->last_round;
     m.u.hello.busy = (uint32_t)c->busy;
     send_msg(c, &m);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "dp/accountant.h"
@@ -21,6 +22,7 @@ struct store_dp {
     char path[512];
     double budget, delta; /* policy; 0: the aggregator's */
     fr_dp_ledger *ledger; /* opened at the first DP round */
+    int had_ledger;       /* privacy.ledger existed at start */
 };
 
 fr_err
@@ -39,6 +41,7 @@ store_dp_new(store_dp **out, const char *dir, double budget, double delta)
     }
     d->budget = budget;
     d->delta = delta;
+    d->had_ledger = access(d->path, F_OK) == 0;
     *out = d;
     return FR_OK;
 }
@@ -141,6 +144,12 @@ store_dp_admit(store_dp *d, uint64_t round_id, const fr_dp_setup *s,
                  fr_strerror(rc));
     }
     return rc;
+}
+
+int
+store_dp_active(const store_dp *d)
+{
+    return d && (d->ledger || d->budget > 0 || d->had_ledger);
 }
 
 double
