@@ -213,6 +213,10 @@ test_rotation(void **state)
     snprintf(stolen, sizeof stolen, "%s/st-stolen", f.dir);
     setup_stores();
     write_config();
+    /* The stolen terminal is a copy of store05 with its old keys, taken
+     * while nothing writes to it (its store.conf names the original's key
+     * files, so the thief's client is pointed at the copies). */
+    run_ok("cp -a %s %s", st, stolen);
 
     for (int i = 0; i < NSTORES; i++) {
         char dir[128];
@@ -229,10 +233,6 @@ test_rotation(void **state)
     assert_non_null(strstr(line, "\"event\":\"round_completed\""));
     assert_non_null(strstr(line, "\"round\":2,"));
 
-    /* The stolen terminal is a copy of the store as it is now, old keys and
-     * all (its store.conf names the original's key files, so the thief's
-     * client is pointed at the copies). */
-    run_ok("cp -a %s %s", st, stolen);
 
     /* 1-2: new keys, a second line for store05, reload. */
     run_ok(FR_BIN_DIR "/fedrec-keygen --name store05 --dir %s/newkeys "
