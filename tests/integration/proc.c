@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,4 +172,46 @@ proc_free_port(void)
     if (fd >= 0)
         close(fd);
     return port;
+}
+
+int
+proc_runf(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= sizeof cmd ? -1 : proc_run(cmd);
+}
+
+int
+proc_make_stores(const char *bin, const char *dir, int n, int items,
+                 int members, int seed, const char *endpoint)
+{
+    if (proc_runf("%s/fedrec-keygen --name aggregator --dir %s/keys "
+                  ">/dev/null 2>&1", bin, dir) ||
+        proc_runf("%s/fedrec-datagen --stores %d --seed %d --members %d "
+                  "--items %d --out %s/data >/dev/null",
+                  bin, n, seed, members, items, dir))
+        return -1;
+    for (int i = 1; i <= n; i++)
+        if (proc_runf("set -e; B=%s; S=%s/st-store%02d;"
+                      "$B/fedrec-client init --store $S --name store%02d "
+                      "--n_items %d --connect %s "
+                      "--server_key %s/keys/aggregator.pub "
+                      ">>%s/allowlist 2>/dev/null;"
+                      "$B/fedrec-client import --store $S "
+                      "%s/data/store-%02d.csv >/dev/null;"
+                      "awk -F, 'NR > 1 && !seen[$1]++ "
+                      "{ print $1 \",training,grant\" }' "
+                      "%s/data/store-%02d.csv > %s/consent-%d.csv;"
+                      "$B/fedrec-client consent import --store $S "
+                      "%s/consent-%d.csv >/dev/null",
+                      bin, dir, i, i, items, endpoint, dir, dir, dir, i, dir,
+                      i, dir, i, dir, i))
+            return -1;
+    return 0;
 }

@@ -45,4 +45,15 @@ int proc_find_line(const char *path, const char *needle, int n, char *out,
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int proc_free_port(void);
 
+/* proc_run of a formatted command line (at most 4 KiB). */
+int proc_runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Makes the aggregator's keys (dir/keys/aggregator.*) and n protected
+ * stores dir/st-store01.. (fedrec-client init, import of generated data
+ * of `members` members each from seed, every member consenting to
+ * training), appending their lines to dir/allowlist. bin is the
+ * directory of the binaries. Returns 0 on success. */
+int proc_make_stores(const char *bin, const char *dir, int n, int items,
+                     int members, int seed, const char *endpoint);
+
 #endif

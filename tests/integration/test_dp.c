@@ -49,45 +49,6 @@ static char client_log[NSTORES][128];
 static pid_t agg, client[NSTORES];
 
 static void
-run_ok(const char *fmt, ...) FR_PRINTF(1, 2);
-
-static void
-run_ok(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(proc_run(cmd), 0);
-}
-
-static void
-setup_stores(void)
-{
-    run_ok(FR_BIN_DIR "/fedrec-keygen --name aggregator --dir %s/keys "
-                      ">/dev/null 2>&1",
-           dir);
-    run_ok(FR_BIN_DIR "/fedrec-datagen --stores %d --seed 31 --members 100 "
-                      "--items %d --out %s/data >/dev/null",
-           NSTORES, ITEMS, dir);
-    for (int i = 1; i <= NSTORES; i++)
-        run_ok("set -e; B=" FR_BIN_DIR "; S=%s/st-store0%d;"
-               "$B/fedrec-client init --store $S --name store0%d --n_items %d "
-               "--connect %s --server_key %s/keys/aggregator.pub "
-               ">>%s/allowlist 2>/dev/null;"
-               "$B/fedrec-client import --store $S %s/data/store-0%d.csv "
-               ">/dev/null;"
-               "awk -F, 'NR > 1 && !seen[$1]++ { print $1 \",training,grant\" }'"
-               " %s/data/store-0%d.csv > %s/consent-%d.csv;"
-               "$B/fedrec-client consent import --store $S %s/consent-%d.csv "
-               ">/dev/null",
-               dir, i, i, ITEMS, endpoint, dir, dir, dir, i, dir, i, dir, i,
-               dir, i);
-}
-
-static void
 write_config(void)
 {
     FILE *c = fopen(conf, "w");
@@ -199,7 +160,8 @@ test_dp(void **state)
     for (int i = 0; i < NSTORES; i++)
         snprintf(client_log[i], sizeof client_log[i], "%s/client%d.log", dir,
                  i + 1);
-    setup_stores();
+    assert_int_equal(proc_make_stores(FR_BIN_DIR, dir, NSTORES, ITEMS, 100, 31,
+                                      endpoint), 0);
     write_config();
     want = affordable_rounds(NSTORES, BUDGET, rdp);
     want5 = affordable_rounds(NSTORES, STORE5_BUDGET, rdp);

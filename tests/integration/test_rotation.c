@@ -49,45 +49,6 @@ typedef struct fed {
 static fed f; /* file scope so the teardown can stop what a failure left */
 
 static void
-run_ok(const char *fmt, ...) FR_PRINTF(1, 2);
-
-static void
-run_ok(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(proc_run(cmd), 0);
-}
-
-static void
-setup_stores(void)
-{
-    run_ok(FR_BIN_DIR "/fedrec-keygen --name aggregator --dir %s/keys "
-                      ">/dev/null 2>&1",
-           f.dir);
-    run_ok(FR_BIN_DIR "/fedrec-datagen --stores %d --seed 21 --members 120 "
-                      "--items %d --out %s/data >/dev/null",
-           NSTORES, ITEMS, f.dir);
-    for (int i = 1; i <= NSTORES; i++)
-        run_ok("set -e; B=" FR_BIN_DIR "; S=%s/st-store0%d;"
-               "$B/fedrec-client init --store $S --name store0%d --n_items %d "
-               "--connect %s --server_key %s/keys/aggregator.pub "
-               ">>%s/allowlist 2>/dev/null;"
-               "$B/fedrec-client import --store $S %s/data/store-0%d.csv "
-               ">/dev/null;"
-               "awk -F, 'NR > 1 && !seen[$1]++ { print $1 \",training,grant\" }'"
-               " %s/data/store-0%d.csv > %s/consent-%d.csv;"
-               "$B/fedrec-client consent import --store $S %s/consent-%d.csv "
-               ">/dev/null",
-               f.dir, i, i, ITEMS, f.endpoint, f.dir, f.dir, f.dir, i, f.dir,
-               i, f.dir, i, f.dir, i);
-}
-
-static void
 write_config(void)
 {
     FILE *c = fopen(f.conf, "w");
@@ -211,12 +172,13 @@ test_rotation(void **state)
                  f.dir, i + 1);
     snprintf(st, sizeof st, "%s/st-store0%d", f.dir, ROTATED + 1);
     snprintf(stolen, sizeof stolen, "%s/st-stolen", f.dir);
-    setup_stores();
+    assert_int_equal(proc_make_stores(FR_BIN_DIR, f.dir, NSTORES, ITEMS, 120, 21,
+                                      f.endpoint), 0);
     write_config();
     /* The stolen terminal is a copy of store05 with its old keys, taken
      * while nothing writes to it (its store.conf names the original's key
      * files, so the thief's client is pointed at the copies). */
-    run_ok("cp -a %s %s", st, stolen);
+    assert_int_equal(proc_runf("cp -a %s %s", st, stolen), 0);
 
     for (int i = 0; i < NSTORES; i++) {
         char dir[128];
@@ -235,9 +197,10 @@ test_rotation(void **state)
 
 
     /* 1-2: new keys, a second line for store05, reload. */
-    run_ok(FR_BIN_DIR "/fedrec-keygen --name store05 --dir %s/newkeys "
-                      ">>%s/allowlist 2>/dev/null",
-           f.dir, f.dir);
+    assert_int_equal(proc_runf(FR_BIN_DIR "/fedrec-keygen --name store05 "
+                               "--dir %s/newkeys >>%s/allowlist 2>/dev/null",
+                               f.dir, f.dir),
+                     0);
     assert_int_equal(kill(f.agg, SIGHUP), 0);
     assert_true(proc_wait_for(f.agg_log, "allow-list reloaded", 1, 10000));
 
@@ -255,9 +218,12 @@ test_rotation(void **state)
         if (strstr(line, " 4/"))
             break;
     }
-    run_ok("cp %s/newkeys/store05.key %s/newkeys/store05.pub "
-           "%s/newkeys/store05.sign.key %s/newkeys/store05.sign.pub %s/keys/",
-           f.dir, f.dir, f.dir, f.dir, st);
+    assert_int_equal(proc_runf("cp %s/newkeys/store05.key "
+                               "%s/newkeys/store05.pub "
+                               "%s/newkeys/store05.sign.key "
+                               "%s/newkeys/store05.sign.pub %s/keys/",
+                               f.dir, f.dir, f.dir, f.dir, st),
+                     0);
     f.client[ROTATED] = start_client(st, NULL, f.client_log[ROTATED]);
 
     /* store05 takes part again, with its new key. */
