@@ -74,7 +74,8 @@ open_ledger(store_dp *d, const fr_dp_setup *s, char *why, size_t cap)
             eps = NAN;
         fr_log_ev(FR_LOG_NOTICE, TAG, "dp_ledger",
                   "privacy ledger %s: epsilon_spent=%.6f of budget=%g at "
-                  "delta=%g", d->path, eps, fr_dp_ledger_budget(d->ledger),
+                  "delta=%g",
+                  d->path, eps, fr_dp_ledger_budget(d->ledger),
                   fr_dp_ledger_delta(d->ledger));
     }
     return rc;
@@ -92,17 +93,20 @@ store_dp_admit(store_dp *d, uint64_t round_id, const fr_dp_setup *s,
     fr_err rc;
 
     if (s->dim != fr_dp_pad_dim(n_params) || sa->n_words != s->dim) {
-        snprintf(why, cap, "DP vector of %llu words announced for a model "
-                 "of %llu parameters", (unsigned long long)s->dim,
-                 (unsigned long long)n_params);
+        snprintf(why, cap,
+                 "DP vector of %llu words announced for a model "
+                 "of %llu parameters",
+                 (unsigned long long)s->dim, (unsigned long long)n_params);
         return FR_EINVAL;
     }
     /* The sum must hold at least n_target honest noise shares: at least
      * n_target + t_collude inputs, which every store checks in SecAgg. */
     if (s->n_target > sa->n ||
         (uint64_t)s->n_target + s->t_collude > sa->min_inputs) {
-        snprintf(why, cap, "noise sized for %u shares but a sum of only %u "
-                 "inputs may be unmasked", s->n_target, sa->min_inputs);
+        snprintf(why, cap,
+                 "noise sized for %u shares but a sum of only %u "
+                 "inputs may be unmasked",
+                 s->n_target, sa->min_inputs);
         return FR_EINVAL;
     }
     if ((rc = open_ledger(d, s, why, cap)))
@@ -133,12 +137,15 @@ store_dp_admit(store_dp *d, uint64_t round_id, const fr_dp_setup *s,
         double eps = 0;
         if (fr_dp_ledger_epsilon(d->ledger, rdp, &eps))
             eps = NAN;
-        snprintf(why, cap, "DP budget exhausted: this round would bring "
-                 "epsilon to %.4f, over this store's budget of %g", eps,
-                 fr_dp_ledger_budget(d->ledger));
+        snprintf(why, cap,
+                 "DP budget exhausted: this round would bring "
+                 "epsilon to %.4f, over this store's budget of %g",
+                 eps, fr_dp_ledger_budget(d->ledger));
     } else if (rc == FR_EINVAL) {
-        snprintf(why, cap, "round id %llu was charged with other "
-                 "parameters", (unsigned long long)round_id);
+        snprintf(why, cap,
+                 "round id %llu was charged with other "
+                 "parameters",
+                 (unsigned long long)round_id);
     } else if (rc) {
         snprintf(why, cap, "the privacy ledger cannot be written: %s",
                  fr_strerror(rc));
@@ -166,7 +173,8 @@ store_dp_commit(store_dp *d, uint64_t round_id)
 {
     if (d->ledger)
         if (fr_dp_ledger_commit(d->ledger, round_id))
-            fr_log_warn(TAG, "round id %llu: cannot mark the ledger record "
+            fr_log_warn(TAG,
+                        "round id %llu: cannot mark the ledger record "
                         "committed (it stays charged)",
                         (unsigned long long)round_id);
 }

@@ -30,8 +30,8 @@ typedef struct store_dp store_dp;
 /* dir: where privacy.ledger lives. budget, delta: the store's policy; 0
  * takes the aggregator's values at the first DP round (they are then fixed
  * in the ledger: a budget can be lowered, never raised). */
-FR_NODISCARD fr_err store_dp_new(store_dp **out, const char *dir,
-                                 double budget, double delta);
+FR_NODISCARD fr_err store_dp_new(store_dp **out, const char *dir, double budget,
+                                 double delta);
 void store_dp_destroy(store_dp **dp);
 
 /* Checks and charges a DP round. FR_OK: charged (or already charged for
@@ -39,8 +39,8 @@ void store_dp_destroy(store_dp **dp);
  * is exhausted. Other errors: refused. why gets a one-line reason. */
 FR_NODISCARD fr_err store_dp_admit(store_dp *dp, uint64_t round_id,
                                    const fr_dp_setup *s,
-                                   const fr_secagg_setup *sa,
-                                   uint64_t n_params, char *why, size_t cap);
+                                   const fr_secagg_setup *sa, uint64_t n_params,
+                                   char *why, size_t cap);
 
 /* Non-zero once the store is under DP: a budget is configured, or it has a
  * privacy ledger. Such a store releases no counts of its member data. */

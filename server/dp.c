@@ -59,8 +59,8 @@ agg_dp_open(aggregator *a)
         agg_stats_set_dp(a->stats, 1, eps, c->dp_epsilon_budget, c->dp_delta);
     fr_log_ev(FR_LOG_NOTICE, TAG, "dp_on",
               "member-level DP on: epsilon_spent=%.6f of budget=%g at "
-              "delta=%g over rounds=%zu (ledger %s)", eps,
-              c->dp_epsilon_budget, c->dp_delta,
+              "delta=%g over rounds=%zu (ledger %s)",
+              eps, c->dp_epsilon_budget, c->dp_delta,
               fr_dp_ledger_rounds(a->ledger), path);
     return FR_OK;
 }
@@ -153,9 +153,10 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
         return 0;
     }
     if (rc) {
-        fr_log_err(TAG, "round id %llu: the privacy ledger refused the "
-                   "charge: %s", (unsigned long long)a->round_id,
-                   fr_strerror(rc));
+        fr_log_err(TAG,
+                   "round id %llu: the privacy ledger refused the "
+                   "charge: %s",
+                   (unsigned long long)a->round_id, fr_strerror(rc));
         return 0;
     }
     a->dp_spent = eps;
@@ -167,8 +168,9 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
     fr_log_ev(FR_LOG_INFO, TAG, "dp_round",
               "round id %llu charged: epsilon_after=%.6f stores=%u "
               "n_target=%u dim=%llu scale=%.6g sigma2_int=%llu "
-              "inflation=%.3g%%", (unsigned long long)a->round_id, eps, n,
-              d.n_target, (unsigned long long)d.dim, d.scale,
+              "inflation=%.3g%%",
+              (unsigned long long)a->round_id, eps, n, d.n_target,
+              (unsigned long long)d.dim, d.scale,
               (unsigned long long)d.sigma2_int, 100 * d.inflation);
     return 1;
 }
@@ -195,7 +197,8 @@ agg_dp_decode(aggregator *a, const uint32_t *sum)
     free(x);
     if (!rc)
         if (fr_dp_ledger_commit(a->ledger, a->round_id))
-            fr_log_warn(TAG, "round id %llu: cannot mark the ledger record "
+            fr_log_warn(TAG,
+                        "round id %llu: cannot mark the ledger record "
                         "committed (it stays charged)",
                         (unsigned long long)a->round_id);
     return rc;

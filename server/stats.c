@@ -13,14 +13,14 @@ const double agg_hist_bounds[AGG_HIST_BOUNDS] = {
     0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 
 const char *const agg_phase_names[AGG_PHASE_N] = {
-    "collect", "advertise_keys", "share_keys", "masked_input", "consistency",
-    "unmasking"};
+    "collect",      "advertise_keys", "share_keys",
+    "masked_input", "consistency",    "unmasking"};
 
 const char *const agg_outcome_names[AGG_ROUND_N] = {"completed", "abandoned"};
 
 const char *const agg_reject_names[AGG_REJECT_N] = {
-    "unknown_key", "revoked", "malformed", "oversized", "replayed",
-    "unexpected"};
+    "unknown_key", "revoked",  "malformed",
+    "oversized",   "replayed", "unexpected"};
 
 struct agg_stats {
     pthread_mutex_t lock;
@@ -238,8 +238,8 @@ agg_stats_set_stores(agg_stats *s, const agg_store_info *v, size_t n)
 }
 
 void
-agg_stats_set_dp(agg_stats *s, int enabled, double eps_spent,
-                 double eps_budget, double delta)
+agg_stats_set_dp(agg_stats *s, int enabled, double eps_spent, double eps_budget,
+                 double delta)
 {
     pthread_mutex_lock(&s->lock);
     s->v.dp_enabled = enabled;

@@ -80,8 +80,8 @@ typedef struct agg_round_info {
 
 typedef struct agg_store_info {
     char name[64];
-    int connected;          /* heard from within heartbeat_timeout_ms */
-    int selected;           /* in the round in progress */
+    int connected; /* heard from within heartbeat_timeout_ms */
+    int selected;  /* in the round in progress */
     int64_t last_seen_unix_ms;
     uint64_t rounds_joined; /* rounds whose update (or masked input) counted */
     uint64_t examples;      /* as last reported */

@@ -17,9 +17,9 @@
 
 #include "../base/util.h"
 
-#define LEDGER_MAGIC "fedrec-dp-ledger 1"
+#define LEDGER_MAGIC     "fedrec-dp-ledger 1"
 #define LEDGER_MAX_BYTES ((size_t)256 << 20)
-#define LINE_MAX_CHARS (64 + FR_DP_MAX_ORDERS * 26 + 128)
+#define LINE_MAX_CHARS   (64 + FR_DP_MAX_ORDERS * 26 + 128)
 
 typedef struct record {
     uint64_t round_id;
@@ -143,11 +143,13 @@ parse_header(fr_dp_ledger *l, char *line, double delta, double budget,
     char *end;
 
     if (strncmp(line, LEDGER_MAGIC, strlen(LEDGER_MAGIC)) != 0 ||
-        sscanf(p, " delta=%lf budget=%lf orders=%lu", &file_delta,
-               &file_budget, &n) != 3 ||
+        sscanf(p, " delta=%lf budget=%lf orders=%lu", &file_delta, &file_budget,
+               &n) != 3 ||
         n != l->orders.n) {
-        snprintf(err, errlen, "the header is not a ledger header for %zu "
-                 "orders", l->orders.n);
+        snprintf(err, errlen,
+                 "the header is not a ledger header for %zu "
+                 "orders",
+                 l->orders.n);
         return FR_EPROTO;
     }
     p = strstr(p, "orders=");
@@ -163,12 +165,15 @@ parse_header(fr_dp_ledger *l, char *line, double delta, double budget,
             return FR_EINVAL;
         }
     if (file_delta != delta) {
-        snprintf(err, errlen, "the ledger was created with delta %.3g, the "
-                 "configuration says %.3g", file_delta, delta);
+        snprintf(err, errlen,
+                 "the ledger was created with delta %.3g, the "
+                 "configuration says %.3g",
+                 file_delta, delta);
         return FR_EINVAL;
     }
     if (budget > file_budget) {
-        snprintf(err, errlen, "the ledger was created with an epsilon "
+        snprintf(err, errlen,
+                 "the ledger was created with an epsilon "
                  "budget of %.6g; raising it to %.6g is not allowed (start "
                  "a new ledger, on new members, by an explicit decision)",
                  file_budget, budget);
@@ -226,8 +231,8 @@ bad:
 }
 
 static fr_err
-load(fr_dp_ledger *l, const char *path, double delta, double budget,
-     char *err, size_t errlen)
+load(fr_dp_ledger *l, const char *path, double delta, double budget, char *err,
+     size_t errlen)
 {
     uint8_t *buf = NULL;
     size_t len = 0, pos = 0, lineno = 0, good_end = 0;
@@ -343,8 +348,8 @@ fr_dp_ledger_epsilon(const fr_dp_ledger *l, const double *rdp_round,
 }
 
 fr_err
-fr_dp_ledger_reserve(fr_dp_ledger *l, uint64_t round_id,
-                     const uint8_t hash[32], const double *rdp_round)
+fr_dp_ledger_reserve(fr_dp_ledger *l, uint64_t round_id, const uint8_t hash[32],
+                     const double *rdp_round)
 {
     const record *r = find(l, round_id);
     char *line, hex[65];

@@ -43,9 +43,9 @@ typedef struct fr_dp_ledger fr_dp_ledger;
 /* Opens or creates the ledger at path (0600). err gets the reason of any
  * failure (damaged line, policy mismatch). */
 FR_NODISCARD fr_err fr_dp_ledger_open(fr_dp_ledger **out, const char *path,
-                                      const fr_dp_orders *orders,
-                                      double delta, double eps_budget,
-                                      char *err, size_t errlen);
+                                      const fr_dp_orders *orders, double delta,
+                                      double eps_budget, char *err,
+                                      size_t errlen);
 void fr_dp_ledger_close(fr_dp_ledger **lp);
 
 /* Epsilon (at the ledger's delta) of everything charged, plus rdp_round if
@@ -73,7 +73,6 @@ int fr_dp_ledger_has(const fr_dp_ledger *l, uint64_t round_id);
 
 /* The hash a ledger record carries: BLAKE2b-256 over the round id and
  * every field of the round's public DP parameters. */
-void fr_dp_round_hash(const fr_dp_setup *d, uint64_t round_id,
-                      uint8_t out[32]);
+void fr_dp_round_hash(const fr_dp_setup *d, uint64_t round_id, uint8_t out[32]);
 
 #endif

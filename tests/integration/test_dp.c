@@ -35,14 +35,14 @@
 #include "dp/ledger.h"
 #include "proc.h"
 
-#define ITEMS 300
-#define NSTORES 5
-#define MEMBERS 600     /* dp_members: public estimate */
-#define BUDGET 3.0      /* the aggregator's */
+#define ITEMS         300
+#define NSTORES       5
+#define MEMBERS       600 /* dp_members: public estimate */
+#define BUDGET        3.0 /* the aggregator's */
 #define STORE5_BUDGET 2.2
-#define DELTA 1e-5
-#define CLIP 0.5
-#define NOISE 3.0
+#define DELTA         1e-5
+#define CLIP          0.5
+#define NOISE         3.0
 
 static char dir[64], endpoint[64], conf[128], agg_log[128];
 static char client_log[NSTORES][128];
@@ -74,10 +74,14 @@ write_config(void)
 static int
 affordable_rounds(uint32_t n, double budget, double *rdp_round)
 {
-    fr_dp_design_in in = {.clip = CLIP, .noise_multiplier = NOISE,
-                          .n_invited = n, .t_drop = 1, .t_collude = 0,
+    fr_dp_design_in in = {.clip = CLIP,
+                          .noise_multiplier = NOISE,
+                          .n_invited = n,
+                          .t_drop = 1,
+                          .t_collude = 0,
                           .model_params = (uint64_t)ITEMS * 8 + ITEMS,
-                          .signal_l2 = MEMBERS * CLIP, .p_wrap = 2e-9,
+                          .signal_l2 = MEMBERS * CLIP,
+                          .p_wrap = 2e-9,
                           .q = 1.0};
     fr_dp_design d;
     fr_dp_orders o;
@@ -133,8 +137,9 @@ ledger_epsilon(const char *path, double budget_at_most, size_t *rounds)
     fr_dp_orders_ddg(&o);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, DELTA, budget_at_most,
-                                       err, sizeof err), FR_OK);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, DELTA, budget_at_most, err, sizeof err),
+        FR_OK);
     assert_int_equal(fr_dp_ledger_epsilon(l, NULL, &eps), FR_OK);
     *rounds = fr_dp_ledger_rounds(l);
     fr_dp_ledger_close(&l);
@@ -153,15 +158,15 @@ test_dp(void **state)
 
     snprintf(dir, sizeof dir, "/tmp/fr-dp-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d",
-             proc_free_port());
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", proc_free_port());
     snprintf(conf, sizeof conf, "%s/aggregator.conf", dir);
     snprintf(agg_log, sizeof agg_log, "%s/aggregator.log", dir);
     for (int i = 0; i < NSTORES; i++)
         snprintf(client_log[i], sizeof client_log[i], "%s/client%d.log", dir,
                  i + 1);
-    assert_int_equal(proc_make_stores(FR_BIN_DIR, dir, NSTORES, ITEMS, 100, 31,
-                                      endpoint), 0);
+    assert_int_equal(
+        proc_make_stores(FR_BIN_DIR, dir, NSTORES, ITEMS, 100, 31, endpoint),
+        0);
     write_config();
     want = affordable_rounds(NSTORES, BUDGET, rdp);
     want5 = affordable_rounds(NSTORES, STORE5_BUDGET, rdp);
@@ -174,10 +179,10 @@ test_dp(void **state)
         snprintf(store, sizeof store, "--store=%s/st-store0%d", dir, i + 1);
         snprintf(budget, sizeof budget, "--dp_epsilon_budget=%g",
                  i == NSTORES - 1 ? STORE5_BUDGET : 0.0);
-        client[i] = proc_start((char *[]){FR_BIN_DIR "/fedrec-client", "run",
-                                          store, "--heartbeat_ms=200", budget,
-                                          NULL},
-                               client_log[i]);
+        client[i] =
+            proc_start((char *[]){FR_BIN_DIR "/fedrec-client", "run", store,
+                                  "--heartbeat_ms=200", budget, NULL},
+                       client_log[i]);
     }
     agg = start_aggregator(agg_log);
 
@@ -185,8 +190,9 @@ test_dp(void **state)
      * so the answer is not racing the end of training. */
     assert_true(proc_wait_for(agg_log, "round 1 completed", 1, 60000));
     snprintf(cmd, sizeof cmd,
-             FR_BIN_DIR "/fedrec-ctl --config %s pause >/dev/null && "
-             FR_BIN_DIR "/fedrec-ctl --config %s --json status > %s/st.json",
+             FR_BIN_DIR
+             "/fedrec-ctl --config %s pause >/dev/null && " FR_BIN_DIR
+             "/fedrec-ctl --config %s --json status > %s/st.json",
              conf, conf, dir);
     assert_int_equal(proc_run(cmd), 0);
     snprintf(p, sizeof p, "%s/st.json", dir);
@@ -217,8 +223,8 @@ test_dp(void **state)
 
     /* store05 stopped at its own budget and said why; the rounds after it
      * ran with four stores. */
-    assert_true(proc_wait_for(client_log[NSTORES - 1], "DP budget exhausted",
-                              1, 10000));
+    assert_true(proc_wait_for(client_log[NSTORES - 1], "DP budget exhausted", 1,
+                              10000));
     snprintf(line, sizeof line, "round %d completed", want);
     assert_true(proc_find_line(agg_log, line, 1, line, sizeof line));
     assert_non_null(strstr(line, " 4/"));

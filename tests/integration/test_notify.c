@@ -92,15 +92,17 @@ test_notify(void **state)
     snprintf(log, sizeof log, "%s/aggregator.log", dir);
     snprintf(cmd, sizeof cmd,
              FR_BIN_DIR "/fedrec-keygen --name aggregator --dir %s/keys "
-             ">/dev/null 2>&1 && " FR_BIN_DIR "/fedrec-keygen --name s1 "
-             "--dir %s/keys > %s/allowlist 2>/dev/null",
+                        ">/dev/null 2>&1 && " FR_BIN_DIR
+                        "/fedrec-keygen --name s1 "
+                        "--dir %s/keys > %s/allowlist 2>/dev/null",
              dir, dir, dir);
     assert_int_equal(proc_run(cmd), 0);
     c = fopen(conf, "w");
     assert_non_null(c);
-    fprintf(c, "listen tcp://127.0.0.1:%d\nkey_file %s/keys/aggregator.key\n"
-               "allowlist %s/allowlist\nstate_dir %s/agg\n"
-               "http_listen 127.0.0.1:0\nmin_stores 4\n",
+    fprintf(c,
+            "listen tcp://127.0.0.1:%d\nkey_file %s/keys/aggregator.key\n"
+            "allowlist %s/allowlist\nstate_dir %s/agg\n"
+            "http_listen 127.0.0.1:0\nmin_stores 4\n",
             proc_free_port(), dir, dir, dir);
     fclose(c);
 
@@ -112,9 +114,9 @@ test_notify(void **state)
     /* What systemd sets for a Type=notify unit with WatchdogSec=0.4s. */
     setenv("NOTIFY_SOCKET", sock_path, 1);
     setenv("WATCHDOG_USEC", "400000", 1);
-    agg = proc_start((char *[]){FR_BIN_DIR "/fedrec-aggregator", "--config",
-                                conf, NULL},
-                     log);
+    agg = proc_start(
+        (char *[]){FR_BIN_DIR "/fedrec-aggregator", "--config", conf, NULL},
+        log);
     unsetenv("NOTIFY_SOCKET");
     unsetenv("WATCHDOG_USEC");
     assert_true(agg > 0);

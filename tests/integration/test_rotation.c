@@ -33,7 +33,7 @@
 #include "crypto/crypto.h"
 #include "proc.h"
 
-#define ITEMS 300
+#define ITEMS   300
 #define NSTORES 5
 #define ROTATED 4 /* store05 */
 
@@ -73,8 +73,9 @@ static pid_t
 start_client(const char *store_dir, const char *keys_dir, const char *log)
 {
     char store[160], key[256], sign[256];
-    char *argv[] = {FR_BIN_DIR "/fedrec-client", "run", store,
-                    "--heartbeat_ms=200", keys_dir ? key : NULL, sign, NULL};
+    char *argv[] = {
+        FR_BIN_DIR "/fedrec-client", "run", store, "--heartbeat_ms=200",
+        keys_dir ? key : NULL,       sign,  NULL};
 
     snprintf(store, sizeof store, "--store=%s", store_dir);
     if (keys_dir) {
@@ -172,8 +173,9 @@ test_rotation(void **state)
                  f.dir, i + 1);
     snprintf(st, sizeof st, "%s/st-store0%d", f.dir, ROTATED + 1);
     snprintf(stolen, sizeof stolen, "%s/st-stolen", f.dir);
-    assert_int_equal(proc_make_stores(FR_BIN_DIR, f.dir, NSTORES, ITEMS, 120, 21,
-                                      f.endpoint), 0);
+    assert_int_equal(proc_make_stores(FR_BIN_DIR, f.dir, NSTORES, ITEMS, 120,
+                                      21, f.endpoint),
+                     0);
     write_config();
     /* The stolen terminal is a copy of store05 with its old keys, taken
      * while nothing writes to it (its store.conf names the original's key
@@ -185,9 +187,9 @@ test_rotation(void **state)
         snprintf(dir, sizeof dir, "%s/st-store0%d", f.dir, i + 1);
         f.client[i] = start_client(dir, NULL, f.client_log[i]);
     }
-    f.agg = proc_start((char *[]){FR_BIN_DIR "/fedrec-aggregator", "--config",
-                                  f.conf, NULL},
-                       f.agg_log);
+    f.agg = proc_start(
+        (char *[]){FR_BIN_DIR "/fedrec-aggregator", "--config", f.conf, NULL},
+        f.agg_log);
     wait_round(2, line, sizeof line);
     assert_non_null(strstr(line, "5/5 stores"));
     /* JSON log lines by default, with the round's fields */
@@ -195,9 +197,9 @@ test_rotation(void **state)
     assert_non_null(strstr(line, "\"event\":\"round_completed\""));
     assert_non_null(strstr(line, "\"round\":2,"));
 
-
     /* 1-2: new keys, a second line for store05, reload. */
-    assert_int_equal(proc_runf(FR_BIN_DIR "/fedrec-keygen --name store05 "
+    assert_int_equal(proc_runf(FR_BIN_DIR
+                               "/fedrec-keygen --name store05 "
                                "--dir %s/newkeys >>%s/allowlist 2>/dev/null",
                                f.dir, f.dir),
                      0);

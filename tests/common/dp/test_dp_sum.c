@@ -23,21 +23,27 @@
 
 #define PARAMS 40000u
 #define STORES 6u
-#define CLIP 0.2
-#define Z 1.5
+#define CLIP   0.2
+#define Z      1.5
 
 /* Runs one round with `survivors` of the STORES invited ones and checks
  * the noise of the decoded sum. */
 static void
 check_round(uint32_t survivors)
 {
-    fr_dp_design_in in = {.clip = CLIP, .noise_multiplier = Z,
-                          .n_invited = STORES, .t_drop = 1, .t_collude = 0,
-                          .model_params = PARAMS, .signal_l2 = 2000 * CLIP,
-                          .p_wrap = 2e-9, .q = 1.0};
+    fr_dp_design_in in = {.clip = CLIP,
+                          .noise_multiplier = Z,
+                          .n_invited = STORES,
+                          .t_drop = 1,
+                          .t_collude = 0,
+                          .model_params = PARAMS,
+                          .signal_l2 = 2000 * CLIP,
+                          .p_wrap = 2e-9,
+                          .q = 1.0};
     fr_dp_design d;
     fr_ddg_params p;
-    double *x = malloc(PARAMS * sizeof *x), *truth = calloc(PARAMS, sizeof *truth);
+    double *x = malloc(PARAMS * sizeof *x),
+           *truth = calloc(PARAMS, sizeof *truth);
     double *got = malloc(PARAMS * sizeof *got);
     uint32_t *sum, *words;
     fr_dp_rng *data_rng = NULL;
@@ -49,8 +55,11 @@ check_round(uint32_t survivors)
     assert_non_null(got);
     assert_int_equal(fr_dp_design_round(&in, &d, err, sizeof err), FR_OK);
     assert_int_equal(d.n_target, STORES - 1);
-    p = (fr_ddg_params){.n = PARAMS, .dim = d.dim, .scale = d.scale,
-                        .sigma2_int = d.sigma2_int, .rotation_seed = 77};
+    p = (fr_ddg_params){.n = PARAMS,
+                        .dim = d.dim,
+                        .scale = d.scale,
+                        .sigma2_int = d.sigma2_int,
+                        .rotation_seed = 77};
     sum = calloc(d.dim, sizeof *sum);
     words = malloc(d.dim * sizeof *words);
     assert_non_null(sum);
@@ -86,9 +95,9 @@ check_round(uint32_t survivors)
     print_message("%u of %u stores: noise variance %.6g, expected %.6g, "
                   "promised at least %.6g\n",
                   survivors, STORES, var, want, promised);
-    assert_true(fabs(var / want - 1) <= 6 * sqrt(2.0 / PARAMS) +
-                                          survivors / 4.0 /
-                                              (d.scale * d.scale) / want);
+    assert_true(fabs(var / want - 1) <=
+                6 * sqrt(2.0 / PARAMS) +
+                    survivors / 4.0 / (d.scale * d.scale) / want);
     assert_true(fabs(mean) <= 6 * sqrt(want / PARAMS));
     /* The promise: with n_target or more survivors, at least (z C)^2. */
     if (survivors >= d.n_target)

@@ -80,8 +80,8 @@ test_budget_and_replay(void **state)
 
     fr_dp_orders_ddg(&o);
     gaussian_round(&o, 2.0, rdp);
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 4.0, err,
-                                       sizeof err), FR_OK);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 4.0, err, sizeof err), FR_OK);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     /* Charge rounds until the next one would exceed the budget. */
@@ -122,29 +122,28 @@ test_budget_and_replay(void **state)
     fr_dp_ledger_close(&l);
 
     /* Reopened: the same charge; still refused. */
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 4.0, err,
-                                       sizeof err), FR_OK);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 4.0, err, sizeof err), FR_OK);
     assert_int_equal(fr_dp_ledger_rounds(l), (size_t)admitted);
     assert_int_equal(fr_dp_ledger_epsilon(l, NULL, &eps), FR_OK);
     assert_true(fabs(eps - eps_direct) <= 1e-12 * eps_direct);
     hash_of(admitted + 1, h);
-    assert_int_equal(fr_dp_ledger_reserve(l, admitted + 1, h, rdp),
-                     FR_ELIMIT);
+    assert_int_equal(fr_dp_ledger_reserve(l, admitted + 1, h, rdp), FR_ELIMIT);
     fr_dp_ledger_close(&l);
 
     /* A lower budget is allowed; a higher one, another delta or another
      * order grid are refused. */
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 3.0, err,
-                                       sizeof err), FR_OK);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 3.0, err, sizeof err), FR_OK);
     fr_dp_ledger_close(&l);
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 8.0, err,
-                                       sizeof err), FR_EINVAL);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 8.0, err, sizeof err), FR_EINVAL);
     assert_non_null(strstr(err, "raising"));
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-5, 4.0, err,
-                                       sizeof err), FR_EINVAL);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-5, 4.0, err, sizeof err), FR_EINVAL);
     fr_dp_orders_default(&o);
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 4.0, err,
-                                       sizeof err), FR_EPROTO);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 4.0, err, sizeof err), FR_EPROTO);
     assert_null(l);
 }
 
@@ -165,8 +164,8 @@ test_crash_and_damage(void **state)
 
     fr_dp_orders_ddg(&o);
     gaussian_round(&o, 5.0, rdp);
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 10.0, err,
-                                       sizeof err), FR_OK);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 10.0, err, sizeof err), FR_OK);
     hash_of(7, h);
     assert_int_equal(fr_dp_ledger_reserve(l, 7, h, rdp), FR_OK);
     assert_int_equal(fr_dp_ledger_epsilon(l, NULL, &eps1), FR_OK);
@@ -178,8 +177,8 @@ test_crash_and_damage(void **state)
     fputs("R 8 00ab", f);
     fclose(f);
     len = file_size();
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 10.0, err,
-                                       sizeof err), FR_OK);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 10.0, err, sizeof err), FR_OK);
     assert_true(file_size() < len); /* cut off */
     assert_true(fr_dp_ledger_has(l, 7));
     assert_false(fr_dp_ledger_has(l, 8));
@@ -204,18 +203,27 @@ test_crash_and_damage(void **state)
     }
     fclose(f);
     free(text);
-    assert_int_equal(fr_dp_ledger_open(&l, path, &o, 1e-6, 10.0, err,
-                                       sizeof err), FR_EPROTO);
+    assert_int_equal(
+        fr_dp_ledger_open(&l, path, &o, 1e-6, 10.0, err, sizeof err),
+        FR_EPROTO);
     assert_non_null(strstr(err, "line 2"));
 }
 
 static void
 test_round_hash(void **state)
 {
-    fr_dp_setup d = {.mechanism = FR_DP_MECH_DDG, .clip = 1, .q = 1,
-                     .scale = 1000, .sigma2_int = 123456, .dim = 1024,
-                     .rotation_seed = 9, .n_target = 4, .t_collude = 0,
-                     .delta = 1e-6, .epsilon_budget = 8, .l2_sens = 1032,
+    fr_dp_setup d = {.mechanism = FR_DP_MECH_DDG,
+                     .clip = 1,
+                     .q = 1,
+                     .scale = 1000,
+                     .sigma2_int = 123456,
+                     .dim = 1024,
+                     .rotation_seed = 9,
+                     .n_target = 4,
+                     .t_collude = 0,
+                     .delta = 1e-6,
+                     .epsilon_budget = 8,
+                     .l2_sens = 1032,
                      .l1_sens = 33000};
     uint8_t a[32], b[32];
     (void)state;
@@ -236,8 +244,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_budget_and_replay, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_crash_and_damage, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_crash_and_damage, setup, teardown),
         cmocka_unit_test(test_round_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
