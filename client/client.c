@@ -25,17 +25,17 @@
  * saved with the member embeddings in state_dir so `recommend` can serve
  * from them.
  *
- * Secure rounds (ROUND_START with SecAgg+ parameters): the store advertises
- * its round keys at once and answers each SecAgg request as it comes, while
- * training runs; the finished update is clipped, weighted and encoded in
- * fixed point (secagg/quant.h), and sent masked once the aggregator has
- * delivered the neighbours' shares. The store's identity key signs its round
- * keys and the survivor set.
+ * Secure rounds (ROUND_START with SecAgg+ parameters, secure.c): the store
+ * advertises its round keys at once and answers each SecAgg request as it
+ * comes, while training runs; the finished update is clipped, weighted and
+ * encoded in fixed point (secagg/quant.h), and sent masked once the
+ * aggregator has delivered the neighbours' shares. The store's identity key
+ * signs its round keys and the survivor set. A DP round (ROUND_START.dp) is
+ * checked and charged to the store's privacy ledger before any member data
+ * is read (dp.h); the worker then trains member by member, clipped, and the
+ * sum goes out as noised DDG words instead.
  */
 #include "client.h"
-#include "dp.h"
-
-#include <sodium.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -47,16 +47,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "crypto/crypto.h"
-#include "evalset.h"
-#include "model/mf.h"
-#include "net/net.h"
-#include "secagg/quant.h"
-#include "secagg/secagg.h"
-#include "state.h"
-#include "store.h"
-#include "wire/wire.h"
-#include "worker.h"
+#include "client_int.h"
 
 #define TAG "client"
 
@@ -74,49 +65,6 @@ on_stop(int sig)
     stop_requested = 1;
 }
 
-/* The aggregator connection and its recovery state. */
-typedef struct uplink {
-    fr_net_sock *sock;   /* NULL only while a rebuild failed */
-    fr_net_monitor *mon;
-    fr_net_link state;   /* as last seen */
-    fr_net_link told;    /* the state last logged (CONNECTING: none yet) */
-    int64_t rebuild_at;  /* rebuild the socket then; 0: not scheduled */
-    int64_t backoff_ms;  /* delay before the next rebuild */
-    uint64_t rebuilds;
-} uplink;
-
-typedef struct client {
-    const client_config *cfg;
-    fr_net_ctx *ctx;
-    uplink up;
-    fr_crypto_keypair *kp;  /* the store's CURVE key, for rebuilds */
-    uint8_t server_pk[FR_CRYPTO_PK_BYTES];
-    int64_t next_hello;
-    int train_out;       /* the job out is a round's training */
-    int train_secure;    /* ... of a secure round */
-    int train_abandoned; /* ... whose round was abandoned: do not send */
-    worker *work;
-    cstate *cs;    /* the store's data and saved state (state.h) */
-    evalset *eval; /* fixed test list, if test_file is set */
-    fr_mf *mf;     /* made at the first round, when dim is known */
-    uint64_t last_round;
-    int busy;
-    fr_msg *pending;     /* a ROUND_START that came while busy (owned) */
-    fr_mf_opts last_opts; /* training options of the last round */
-    fr_crypto_signkey *own_id; /* identity key loaded from a file */
-    const fr_crypto_signkey *id; /* the one in use (own_id or the vault's);
-                                    NULL if none provisioned */
-    fr_sa_client *sa;      /* the secure round in progress, if any */
-    uint64_t sa_round;
-    fr_secagg_setup sa_setup;
-    uint32_t *sa_input;    /* encoded update, waiting for the masks */
-    fr_metrics sa_metrics;
-    int sa_has_metrics;    /* send sa_metrics with the masked input */
-    int sa_dp;             /* the secure round runs member-level DP */
-    fr_dp_setup sa_dp_setup;
-    store_dp *dp;          /* the store's privacy ledger and policy */
-} client;
-
 /* Creates the member state for dim, restoring saved embeddings when their
  * shape matches (a different dim starts afresh, which the log says). */
 fr_mf_holdout
@@ -131,9 +79,8 @@ fr_err
 client_open_members(const client_config *cfg, const cstate *cs, uint32_t dim,
                     fr_mf **out)
 {
-    fr_err rc = fr_mf_new_holdout(out, store_data_dataset(cstate_data(cs)),
-                                  dim, (uint64_t)cfg->seed,
-                                  client_holdout(cfg));
+    fr_err rc = fr_mf_new_holdout(out, store_data_dataset(cstate_data(cs)), dim,
+                                  (uint64_t)cfg->seed, client_holdout(cfg));
 
     if (rc)
         return rc;
@@ -142,7 +89,7 @@ client_open_members(const client_config *cfg, const cstate *cs, uint32_t dim,
         fr_log_info(TAG, "member embeddings restored");
     else if (rc != FR_ENOENT)
         fr_log_warn(TAG, "saved member embeddings not usable (damaged or "
-                    "another shape); starting afresh");
+                         "another shape); starting afresh");
     return FR_OK;
 }
 
@@ -152,12 +99,11 @@ save_members(client *c)
     fr_err rc = cstate_save_members(c->cs, c->mf);
 
     if (rc)
-        fr_log_err(TAG, "cannot save member embeddings: %s",
-                   fr_strerror(rc));
+        fr_log_err(TAG, "cannot save member embeddings: %s", fr_strerror(rc));
 }
 
-static void
-send_msg(client *c, const fr_msg *m)
+void
+client_send_msg(client *c, const fr_msg *m)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -177,8 +123,8 @@ send_msg(client *c, const fr_msg *m)
     free(buf);
 }
 
-static void
-send_hello(client *c)
+void
+client_send_hello(client *c)
 {
     fr_msg m = {.type = FR_MSG_HELLO, .round_id = c->last_round};
     const fr_dataset *d = store_data_dataset(cstate_data(c->cs));
@@ -189,7 +135,7 @@ send_hello(client *c)
         store_dp_active(c->dp) ? 0 : fr_dataset_n_interactions(d);
     m.u.hello.last_round = c->last_round;
     m.u.hello.busy = (uint32_t)c->busy;
-    send_msg(c, &m);
+    client_send_msg(c, &m);
 }
 
 static fr_err
@@ -205,218 +151,6 @@ model_from_wire(uint32_t n_items, uint32_t dim, const float *emb,
     return FR_OK;
 }
 
-/* ---- secure rounds ---- */
-
-static void
-sa_reset(client *c)
-{
-    fr_sa_client_destroy(&c->sa);
-    if (c->sa_input) {
-        fr_crypto_wipe(c->sa_input, (size_t)c->sa_setup.n_words * 4);
-        free(c->sa_input);
-        c->sa_input = NULL;
-    }
-}
-
-static void
-sa_send(client *c, const fr_sa_msg *sa, const fr_metrics *metrics)
-{
-    fr_msg m = {.type = FR_MSG_SECAGG, .round_id = c->sa_round};
-
-    m.u.secagg.sa = *sa;
-    if (metrics) {
-        m.u.secagg.has_metrics = 1;
-        m.u.secagg.metrics = *metrics;
-    }
-    send_msg(c, &m);
-}
-
-/* Masks and sends the encoded update once both it and the shares are in. */
-static void
-sa_try_mask(client *c)
-{
-    fr_sa_msg out;
-    const char *why = NULL;
-
-    if (!c->sa || !c->sa_input || !fr_sa_client_wants_input(c->sa))
-        return;
-    if (fr_sa_client_mask(c->sa, c->sa_input, &out, &why)) {
-        fr_log_warn(TAG, "round id %llu: cannot mask the update: %s",
-                    (unsigned long long)c->sa_round, why ? why : "error");
-        sa_reset(c);
-        return;
-    }
-    sa_send(c, &out, c->sa_has_metrics ? &c->sa_metrics : NULL);
-    fr_log_info(TAG, "round id %llu: masked update sent (%u words)",
-                (unsigned long long)c->sa_round, out.n_words);
-    {
-        char detail[160];
-        snprintf(detail, sizeof detail, "round id %llu: masked update sent",
-                 (unsigned long long)c->sa_round);
-        cstate_audit(c->cs, "round", detail);
-    }
-    fr_crypto_wipe(c->sa_input, (size_t)c->sa_setup.n_words * 4);
-}
-
-/* Sets up the secure part of a round; 0 if this store cannot take part. */
-static int
-sa_begin(client *c, const fr_msg *msg)
-{
-    const fr_msg_round_start *rs = &msg->u.round_start;
-    const fr_secagg_setup *su = &rs->secagg;
-    fr_sa_params p = {.round_id = msg->round_id, .n = su->n, .k = su->k,
-                      .t = su->t, .n_words = su->n_words,
-                      .min_inputs = su->min_inputs};
-    uint64_t want = rs->has_dp ? rs->dp.dim
-                               : (uint64_t)rs->n_items * rs->dim +
-                                     rs->n_items + 1;
-    fr_sa_msg adv;
-
-    sa_reset(c);
-    if (!c->id) {
-        fr_log_err(TAG, "round id %llu is a secure round, but this store has "
-                   "no identity key (sign_key_file): not taking part",
-                   (unsigned long long)msg->round_id);
-        return 0;
-    }
-    if (su->n_words != want) {
-        fr_log_err(TAG, "round id %llu: masked vector of %u words announced "
-                   "for a model of %llu parameters: not taking part",
-                   (unsigned long long)msg->round_id, su->n_words,
-                   (unsigned long long)(want - 1));
-        return 0;
-    }
-    memcpy(p.graph_commit, su->graph_commit, 32);
-    if (fr_sa_client_new(&p, su->index, c->id, &c->sa) ||
-        fr_sa_client_advertise(c->sa, &adv)) {
-        fr_log_err(TAG, "round id %llu: secure aggregation parameters "
-                   "refused", (unsigned long long)msg->round_id);
-        sa_reset(c);
-        return 0;
-    }
-    c->sa_round = msg->round_id;
-    c->sa_setup = *su;
-    c->sa_dp = rs->has_dp != 0;
-    if (rs->has_dp)
-        c->sa_dp_setup = rs->dp;
-    sa_send(c, &adv, NULL);
-    return 1;
-}
-
-static void
-on_secagg(client *c, const fr_msg *msg)
-{
-    fr_sa_msg out;
-    const char *why = NULL;
-    fr_err rc;
-
-    if (!c->sa || msg->round_id != c->sa_round) {
-        fr_log_info(TAG, "dropped a secagg message for round id %llu: not "
-                    "the secure round in progress",
-                    (unsigned long long)msg->round_id);
-        return;
-    }
-    rc = fr_sa_client_recv(c->sa, &msg->u.secagg.sa, &out, &why);
-    if (rc) {
-        fr_log_warn(TAG, "round id %llu: refused to go on with secure "
-                    "aggregation: %s", (unsigned long long)msg->round_id,
-                    why ? why : fr_strerror(rc));
-        sa_reset(c);
-        return;
-    }
-    if (out.phase != FR_SA_NONE)
-        sa_send(c, &out, NULL);
-    if (out.phase == FR_SA_REVEAL && c->sa_dp)
-        store_dp_commit(c->dp, c->sa_round);
-    if (out.phase == FR_SA_REVEAL)
-        sa_reset(c); /* nothing secret left; the round is the aggregator's */
-    else
-        sa_try_mask(c);
-}
-
-/* Encodes the finished update of a secure round; the masks follow as soon
- * as the shares are in. */
-static void
-sa_update_ready(client *c, train_job *job)
-{
-    fr_quant q;
-    uint8_t coins[32];
-    double factor = 1.0;
-    fr_err rc;
-
-    if (!c->sa || job->round_id != c->sa_round)
-        return;
-    c->sa_has_metrics = !c->sa_dp || c->cfg->dp_report_metrics;
-    if (c->sa_dp) {
-        c->sa_input = job->dp_sum
-                          ? malloc((size_t)c->sa_setup.n_words * 4)
-                          : NULL;
-        rc = c->sa_input ? store_dp_encode(&c->sa_dp_setup,
-                                           fr_model_n_params(job->global),
-                                           job->dp_sum, c->sa_input)
-                         : FR_ENOMEM;
-        if (rc) {
-            fr_log_err(TAG, "round id %llu: cannot encode the DP update: %s",
-                       (unsigned long long)job->round_id, fr_strerror(rc));
-            sa_reset(c);
-            return;
-        }
-        fr_log_info(TAG, "round id %llu: %llu members' clipped updates "
-                    "summed and noised (distributed discrete Gaussian); "
-                    "privacy spent by this store: epsilon %.4f",
-                    (unsigned long long)job->round_id,
-                    (unsigned long long)job->dp_members,
-                    store_dp_spent(c->dp));
-        c->sa_metrics = job->metrics;
-        sa_try_mask(c);
-        return;
-    }
-    rc = fr_quant_init(&q, c->sa_setup.n, c->sa_setup.clip,
-                       c->sa_setup.weight_cap);
-    c->sa_input = rc ? NULL : malloc((size_t)c->sa_setup.n_words * 4);
-    fr_crypto_random(coins, sizeof coins);
-    if (!rc && !c->sa_input)
-        rc = FR_ENOMEM;
-    if (!rc)
-        rc = fr_quant_encode(&q, fr_model_params(job->delta),
-                             fr_model_n_params(job->delta), job->num_examples,
-                             coins, c->sa_input, &factor);
-    fr_crypto_wipe(coins, sizeof coins);
-    if (rc) {
-        fr_log_err(TAG, "round id %llu: cannot encode the update: %s",
-                   (unsigned long long)job->round_id, fr_strerror(rc));
-        sa_reset(c);
-        return;
-    }
-    if (factor < 1.0)
-        fr_log_info(TAG, "round id %llu: update clipped to L2 norm %g "
-                    "(scaled by %.4f)", (unsigned long long)job->round_id,
-                    c->sa_setup.clip, factor);
-    c->sa_metrics = job->metrics;
-    sa_try_mask(c);
-}
-
-/* Stable member ids for DP training: a hash of each member's id (its
- * pseudonym in a protected store), so that one member's presence never
- * changes another's randomness. NULL on ENOMEM. */
-static uint64_t *
-member_ids(const store_data *sd)
-{
-    uint32_t n = fr_dataset_n_members(store_data_dataset(sd));
-    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-
-    if (!ids)
-        return NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        const char *id = store_data_member_id(sd, i);
-        uint8_t h[8];
-        crypto_generichash(h, sizeof h, (const uint8_t *)id, strlen(id),
-                           NULL, 0);
-        ids[i] = fr_get_u64le(h);
-    }
-    return ids;
-}
-
 static void
 on_round_start(client *c, const fr_msg *msg)
 {
@@ -427,7 +161,8 @@ on_round_start(client *c, const fr_msg *msg)
 
     FR_ASSERT(!c->busy);
     if (rs->n_items != (uint32_t)c->cfg->n_items) {
-        fr_log_err(TAG, "round id %llu ignored: the aggregator's model has "
+        fr_log_err(TAG,
+                   "round id %llu ignored: the aggregator's model has "
                    "%u items, this store is configured for n_items %lld",
                    (unsigned long long)msg->round_id, rs->n_items,
                    (long long)c->cfg->n_items);
@@ -438,8 +173,8 @@ on_round_start(client *c, const fr_msg *msg)
     if (rs->has_dp) {
         char why[256] = "";
         rc = store_dp_admit(c->dp, msg->round_id, &rs->dp, &rs->secagg,
-                            (uint64_t)rs->n_items * rs->dim + rs->n_items,
-                            why, sizeof why);
+                            (uint64_t)rs->n_items * rs->dim + rs->n_items, why,
+                            sizeof why);
         if (rc) {
             char detail[320];
             fr_log_ev(FR_LOG_WARN, TAG,
@@ -460,18 +195,19 @@ on_round_start(client *c, const fr_msg *msg)
     if (changed) /* consent, erasure or retention changed the data */
         fr_mf_destroy(&c->mf);
     if (fr_dataset_n_members(store_data_dataset(cstate_data(c->cs))) == 0) {
-        fr_log_warn(TAG, "round id %llu: no member consents to training; not "
-                    "taking part", (unsigned long long)msg->round_id);
+        fr_log_warn(TAG,
+                    "round id %llu: no member consents to training; not "
+                    "taking part",
+                    (unsigned long long)msg->round_id);
         return;
     }
     /* Advertise the round keys before the slower set-up below: the
      * aggregator waits for them with a short deadline. */
-    if (rs->has_secagg && !sa_begin(c, msg))
+    if (rs->has_secagg && !client_sa_begin(c, msg))
         return;
-    if (!c->mf && (rc = client_open_members(c->cfg, c->cs, rs->dim,
-                                            &c->mf))) {
+    if (!c->mf && (rc = client_open_members(c->cfg, c->cs, rs->dim, &c->mf))) {
         fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
-        sa_reset(c);
+        client_sa_reset(c);
         return;
     }
     job = calloc(1, sizeof *job);
@@ -489,7 +225,7 @@ on_round_start(client *c, const fr_msg *msg)
         job->dp_opts.clip = rs->dp.clip;
         job->dp_opts.q = rs->dp.q;
         fr_crypto_random(job->dp_key, sizeof job->dp_key);
-        job->dp_ids = member_ids(cstate_data(c->cs));
+        job->dp_ids = client_member_ids(cstate_data(c->cs));
         if (!job->dp_ids) {
             fr_log_err(TAG, "round id %llu: out of memory",
                        (unsigned long long)msg->round_id);
@@ -596,8 +332,10 @@ job_is_stale(client *c, const train_job *job)
     c->train_abandoned = 0;
     if (!why)
         return 0;
-    fr_log_info(TAG, "round id %llu: trained in %.2f s, but %s; update not "
-                "sent", (unsigned long long)job->round_id, job->seconds, why);
+    fr_log_info(TAG,
+                "round id %llu: trained in %.2f s, but %s; update not "
+                "sent",
+                (unsigned long long)job->round_id, job->seconds, why);
     return 1;
 }
 
@@ -622,7 +360,8 @@ on_job_done(client *c)
     }
     save_members(c);
     if (job->kind == JOB_REFIT) {
-        fr_log_info(TAG, "global model of round id %llu: members refit in "
+        fr_log_info(TAG,
+                    "global model of round id %llu: members refit in "
                     "%.2f s; HR@10 %.4f NDCG@10 %.4f (popularity %.4f / "
                     "%.4f) over %u members",
                     (unsigned long long)job->round_id, job->seconds,
@@ -634,18 +373,20 @@ on_job_done(client *c)
     }
     if (job_is_stale(c, job)) {
         train_job_destroy(&job);
-        send_hello(c);
+        client_send_hello(c);
         return;
     }
     if (c->sa && job->round_id == c->sa_round) {
-        fr_log_info(TAG, "round id %llu: trained in %.2f s, loss %.4f, local "
+        fr_log_info(TAG,
+                    "round id %llu: trained in %.2f s, loss %.4f, local "
                     "HR@10 %.4f NDCG@10 %.4f; update encoded for secure "
-                    "aggregation", (unsigned long long)job->round_id,
-                    job->seconds, job->metrics.train_loss, job->metrics.hr10,
+                    "aggregation",
+                    (unsigned long long)job->round_id, job->seconds,
+                    job->metrics.train_loss, job->metrics.hr10,
                     job->metrics.ndcg10);
-        sa_update_ready(c, job);
+        client_sa_update_ready(c, job);
         train_job_destroy(&job);
-        send_hello(c);
+        client_send_hello(c);
         return;
     }
     m.round_id = job->round_id;
@@ -655,21 +396,24 @@ on_job_done(client *c)
     u->delta_emb = fr_model_item_emb_const(job->delta);
     u->delta_bias = fr_model_item_bias_const(job->delta);
     u->metrics = job->metrics;
-    send_msg(c, &m);
+    client_send_msg(c, &m);
     {
         char detail[160];
-        snprintf(detail, sizeof detail, "round id %llu: plain update sent "
-                 "(%llu examples)", (unsigned long long)job->round_id,
+        snprintf(detail, sizeof detail,
+                 "round id %llu: plain update sent "
+                 "(%llu examples)",
+                 (unsigned long long)job->round_id,
                  (unsigned long long)job->num_examples);
         cstate_audit(c->cs, "round", detail);
     }
-    fr_log_info(TAG, "round id %llu: trained in %.2f s, loss %.4f, local "
+    fr_log_info(TAG,
+                "round id %llu: trained in %.2f s, loss %.4f, local "
                 "HR@10 %.4f NDCG@10 %.4f; update sent",
                 (unsigned long long)job->round_id, job->seconds,
                 job->metrics.train_loss, job->metrics.hr10,
                 job->metrics.ndcg10);
     train_job_destroy(&job);
-    send_hello(c); /* tell the aggregator at once that we are free */
+    client_send_hello(c); /* tell the aggregator at once that we are free */
 }
 
 /* ---- the aggregator connection ---- */
@@ -712,11 +456,13 @@ abandon_round(client *c, const char *why)
     if (c->sa) {
         fr_log_notice(TAG, "round id %llu: secure round abandoned (%s)",
                       (unsigned long long)c->sa_round, why);
-        sa_reset(c);
+        client_sa_reset(c);
     }
     if (c->train_out && !c->train_abandoned) {
-        fr_log_info(TAG, "round id %llu: the update in training will not "
-                    "be sent (%s)", (unsigned long long)c->last_round, why);
+        fr_log_info(TAG,
+                    "round id %llu: the update in training will not "
+                    "be sent (%s)",
+                    (unsigned long long)c->last_round, why);
         c->train_abandoned = 1;
     }
     fr_msg_destroy(&c->pending);
@@ -743,13 +489,15 @@ log_link(client *c, fr_net_link state, int64_t now)
             wait = retry / 1000.0;
         fr_log_ev(FR_LOG_WARN, TAG, "unreachable",
                   "aggregator unreachable, retrying in %.1f s (%s; waits "
-                  "grow to %lld s)", wait, c->cfg->connect,
+                  "grow to %lld s)",
+                  wait, c->cfg->connect,
                   (long long)(c->cfg->reconnect_max_ms / 1000));
         break;
     case FR_NET_LINK_REFUSED:
         fr_log_ev(FR_LOG_WARN, TAG, "handshake_refused",
                   "handshake refused by the aggregator: is this store's key "
-                  "on its allow-list? retrying in %.1f s", wait);
+                  "on its allow-list? retrying in %.1f s",
+                  wait);
         break;
     default:
         fr_log_ev(FR_LOG_ERR, TAG, "handshake_failed",
@@ -770,7 +518,7 @@ link_changed(client *c, fr_net_link state, int64_t now)
         c->up.backoff_ms = REBUILD_FIRST_MS;
         c->up.rebuild_at = 0;
         log_link(c, state, now);
-        send_hello(c); /* (re)announce at once */
+        client_send_hello(c); /* (re)announce at once */
         c->next_hello = now + c->cfg->heartbeat_ms;
         return;
     }
@@ -821,11 +569,12 @@ link_rebuild(client *c, int64_t now)
         fr_log_err(TAG, "cannot rebuild the connection to %s: %s",
                    c->cfg->connect, fr_strerror(rc));
     else
-        fr_log_debug(TAG, "connection rebuilt (%llu so far, state %s); "
+        fr_log_debug(TAG,
+                     "connection rebuilt (%llu so far, state %s); "
                      "next rebuild in %lld ms if it does not come up",
                      (unsigned long long)c->up.rebuilds,
-                     fr_net_link_name(c->up.told), (long long)
-                     (c->up.rebuild_at - now));
+                     fr_net_link_name(c->up.told),
+                     (long long)(c->up.rebuild_at - now));
 }
 
 static void
@@ -844,8 +593,8 @@ on_message(client *c)
     link_check(c, fr_clock_ms());
     if (c->up.state != FR_NET_LINK_UP)
         link_changed(c, FR_NET_LINK_UP, fr_clock_ms());
-    rc = fr_wire_decode(buf, len, (size_t)c->cfg->max_message_bytes, &msg,
-                        &why);
+    rc =
+        fr_wire_decode(buf, len, (size_t)c->cfg->max_message_bytes, &msg, &why);
     if (rc) {
         fr_log_warn(TAG, "dropped %zu-byte message from the aggregator: %s",
                     len, why ? why : fr_strerror(rc));
@@ -858,10 +607,10 @@ on_message(client *c)
         on_round_start(c, msg);
     } else if (msg->type == FR_MSG_ROUND_END) {
         if (msg->round_id == c->sa_round)
-            sa_reset(c);
+            client_sa_reset(c);
         on_round_end(c, msg);
     } else if (msg->type == FR_MSG_SECAGG) {
-        on_secagg(c, msg);
+        client_on_secagg(c, msg);
     } else {
         fr_log_warn(TAG, "dropped unexpected %s message",
                     fr_msg_type_name(msg->type));
@@ -882,7 +631,7 @@ loop(client *c)
         if (c->up.rebuild_at && now >= c->up.rebuild_at)
             link_rebuild(c, now);
         if (c->up.state == FR_NET_LINK_UP && now >= c->next_hello) {
-            send_hello(c);
+            client_send_hello(c);
             c->next_hello = now + c->cfg->heartbeat_ms;
         }
         socks[n++] = worker_sock(c->work);
@@ -893,11 +642,11 @@ loop(client *c)
             socks[n++] = fr_net_monitor_sock(c->up.mon);
         }
         wake = c->up.state == FR_NET_LINK_UP ? c->next_hello
-                                              : now + c->cfg->heartbeat_ms;
+                                             : now + c->cfg->heartbeat_ms;
         if (c->up.rebuild_at && c->up.rebuild_at < wake)
             wake = c->up.rebuild_at;
-        if (fr_net_poll(socks, n, wake > now ? (int)(wake - now) : 0,
-                        &ready) != FR_OK)
+        if (fr_net_poll(socks, n, wake > now ? (int)(wake - now) : 0, &ready) !=
+            FR_OK)
             continue;
         if (ready & 1)
             on_job_done(c);
@@ -986,8 +735,10 @@ load_identity(client *c)
     rc = fr_crypto_signkey_load(path, &c->own_id);
     c->id = c->own_id;
     if (rc == FR_ENOENT && !explicit) {
-        fr_log_warn(TAG, "no identity key at %s: this store cannot take part "
-                    "in secure rounds", path);
+        fr_log_warn(TAG,
+                    "no identity key at %s: this store cannot take part "
+                    "in secure rounds",
+                    path);
         return FR_OK;
     }
     if (rc)
@@ -1026,9 +777,8 @@ client_run(const client_config *cfg)
         return 1;
     }
     if (cstate_open(cfg, &c.cs) ||
-        load_evalset(cfg, cstate_data(c.cs), &c.eval) ||
-        load_identity(&c) || load_keys(&c) || fr_net_ctx_new(&c.ctx) ||
-        connect_store(&c) ||
+        load_evalset(cfg, cstate_data(c.cs), &c.eval) || load_identity(&c) ||
+        load_keys(&c) || fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
         worker_new(&c.work, c.ctx))
         goto out;
     fr_log_notice(TAG, "store client running; aggregator %s", cfg->connect);
@@ -1041,7 +791,7 @@ out:
     fr_crypto_keypair_destroy(&c.kp);
     fr_net_ctx_destroy(&c.ctx);
     fr_msg_destroy(&c.pending);
-    sa_reset(&c);
+    client_sa_reset(&c);
     fr_crypto_signkey_destroy(&c.own_id);
     fr_mf_destroy(&c.mf);
     evalset_destroy(&c.eval);

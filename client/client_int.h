@@ -1,0 +1,82 @@
+/*
+ * client_int.h - the store client's state, shared by the run loop
+ * (client.c) and its secure rounds (secure.c). Not for other modules.
+ */
+#ifndef FR_CLIENT_CLIENT_INT_H
+#define FR_CLIENT_CLIENT_INT_H
+
+#include <stdint.h>
+
+#include "client.h"
+#include "crypto/crypto.h"
+#include "dp.h"
+#include "evalset.h"
+#include "model/mf.h"
+#include "net/net.h"
+#include "secagg/secagg.h"
+#include "state.h"
+#include "store.h"
+#include "wire/wire.h"
+#include "worker.h"
+
+/* The aggregator connection and its recovery state. */
+typedef struct uplink {
+    fr_net_sock *sock; /* NULL only while a rebuild failed */
+    fr_net_monitor *mon;
+    fr_net_link state;  /* as last seen */
+    fr_net_link told;   /* the state last logged (CONNECTING: none yet) */
+    int64_t rebuild_at; /* rebuild the socket then; 0: not scheduled */
+    int64_t backoff_ms; /* delay before the next rebuild */
+    uint64_t rebuilds;
+} uplink;
+
+typedef struct client {
+    const client_config *cfg;
+    fr_net_ctx *ctx;
+    uplink up;
+    fr_crypto_keypair *kp; /* the store's CURVE key, for rebuilds */
+    uint8_t server_pk[FR_CRYPTO_PK_BYTES];
+    int64_t next_hello;
+    int train_out;       /* the job out is a round's training */
+    int train_secure;    /* ... of a secure round */
+    int train_abandoned; /* ... whose round was abandoned: do not send */
+    worker *work;
+    cstate *cs;    /* the store's data and saved state (state.h) */
+    evalset *eval; /* fixed test list, if test_file is set */
+    fr_mf *mf;     /* made at the first round, when dim is known */
+    uint64_t last_round;
+    int busy;
+    fr_msg *pending;           /* a ROUND_START that came while busy (owned) */
+    fr_mf_opts last_opts;      /* training options of the last round */
+    fr_crypto_signkey *own_id; /* identity key loaded from a file */
+    const fr_crypto_signkey *id; /* the one in use (own_id or the vault's);
+                                    NULL if none provisioned */
+    fr_sa_client *sa;            /* the secure round in progress, if any */
+    uint64_t sa_round;
+    fr_secagg_setup sa_setup;
+    uint32_t *sa_input; /* encoded update, waiting for the masks */
+    fr_metrics sa_metrics;
+    int sa_has_metrics; /* send sa_metrics with the masked input */
+    int sa_dp;          /* the secure round runs member-level DP */
+    fr_dp_setup sa_dp_setup;
+    store_dp *dp; /* the store's privacy ledger and policy */
+} client;
+
+/* client.c */
+void client_send_msg(client *c, const fr_msg *m);
+void client_send_hello(client *c);
+
+/* secure.c */
+/* Forgets the secure round in progress, wiping its secrets. */
+void client_sa_reset(client *c);
+/* Sets up the secure part of a round and advertises the round keys; 0 if
+ * this store cannot take part. */
+int client_sa_begin(client *c, const fr_msg *msg);
+void client_on_secagg(client *c, const fr_msg *msg);
+/* Encodes the finished update of a secure round; the masks follow as soon
+ * as the shares are in. */
+void client_sa_update_ready(client *c, train_job *job);
+/* Stable member ids for DP training (malloc'd; NULL on ENOMEM). */
+uint64_t *client_member_ids(const store_data *sd);
+
+#endif
