@@ -47,6 +47,13 @@ clean:
 bench-quality: build
 	bench/quality.sh $(BUILD)/bin
 
+# HR@10 / NDCG@10 against the member-level DP budget epsilon (1..16, delta
+# 1e-6) at 10 and 100 secure stores, with the no-DP reference; draws
+# bench-run/privacy/curve.svg (needs ../shared/data/ncf-ml-1m).
+.PHONY: bench-privacy
+bench-privacy: build
+	bench/privacy.sh $(BUILD)/bin
+
 bench-ml1m: build
 	$(BUILD)/bin/bench_ml1m --test --stores 10
 
