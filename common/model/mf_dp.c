@@ -44,7 +44,6 @@
 #include "model_int.h"
 
 #define TAG           "mf_dp"
-#define MAX_NEGATIVES 1000u /* as in mf_train.c */
 /* distinct from the streams in mf_int.h (ASCII "dp-train") */
 #define STREAM_DP_TRAIN 0x64702d747261696eull
 
@@ -112,22 +111,7 @@ fr_mf_dp_sampled(const uint8_t *key, uint64_t member_id, double q)
     return (double)(u >> 11) * 0x1p-53 < q;
 }
 
-/* ---- numerics (as in mf_train.c) --------------------------------------- */
-
-static double
-sigmoid(double x)
-{
-    if (x >= 0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
-
-static double
-softplus(double x)
-{
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
+/* ---- numerics --------------------------------------------------------- */
 
 /* SplitMix64 finaliser: spreads (seed, id) over the generator's seeds. */
 static uint64_t
@@ -252,14 +236,14 @@ member_terms(dp_ws *ws, const float *p, const uint32_t *pos, uint32_t n_pos,
 
     for (uint32_t k = 0; k < n_pos; k++) {
         float x = score(ws, p, pos[k]);
-        loss += softplus(-(double)x);
-        hit(ws, pos[k], sigmoid(x) - 1.0);
+        loss += fr_mf_softplus(-(double)x);
+        hit(ws, pos[k], fr_mf_sigmoid(x) - 1.0);
         for (uint32_t t = 0; t < k_neg && sm->n_free > 0; t++) {
             uint32_t j = fr_mf_draw_free(&sm->rng, ws->mask, ws->n_items,
                                          sm->pool, sm->n_free);
             x = score(ws, p, j);
-            loss += softplus((double)x);
-            hit(ws, j, sigmoid(x));
+            loss += fr_mf_softplus((double)x);
+            hit(ws, j, fr_mf_sigmoid(x));
         }
     }
     return loss / n_pos;
@@ -484,7 +468,7 @@ train_opts_valid(const fr_mf_opts *o)
 {
     return o->epochs > 0 && isfinite(o->lr) && o->lr > 0.0f &&
            isfinite(o->l2) && o->l2 >= 0.0f && o->lr * o->l2 < 1.0f &&
-           o->negatives > 0 && o->negatives <= MAX_NEGATIVES &&
+           o->negatives > 0 && o->negatives <= FR_MF_MAX_NEGATIVES &&
            o->loss == FR_MF_LOSS_LOGISTIC;
 }
 

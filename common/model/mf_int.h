@@ -6,6 +6,7 @@
 #define FR_MODEL_MF_INT_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "../base/util.h"
@@ -68,5 +69,25 @@ uint32_t fr_mf_list_free(const uint8_t *mask, uint32_t n_items,
 /* pool NULL: rejection against mask; otherwise a uniform pick from pool. */
 uint32_t fr_mf_draw_free(fr_rng *rng, const uint8_t *mask, uint32_t n_items,
                          const uint32_t *pool, uint32_t n_pool);
+
+/* Most sampled negatives per positive, for every training path. */
+#define FR_MF_MAX_NEGATIVES 1000u
+
+/* The logistic function, without overflow for large |x|. */
+static inline double
+fr_mf_sigmoid(double x)
+{
+    if (x >= 0)
+        return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+/* log(1 + e^x) without overflow: -log s(x) == softplus(-x). */
+static inline double
+fr_mf_softplus(double x)
+{
+    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
 
 #endif

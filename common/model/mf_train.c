@@ -55,7 +55,6 @@
 #include "mf_int.h"
 #include "model_int.h"
 
-#define MAX_NEGATIVES 1000u
 #define MAX_BATCH_FLOATS (1u << 22)
 
 /* Scratch for a pass over batches; sized once per call. */
@@ -71,8 +70,8 @@ typedef struct batch_ws {
     uint32_t *pool;    /* n_items: explicit candidate list when dense */
     float *hits;       /* n_items: weight of loss terms hitting each item */
     float *inv_hits;   /* n_items: 1 / hits, 0 for untouched items */
-    uint32_t *negs;    /* MAX_NEGATIVES drawn for one positive */
-    float *zs;         /* MAX_NEGATIVES + 1 logits of one sampled softmax */
+    uint32_t *negs;    /* FR_MF_MAX_NEGATIVES drawn for one positive */
+    float *zs;         /* FR_MF_MAX_NEGATIVES + 1 logits of one sampled softmax */
     uint32_t *touched_list;
     uint32_t n_touched;
 } batch_ws;
@@ -90,24 +89,6 @@ fr_mf_opts_default(fr_mf_opts *o)
     o->batch_size = 128;
     o->seed = 1;
     o->loss = FR_MF_LOSS_LOGISTIC;
-}
-
-/* ---- numerics ---------------------------------------------------------- */
-
-static double
-sigmoid(double x)
-{
-    if (x >= 0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
-
-/* log(1 + e^x) without overflow: -log s(x) == softplus(-x). */
-static double
-softplus(double x)
-{
-    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
 
 /* ---- batch workspace --------------------------------------------------- */
@@ -157,8 +138,8 @@ ws_init(batch_ws *ws, const fr_mf *mf, uint32_t batch_size)
     ws->mask = calloc(mf->n_items, 1);
     ws->hits = fr_model_falloc(mf->n_items);
     ws->inv_hits = fr_model_falloc(mf->n_items);
-    ws->negs = calloc(MAX_NEGATIVES, sizeof *ws->negs);
-    ws->zs = fr_model_falloc(MAX_NEGATIVES + 1);
+    ws->negs = calloc(FR_MF_MAX_NEGATIVES, sizeof *ws->negs);
+    ws->zs = fr_model_falloc(FR_MF_MAX_NEGATIVES + 1);
     ws->pool = calloc(mf->n_items, sizeof *ws->pool);
     ws->touched_list = calloc(mf->n_items, sizeof *ws->touched_list);
     if (!ws->pb || !ws->dp || !ws->s || !ws->g || !ws->ones || !ws->mask ||
@@ -238,12 +219,12 @@ terms_logistic(const fr_mf *mf, batch_ws *ws, const row *r, uint32_t k_neg,
 
     for (uint32_t k = 0; k < r->n_pos; k++) {
         uint32_t i = r->pos[k];
-        loss += softplus(-(double)r->s[i]);
-        add_grad(ws, r, i, sigmoid(r->s[i]) - 1.0);
+        loss += fr_mf_softplus(-(double)r->s[i]);
+        add_grad(ws, r, i, fr_mf_sigmoid(r->s[i]) - 1.0);
         for (uint32_t t = 0; t < k_neg && r->n_free > 0; t++) {
             uint32_t j = draw_negative(ws, mf, r, rng);
-            loss += softplus((double)r->s[j]);
-            add_grad(ws, r, j, sigmoid(r->s[j]));
+            loss += fr_mf_softplus((double)r->s[j]);
+            add_grad(ws, r, j, fr_mf_sigmoid(r->s[j]));
         }
     }
     return loss;
@@ -260,8 +241,8 @@ terms_bpr(const fr_mf *mf, batch_ws *ws, const row *r, uint32_t k_neg,
         uint32_t i = r->pos[k];
         for (uint32_t t = 0; t < k_neg && r->n_free > 0; t++) {
             uint32_t j = draw_negative(ws, mf, r, rng);
-            double x = (double)r->s[i] - r->s[j], g = sigmoid(x) - 1.0;
-            loss += softplus(-x);
+            double x = (double)r->s[i] - r->s[j], g = fr_mf_sigmoid(x) - 1.0;
+            loss += fr_mf_softplus(-x);
             add_grad(ws, r, i, g);
             add_grad(ws, r, j, -g);
         }
@@ -461,7 +442,7 @@ opts_valid(const fr_mf_opts *o)
     return o->epochs > 0 && o->batch_size > 0 && isfinite(o->lr) &&
            o->lr > 0.0f && isfinite(o->l2) && o->l2 >= 0.0f &&
            o->lr * o->l2 < 1.0f && o->negatives > 0 &&
-           o->negatives <= MAX_NEGATIVES && o->loss < FR_MF_LOSS_COUNT;
+           o->negatives <= FR_MF_MAX_NEGATIVES && o->loss < FR_MF_LOSS_COUNT;
 }
 
 static void
