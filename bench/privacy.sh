@@ -162,6 +162,7 @@ dp_colluders 0"
   port=$((17000 + RANDOM % 20000)); while ! port_free "$port"; do port=$((port + 1)); done
   cat > "$dir/aggregator.conf" <<CONF
 listen tcp://127.0.0.1:$port
+secagg_phase_timeout_ms 60000
 key_file $dir/keys/aggregator.key
 allowlist $dir/allowlist
 state_dir $dir/agg
