@@ -496,6 +496,20 @@ ready_stores(aggregator *a, int64_t now, store_entry **cand)
     return m;
 }
 
+/* The budget cannot pay for the round about to start: nothing went out
+ * for it (the ledger refused before the round start), so it ends quietly,
+ * not as an abandoned round the stores would hear of. */
+static void
+stop_for_budget(aggregator *a)
+{
+    secure_end(a);
+    a->state = ST_DONE;
+    fr_log_ev(FR_LOG_NOTICE, TAG, "training_done",
+              "training stopped: the privacy budget does not pay for "
+              "another round (completed=%llu)",
+              (unsigned long long)a->completed);
+}
+
 static void
 start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
 {
@@ -519,7 +533,9 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
         a->started_ms = a->phase_started_ms = now;
         a->deadline_ms = now + a->cfg->round_timeout_ms;
         a->first_round_started = 1;
-        if (!secure_start(a, now))
+        if (!secure_start(a, now) && a->dp_exhausted)
+            stop_for_budget(a);
+        else if (!a->sa)
             round_close(a, now, "secure aggregation could not start");
         else
             for (size_t i = 0; i < k; i++)
