@@ -80,6 +80,20 @@ test_aggregator_cli(void **state)
     expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
            "--min_stores=2 --secagg=no --check-config",
            0, "configuration ok");
+    /* Operations and DP keys that only make sense together. */
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--log_format=xml --check-config",
+           2, "log_format: expected json or human");
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--dp_epsilon_budget=8 --check-config",
+           2, "dp_epsilon_budget needs dp_members");
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--min_stores=2 --secagg=no --dp_epsilon_budget=8 "
+           "--dp_members=1000 --check-config",
+           2, "dp_epsilon_budget needs secagg yes");
+    expect("$B/fedrec-aggregator --key_file=k --allowlist=a --state_dir=s "
+           "--dp_epsilon_budget=8 --dp_members=1000 --check-config",
+           0, "configuration ok");
     /* A secret key readable by others is refused. */
     expect("$B/fedrec-keygen --name agg --dir keys >/dev/null && "
            "chmod 644 keys/agg.key && touch allow && "
