@@ -67,31 +67,7 @@ DP_Q=${FR_DP_Q:-1}
 DP_DROPS=${FR_DP_DROPS:-1}
 EXTRA_AGG=${FR_EXTRA_AGG:-}
 
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-trap cleanup EXIT INT TERM
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# HR@10 and NDCG@10 of one store (bench/quality.sh): test lists and scores.
-score_store() { # test-file scores-file
-  paste "$1" "$2" | awk -F'\t' '{
-      n = (NF - 1) / 2
-      split($1, a, /[(,)]/); pos = a[3]
-      s0 = $(n + 2); rank = 0
-      for (j = 2; j <= n + 1; j++) {
-        if ($j == pos) continue
-        if ($(j + n + 1) + 0 >= s0 + 0) rank++
-      }
-      if (rank < 10) { hr += 1; ndcg += log(2) / log(rank + 2) }
-      users++
-    }
-    END { printf "%d %.10f %.10f\n", users, hr, ndcg }'
-}
+. "$ROOT/bench/common.sh"
 
 # The noise multiplier that spends epsilon in DP_ROUNDS rounds (Gaussian
 # accountant; the DDG one with n_target shares is within a few per cent).
