@@ -12,6 +12,7 @@
  * then its link to the previous hash. The first failure ends the walk.
  */
 #include "audit.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,34 +283,6 @@ build_line(line_buf *lb, const fr_crypto_signkey *id, const char *event,
     return len;
 }
 
-static fr_err
-fsync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    fr_err rc = FR_OK;
-    int fd;
-
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (n == 0) {
-        strcpy(dir, "/");
-    } else {
-        if (n >= sizeof dir)
-            return FR_ELIMIT;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fr_err_from_errno(errno);
-    if (fsync(fd) != 0)
-        rc = fr_err_from_errno(errno);
-    close(fd);
-    return rc;
-}
-
 /* Opens path for appending, creating it 0600 if missing (*created = 1). */
 static fr_err
 open_append(const char *path, int *fd_out, int *created)
@@ -394,7 +367,7 @@ audit_append(const char *path, const fr_crypto_signkey *id, const char *event,
     if (close(fd) != 0 && rc == FR_OK)
         rc = fr_err_from_errno(errno);
     if (rc == FR_OK && created)
-        rc = fsync_dir_of(path);
+        rc = fr_file_fsync_dir_of(path);
     if (rc) {
         if (created)
             unlink(path);

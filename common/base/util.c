@@ -81,26 +81,26 @@ fr_parse_double(const char *s, double min, double max, double *out)
     return FR_OK;
 }
 
-static fr_err
-fsync_parent_dir(const char *path)
+fr_err
+fr_file_fsync_dir_of(const char *path)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    int fd;
+    size_t n = slash ? (size_t)(slash - path) : 0;
     fr_err rc = FR_OK;
+    int fd;
 
     if (!slash) {
         strcpy(dir, ".");
+    } else if (n == 0) {
+        strcpy(dir, "/");
     } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0)
-            n = 1;
         if (n >= sizeof dir)
             return FR_ELIMIT;
         memcpy(dir, path, n);
         dir[n] = '\0';
     }
-    fd = open(dir, O_RDONLY | O_DIRECTORY);
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fr_err_from_errno(errno);
     if (fsync(fd) != 0)
@@ -146,7 +146,7 @@ fr_file_write_atomic(const char *path, const void *data, size_t len,
         unlink(tmp);
         return rc;
     }
-    return fsync_parent_dir(path);
+    return fr_file_fsync_dir_of(path);
 }
 
 fr_err

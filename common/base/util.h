@@ -32,6 +32,12 @@ FR_NODISCARD fr_err fr_parse_double(const char *s, double min, double max,
                                     double *out);
 
 /*
+ * fsyncs the directory holding path, so that a name just created, renamed
+ * or removed in it is durable ("." when path has no slash).
+ */
+FR_NODISCARD fr_err fr_file_fsync_dir_of(const char *path);
+
+/*
  * Replaces path with data atomically: writes path.tmp, fsyncs it, renames it
  * over path and fsyncs the directory. On failure path is unchanged and the
  * temporary file is removed. mode is applied to the new file.

@@ -90,35 +90,6 @@ check_absent(const char *path)
     return errno == ENOENT ? FR_OK : fr_err_from_errno(errno);
 }
 
-/* fsyncs the directory holding path, so a new name in it is durable. */
-static fr_err
-fsync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    fr_err rc = FR_OK;
-    int fd;
-
-    if (n >= sizeof dir)
-        return FR_ELIMIT;
-    if (!slash)
-        strcpy(dir, ".");
-    else if (n == 0)
-        strcpy(dir, "/");
-    else {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fr_err_from_errno(errno);
-    if (fsync(fd) != 0)
-        rc = fr_err_from_errno(errno);
-    close(fd);
-    return rc;
-}
-
 /* Writes n bytes of bin as lowercase hex and '\n' to path, mode 0600,
  * never replacing anything at path (FR_ESTATE). The hex text is wiped. */
 static fr_err
@@ -156,7 +127,7 @@ create_hex_file(const char *path, const uint8_t *bin, size_t n)
     if (unlink(tmp) != 0)
         fr_log_warn(TAG, "cannot remove temporary file %s: %s", tmp,
                     strerror(errno));
-    return rc ? rc : fsync_dir_of(path);
+    return rc ? rc : fr_file_fsync_dir_of(path);
 }
 
 /* Parses exactly n bytes as 2n hex characters, then "\n", "\r\n" or
