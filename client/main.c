@@ -9,13 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "base/log.h"
 #include "base/progress.h"
 #include "base/util.h"
 #include "client.h"
 #include "crypto/crypto.h"
+#include "model/model.h"
 #include "notice.h"
 #include "state.h"
 #include "vault.h"
@@ -324,7 +323,7 @@ main(int argc, char **argv)
         fr_config_dump(&client_config_table, &cfg, stdout);
     if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP))
         return 0;
-    openblas_set_num_threads((int)cfg.blas_threads);
+    fr_model_set_threads((int)cfg.blas_threads);
     if (member)
         return client_recommend(&cfg, member, (uint32_t)k);
     if (item)

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <cblas.h>
 #include <systemd/sd-daemon.h>
 
 #include "admin.h"
@@ -30,6 +29,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/crypto.h"
+#include "model/model.h"
 
 #define TAG "aggregator"
 
@@ -392,7 +392,7 @@ main(int argc, char **argv)
         fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
         return 1;
     }
-    openblas_set_num_threads((int)cfg.blas_threads);
+    fr_model_set_threads((int)cfg.blas_threads);
     install_signals();
     return serve(&cfg);
 }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "../base/util.h"
 #include "model_int.h"
 
@@ -73,6 +75,12 @@ shape_ok(uint32_t n_items, uint32_t dim)
 {
     return n_items > 0 && n_items <= FR_MODEL_MAX_ITEMS && dim > 0 &&
            dim <= FR_MODEL_MAX_DIM;
+}
+
+void
+fr_model_set_threads(int n)
+{
+    openblas_set_num_threads(n < 1 ? 1 : n);
 }
 
 fr_err

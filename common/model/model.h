@@ -26,6 +26,12 @@ typedef struct fr_model fr_model;
 #define FR_MODEL_MAX_ITEMS (1u << 20)
 #define FR_MODEL_MAX_DIM 1024u
 
+/*
+ * Sets how many threads the linear-algebra library may use for the whole
+ * process (n >= 1). Call once at start-up, before any training.
+ */
+void fr_model_set_threads(int n);
+
 /* Zero-filled model. FR_EINVAL if n_items or dim is 0 or above the max. */
 FR_NODISCARD fr_err fr_model_new(fr_model **out, uint32_t n_items,
                                  uint32_t dim);
