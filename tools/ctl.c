@@ -42,7 +42,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agg.h"
+#include "aggconf.h"
 #include "base/util.h"
 #include "config/config.h"
 #include "net/net.h"

@@ -1,0 +1,85 @@
+/*
+ * aggconf.h - the aggregator's configuration: the agg_config record, its
+ * key table and the checks across keys. Shared by the daemon (agg.h
+ * includes it) and by fedrec-ctl, which reads the same file to find the
+ * admin socket and needs nothing of the round engine.
+ */
+#ifndef FR_SERVER_AGGCONF_H
+#define FR_SERVER_AGGCONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "config/config.h"
+
+#define AGG_PATH_MAX 256
+
+typedef struct agg_config {
+    char listen[AGG_PATH_MAX];
+    char key_file[AGG_PATH_MAX];
+    char allowlist[AGG_PATH_MAX];
+    char state_dir[AGG_PATH_MAX];
+    char log_level[16];
+    char log_format[16];
+    char http_listen[AGG_PATH_MAX];
+    char admin_socket[AGG_PATH_MAX];
+    int64_t n_items;
+    int64_t dim;
+    int64_t min_stores;
+    double fraction;
+    int64_t rounds;
+    int64_t round_timeout_ms;
+    int64_t start_delay_ms;
+    int64_t heartbeat_timeout_ms;
+    int64_t retry_delay_ms;
+    int64_t stop_grace_ms;
+    int64_t max_stores;
+    int64_t local_epochs;
+    double learning_rate;
+    double lr_decay;
+    int64_t negatives;
+    double l2;
+    int64_t batch_size;
+    int64_t loss;
+    double server_lr;
+    double init_scale;
+    int64_t seed;
+    int64_t max_message_bytes;
+    int64_t blas_threads;
+    int secagg;                 /* secure aggregation (SecAgg+) on */
+    int64_t secagg_k;           /* neighbours; 0 = chosen for n */
+    int64_t secagg_t;           /* threshold; 0 = k/2 + 1 */
+    double secagg_max_dropout;  /* tolerated dropout fraction */
+    double secagg_clip;         /* L2 bound on one store's update */
+    int64_t secagg_weight_cap;  /* weights (examples) capped to this */
+    int64_t secagg_phase_timeout_ms;
+    double dp_epsilon_budget;   /* 0: DP off */
+    double dp_delta;
+    double dp_clip;             /* C: one member's contribution */
+    double dp_noise_multiplier; /* z: central std-dev z * C */
+    int64_t dp_members;         /* public estimate of all members */
+    double dp_sampling_rate;    /* q */
+    int64_t dp_max_dropouts;    /* stores that may drop, noise still enough */
+    int64_t dp_colluders;       /* stores that may share their noise */
+    double dp_p_wrap;           /* chance a coordinate wraps mod 2^32 */
+} agg_config;
+
+extern const fr_config_table agg_config_table;
+
+/* Cross-key checks the table cannot express; message in errbuf. */
+FR_NODISCARD fr_err agg_config_validate(const agg_config *cfg, char *errbuf,
+                                        size_t errlen);
+
+/* Configuration-time check of the secure-aggregation keys (secure.c):
+ * the neighbour graph and threshold for the smallest round (min_stores)
+ * must be safe and tolerate secagg_max_dropout. */
+FR_NODISCARD fr_err secure_config_check(const agg_config *c, char *errbuf,
+                                        size_t errlen);
+
+/* The admin socket's path: admin_socket, or STATE_DIR/admin.sock when that
+ * is empty. FR_ELIMIT if it does not fit cap or a Unix socket address. */
+FR_NODISCARD fr_err agg_admin_socket_path(const agg_config *cfg, char *out,
+                                          size_t cap);
+
+#endif
