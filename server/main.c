@@ -272,6 +272,27 @@ report_peak_rss(void)
         fr_log_info(TAG, "peak RSS %.1f MiB", (double)ru.ru_maxrss / 1024.0);
 }
 
+/* Starts the HTTP endpoint when http_listen is set; nothing otherwise. */
+static fr_err
+start_http(daemon *d)
+{
+    char err[512];
+    fr_err rc;
+
+    if (!*d->cfg->http_listen)
+        return FR_OK;
+    if ((rc = agg_http_start(&d->http, d->cfg->http_listen, d->stats, err,
+                             sizeof err))) {
+        fr_log_err(TAG, "cannot start the HTTP endpoint on %s: %s",
+                   d->cfg->http_listen, err);
+        return rc;
+    }
+    fr_log_ev(FR_LOG_NOTICE, TAG, "http_listening",
+              "http listening on %s (port=%u): /metrics /healthz /",
+              d->cfg->http_listen, (unsigned)agg_http_port(d->http));
+    return FR_OK;
+}
+
 static int
 serve(const agg_config *cfg)
 {
@@ -325,17 +346,8 @@ serve(const agg_config *cfg)
         fr_log_err(TAG, "cannot open the admin socket: %s", err);
         goto out;
     }
-    if (*cfg->http_listen) {
-        if ((rc = agg_http_start(&d.http, cfg->http_listen, d.stats, err,
-                                 sizeof err))) {
-            fr_log_err(TAG, "cannot start the HTTP endpoint on %s: %s",
-                       cfg->http_listen, err);
-            goto out;
-        }
-        fr_log_ev(FR_LOG_NOTICE, TAG, "http_listening",
-                  "http listening on %s (port=%u): /metrics /healthz /",
-                  cfg->http_listen, (unsigned)agg_http_port(d.http));
-    }
+    if ((rc = start_http(&d)))
+        goto out;
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec)
         d.watchdog_ms = (int64_t)(wd_usec / 2000); /* twice per period */
     fr_log_ev(FR_LOG_NOTICE, TAG, "listening",
