@@ -200,19 +200,15 @@ fr_config_load_file(const fr_config_table *t, void *cfg, const char *path,
     return rc;
 }
 
-fr_err
-fr_config_parse_cli(const fr_config_table *t, void *cfg, int argc, char **argv,
-                    int *positional_out, int max_positional,
-                    int *n_positional_out, int *flags_out, char *errbuf,
-                    size_t errlen)
+/* First pass over the command line: the flags and --config, so that the
+ * overrides of the second pass apply after the file. */
+static fr_err
+scan_flags(int argc, char **argv, int *flags_out, const char **config_out,
+           char *errbuf, size_t errlen)
 {
     const char *config_path = NULL;
-    int npos = 0, flags = 0;
-    fr_err rc = fr_config_defaults(t, cfg, errbuf, errlen);
+    int flags = 0;
 
-    if (rc)
-        return rc;
-    /* First pass: flags and --config, so overrides apply after the file. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
@@ -230,6 +226,24 @@ fr_config_parse_cli(const fr_config_table *t, void *cfg, int argc, char **argv,
         } else if (!strncmp(a, "--config=", 9))
             config_path = a + 9;
     }
+    *flags_out = flags;
+    *config_out = config_path;
+    return FR_OK;
+}
+
+fr_err
+fr_config_parse_cli(const fr_config_table *t, void *cfg, int argc, char **argv,
+                    int *positional_out, int max_positional,
+                    int *n_positional_out, int *flags_out, char *errbuf,
+                    size_t errlen)
+{
+    const char *config_path = NULL;
+    int npos = 0, flags = 0;
+    fr_err rc = fr_config_defaults(t, cfg, errbuf, errlen);
+
+    if (rc || (rc = scan_flags(argc, argv, &flags, &config_path, errbuf,
+                               errlen)))
+        return rc;
     if (config_path) {
         rc = fr_config_load_file(t, cfg, config_path, errbuf, errlen);
         if (rc)
