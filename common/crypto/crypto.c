@@ -1,12 +1,13 @@
 /*
  * crypto.c - key pairs, identity keys, key files, signatures, fingerprints,
- * hashing and randomness on top of libsodium. Outside this file only
- * common/secagg/ includes <sodium.h> (for the protocol primitives).
+ * hashing and randomness on top of libsodium. Only common/crypto includes
+ * <sodium.h>; other modules reach the primitives they need through prim.h.
  *
  * Key pairs and identity keys each live in one sodium_malloc'd block (guard
  * pages, mlock'd where the system allows, wiped by sodium_free) that is made
  * read-only once filled.
- * Secret key files are read with open/fstat/read on one descriptor so the
+ * Secret key files (here and seal.c's data key) are read by
+ * fr_crypto_read_secret_hex with open/fstat/read on one descriptor so the
  * permission check and the bytes we parse cannot come from different files,
  * and the file contents are wiped on every path out.
  */
@@ -25,6 +26,7 @@
 
 #include "../base/log.h"
 #include "../base/util.h"
+#include "crypto_int.h"
 
 _Static_assert(FR_CRYPTO_PK_BYTES == crypto_box_PUBLICKEYBYTES,
                "public key size must match crypto_box");
@@ -44,9 +46,6 @@ _Static_assert(crypto_sign_SEEDBYTES == 32,
                "identity key files hold a 32-byte seed");
 
 #define TAG "crypto"
-/* A key file is 64 hex chars and a newline; anything much longer is not a
- * key file, and reading a little more than needed lets us say so. */
-#define KEY_FILE_MAX 128
 #define FPR_HASH_BYTES 32
 
 struct fr_crypto_keypair {
@@ -157,19 +156,30 @@ fr_crypto_key_to_hex(const uint8_t key[32], char hex_out[65])
     sodium_bin2hex(hex_out, 65, key, 32);
 }
 
-/* Parses key file contents: 64 hex characters, then "\n", "\r\n" or
- * nothing. Writes the key only on success. */
-static fr_err
-parse_key_text(const char *text, size_t len, uint8_t key_out[32])
-{
-    size_t n = FR_CRYPTO_HEX_KEY_CHARS;
+/* ---- secret hex files (crypto_int.h) ---------------------------------- */
 
-    if (len < n)
+fr_err
+fr_crypto_parse_hex_line(const char *text, size_t len, uint8_t *out, size_t n)
+{
+    uint8_t tmp[32];
+    size_t hex_len = 2 * n, bin_len = 0;
+    const char *end = NULL;
+    fr_err rc = FR_EINVAL;
+
+    FR_ASSERT(n <= sizeof tmp);
+    if (!(len == hex_len || (len == hex_len + 1 && text[hex_len] == '\n') ||
+          (len == hex_len + 2 && text[hex_len] == '\r' &&
+           text[hex_len + 1] == '\n')))
         return FR_EINVAL;
-    if (!(len == n || (len == n + 1 && text[n] == '\n') ||
-          (len == n + 2 && text[n] == '\r' && text[n + 1] == '\n')))
-        return FR_EINVAL;
-    return fr_crypto_key_from_hex(text, n, key_out);
+    /* sodium_hex2bin runs in constant time, which matters for secret keys;
+     * it stops at the first non-hex character, so check where it ended. */
+    if (sodium_hex2bin(tmp, n, text, hex_len, NULL, &bin_len, &end) == 0 &&
+        bin_len == n && end == text + hex_len) {
+        memcpy(out, tmp, n);
+        rc = FR_OK;
+    }
+    sodium_memzero(tmp, sizeof tmp);
+    return rc;
 }
 
 /* Reads up to cap bytes of an open file; FR_ELIMIT if there is more. */
@@ -194,9 +204,12 @@ read_small_fd(int fd, char *buf, size_t cap, size_t *len_out)
     return FR_OK;
 }
 
-/* Opens a secret key file and checks that only its owner can access it. */
+/* Opens a secret file and checks that only its owner can access it: a key
+ * file that others can write is as bad as one they can read, since whoever
+ * plants a key reads everything protected by it afterwards. */
 static fr_err
-open_secret_file(const char *path, int *fd_out)
+open_owner_only(const char *path, const char *tag, const char *what,
+                int *fd_out)
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -209,15 +222,15 @@ open_secret_file(const char *path, int *fd_out)
         return rc;
     }
     if (!S_ISREG(st.st_mode)) {
-        fr_log_err(TAG, "secret key %s is not a regular file", path);
+        fr_log_err(tag, "%s %s is not a regular file", what, path);
         close(fd);
         return FR_EINVAL;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        fr_log_err(TAG,
-                   "secret key %s has mode %04o; refusing it because group "
+        fr_log_err(tag,
+                   "%s %s has mode %04o; refusing it because group "
                    "or others have access (run chmod 600)",
-                   path, (unsigned)(st.st_mode & 07777));
+                   what, path, (unsigned)(st.st_mode & 07777));
         close(fd);
         return FR_EAUTH;
     }
@@ -225,35 +238,40 @@ open_secret_file(const char *path, int *fd_out)
     return FR_OK;
 }
 
-/* Reads a secret key file (owner-only access, 64 hex characters) into
- * key_out, which should be guarded memory. Writes key_out only on success;
- * the file's bytes are wiped on every path out. */
-static fr_err
-read_secret_key(const char *path, uint8_t key_out[32])
+fr_err
+fr_crypto_read_secret_hex(const char *path, const char *tag, const char *what,
+                          uint8_t *out, size_t n)
 {
-    char text[KEY_FILE_MAX];
+    char text[FR_CRYPTO_HEX_FILE_MAX];
     size_t len = 0;
     int fd = -1;
     fr_err rc;
 
-    rc = open_secret_file(path, &fd);
+    rc = open_owner_only(path, tag, what, &fd);
     if (rc)
         goto out;
     rc = read_small_fd(fd, text, sizeof text, &len);
     if (rc && rc != FR_ELIMIT)
         goto out;
     /* A file far too long to be a key file (FR_ELIMIT above) has len 0. */
-    rc = parse_key_text(text, len, key_out);
+    rc = fr_crypto_parse_hex_line(text, len, out, n);
     if (rc)
-        fr_log_err(TAG,
-                   "secret key %s is malformed (expected %d hex "
-                   "characters and a newline)",
-                   path, FR_CRYPTO_HEX_KEY_CHARS);
+        fr_log_err(tag,
+                   "%s %s is malformed (expected %d hex characters and a "
+                   "newline)",
+                   what, path, (int)(2 * n));
 out:
     sodium_memzero(text, sizeof text);
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+/* Reads a secret key file (owner-only access, 64 hex characters). */
+static fr_err
+read_secret_key(const char *path, uint8_t key_out[32])
+{
+    return fr_crypto_read_secret_hex(path, TAG, "secret key", key_out, 32);
 }
 
 fr_err
@@ -455,12 +473,14 @@ fr_crypto_public_load(const char *path, uint8_t pk_out[FR_CRYPTO_PK_BYTES])
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    fr_err rc = fr_file_read_all(path, KEY_FILE_MAX, &buf, &len);
+    fr_err rc = fr_file_read_all(path, FR_CRYPTO_HEX_FILE_MAX, &buf, &len);
 
     if (rc && rc != FR_ELIMIT)
         return rc;
     /* Far too long to be a key file: parsing nothing reports it malformed. */
-    rc = buf ? parse_key_text((const char *)buf, len, pk_out) : FR_EINVAL;
+    rc = buf ? fr_crypto_parse_hex_line((const char *)buf, len, pk_out,
+                                       FR_CRYPTO_PK_BYTES)
+             : FR_EINVAL;
     if (rc)
         fr_log_err(TAG, "public key %s is malformed (expected %d hex "
                         "characters and a newline)",

@@ -2,11 +2,11 @@
  * crypto.h - key files, key fingerprints, signatures, hashing and secure
  * randomness on top of libsodium.
  *
- * Two modules include <sodium.h>: this one, and secagg/ (common/secagg/),
- * which uses libsodium's primitives directly for the secure-aggregation
- * protocol (X25519 agreement, AEAD, stream PRG). Key files and signatures
- * stay here. Transport security itself is ZeroMQ CURVE (net/), which uses the
- * Curve25519 key pairs made and loaded here.
+ * This module alone includes <sodium.h>. The primitives other modules build
+ * on (X25519 agreement, AEAD and the stream PRG for secure aggregation,
+ * BLAKE2b and guarded memory for dp/, hex for both) are in prim.h; key
+ * files and signatures stay here. Transport security itself is ZeroMQ CURVE
+ * (net/), which uses the Curve25519 key pairs made and loaded here.
  *
  * Each store (and the aggregator) has two long-term keys:
  *   - a Curve25519 key pair for the CURVE transport (fr_crypto_keypair);

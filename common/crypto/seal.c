@@ -13,13 +13,12 @@
  * data key loses every file sealed under it, so this holds even against a
  * second process creating the same key at the same moment.
  *
- * Secret key files are read with open/fstat/read on one descriptor so the
- * permission check and the bytes we parse cannot come from different files.
+ * The data key file is read by fr_crypto_read_secret_hex (crypto.c), which
+ * checks its mode and reads it on one descriptor.
  */
 #include "seal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,15 +31,13 @@
 #include "../base/log.h"
 #include "../base/util.h"
 #include "crypto.h"
+#include "crypto_int.h"
 
 #define TAG          "seal"
 #define KEY_BYTES    32
 #define HDR_BYTES    8
 #define NONCE_BYTES  crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define SEAL_VERSION 1
-/* Key and salt files are one short line; reading a little more than that
- * lets us call a longer file malformed without reading it all. */
-#define HEX_FILE_MAX 128
 
 _Static_assert(KEY_BYTES == crypto_kdf_KEYBYTES, "data key is a KDF key");
 _Static_assert(KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
@@ -130,87 +127,6 @@ create_hex_file(const char *path, const uint8_t *bin, size_t n)
     return rc ? rc : fr_file_fsync_dir_of(path);
 }
 
-/* Parses exactly n bytes as 2n hex characters, then "\n", "\r\n" or
- * nothing. Writes out only on success; wipes its own copy. */
-static fr_err
-parse_hex_line(const char *text, size_t len, uint8_t *out, size_t n)
-{
-    uint8_t tmp[KEY_BYTES];
-    size_t hex_len = 2 * n, bin_len = 0;
-    const char *end = NULL;
-    fr_err rc = FR_EINVAL;
-
-    FR_ASSERT(n <= sizeof tmp);
-    if (!(len == hex_len || (len == hex_len + 1 && text[hex_len] == '\n') ||
-          (len == hex_len + 2 && text[hex_len] == '\r' &&
-           text[hex_len + 1] == '\n')))
-        return FR_EINVAL;
-    /* Constant time; stops at the first non-hex character, so check where
-     * it ended. */
-    if (sodium_hex2bin(tmp, n, text, hex_len, NULL, &bin_len, &end) == 0 &&
-        bin_len == n && end == text + hex_len) {
-        memcpy(out, tmp, n);
-        rc = FR_OK;
-    }
-    sodium_memzero(tmp, sizeof tmp);
-    return rc;
-}
-
-/* Opens a secret file and checks that only its owner can access it: a key
- * file that others can write is as bad as one they can read, since whoever
- * plants a key reads everything sealed under it afterwards. */
-static fr_err
-open_owner_only(const char *path, int *fd_out)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return fr_err_from_errno(errno);
-    if (fstat(fd, &st) != 0) {
-        fr_err rc = fr_err_from_errno(errno);
-        close(fd);
-        return rc;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fr_log_err(TAG, "data key %s is not a regular file", path);
-        close(fd);
-        return FR_EINVAL;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        fr_log_err(TAG,
-                   "data key %s has mode %04o; refusing it because group "
-                   "or others have access (run chmod 600)",
-                   path, (unsigned)(st.st_mode & 07777));
-        close(fd);
-        return FR_EAUTH;
-    }
-    *fd_out = fd;
-    return FR_OK;
-}
-
-/* Reads up to cap bytes of an open file; FR_ELIMIT if there is more. */
-static fr_err
-read_small_fd(int fd, char *buf, size_t cap, size_t *len_out)
-{
-    size_t got = 0;
-
-    for (;;) {
-        ssize_t n = read(fd, buf + got, cap - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return fr_err_from_errno(errno);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-        if (got == cap)
-            return FR_ELIMIT;
-    }
-    *len_out = got;
-    return FR_OK;
-}
-
 /* ---- keys --------------------------------------------------------------- */
 
 /* Allocates a writable guarded key; the caller makes it read-only. */
@@ -246,38 +162,20 @@ fr_seal_key_create_file(const char *path)
 fr_err
 fr_seal_key_load_file(const char *path, fr_seal_key **out)
 {
-    char text[HEX_FILE_MAX];
     fr_seal_key *k = NULL;
-    size_t len = 0;
-    int fd = -1;
     fr_err rc;
 
     if (!path || !out)
         return FR_EINVAL;
-    rc = open_owner_only(path, &fd);
-    if (rc)
-        goto out;
-    rc = read_small_fd(fd, text, sizeof text, &len);
-    if (rc && rc != FR_ELIMIT)
-        goto out;
-    /* A file far too long to be a key file (FR_ELIMIT above) has len 0. */
     if ((rc = key_alloc(&k)) != FR_OK)
         goto out;
-    rc = parse_hex_line(text, len, k->k, KEY_BYTES);
-    if (rc) {
-        fr_log_err(TAG,
-                   "data key %s is malformed (expected %d hex characters "
-                   "and a newline)",
-                   path, 2 * KEY_BYTES);
+    rc = fr_crypto_read_secret_hex(path, TAG, "data key", k->k, KEY_BYTES);
+    if (rc)
         goto out;
-    }
     (void)sodium_mprotect_readonly(k);
     *out = k;
     k = NULL;
 out:
-    sodium_memzero(text, sizeof text);
-    if (fd >= 0)
-        close(fd);
     fr_seal_key_destroy(&k);
     return rc;
 }
@@ -330,12 +228,13 @@ fr_seal_salt_load(const char *path, uint8_t salt[FR_SEAL_SALT_BYTES])
 
     if (!path || !salt)
         return FR_EINVAL;
-    rc = fr_file_read_all(path, HEX_FILE_MAX, &text, &len);
+    rc = fr_file_read_all(path, FR_CRYPTO_HEX_FILE_MAX, &text, &len);
     if (rc && rc != FR_ELIMIT)
         return rc;
     /* Far too long to be a salt file: parsing nothing reports it. */
     rc = text
-             ? parse_hex_line((const char *)text, len, salt, FR_SEAL_SALT_BYTES)
+             ? fr_crypto_parse_hex_line((const char *)text, len, salt,
+                                        FR_SEAL_SALT_BYTES)
              : FR_EINVAL;
     if (rc)
         fr_log_err(TAG,

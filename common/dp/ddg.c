@@ -18,8 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "../crypto/crypto.h"
 #include "dgauss.h"
 #include "rotate.h"
 
@@ -43,7 +42,7 @@ scratch_free(double *buf, uint64_t dim)
 {
     if (!buf)
         return;
-    sodium_memzero(buf, (size_t)dim * sizeof *buf);
+    fr_crypto_wipe(buf, (size_t)dim * sizeof *buf);
     free(buf);
 }
 

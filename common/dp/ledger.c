@@ -13,9 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "../base/util.h"
+#include "../crypto/prim.h"
 
 #define LEDGER_MAGIC     "fedrec-dp-ledger 1"
 #define LEDGER_MAX_BYTES ((size_t)256 << 20)
@@ -206,7 +205,7 @@ parse_record(fr_dp_ledger *l, char *line, size_t lineno, char *err,
     {
         uint8_t hash[32];
         double rdp[FR_DP_MAX_ORDERS];
-        if (sodium_hex2bin(hash, 32, p, 64, NULL, NULL, NULL) != 0 ||
+        if (fr_crypto_hex2bin(hash, 32, p) != FR_OK ||
             p[64] != ' ')
             goto bad;
         p += 65;
@@ -368,7 +367,7 @@ fr_dp_ledger_reserve(fr_dp_ledger *l, uint64_t round_id, const uint8_t hash[32],
         return FR_ELIMIT;
     if (!(line = malloc(LINE_MAX_CHARS)))
         return FR_ENOMEM;
-    sodium_bin2hex(hex, sizeof hex, hash, 32);
+    fr_crypto_bin2hex(hex, hash, 32);
     n = snprintf(line, LINE_MAX_CHARS, "R %llu %s %lld",
                  (unsigned long long)round_id, hex, (long long)unix_ms());
     for (size_t i = 0; i < l->orders.n; i++)
@@ -430,15 +429,15 @@ fr_dp_ledger_has(const fr_dp_ledger *l, uint64_t round_id)
 }
 
 static void
-hash_u64(crypto_generichash_state *st, uint64_t v)
+hash_u64(fr_crypto_hash_state *st, uint64_t v)
 {
     uint8_t b[8];
     fr_put_u64le(b, v);
-    crypto_generichash_update(st, b, 8);
+    fr_crypto_hash_update(st, b, 8);
 }
 
 static void
-hash_f64(crypto_generichash_state *st, double v)
+hash_f64(fr_crypto_hash_state *st, double v)
 {
     uint64_t u;
     memcpy(&u, &v, 8);
@@ -448,10 +447,10 @@ hash_f64(crypto_generichash_state *st, double v)
 void
 fr_dp_round_hash(const fr_dp_setup *d, uint64_t round_id, uint8_t out[32])
 {
-    crypto_generichash_state st;
+    fr_crypto_hash_state st;
 
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, (const uint8_t *)"fedrec-dp-round", 15);
+    fr_crypto_hash_init(&st, 32);
+    fr_crypto_hash_update(&st, "fedrec-dp-round", 15);
     hash_u64(&st, round_id);
     hash_u64(&st, d->mechanism);
     hash_f64(&st, d->clip);
@@ -466,5 +465,5 @@ fr_dp_round_hash(const fr_dp_setup *d, uint64_t round_id, uint8_t out[32])
     hash_f64(&st, d->epsilon_budget);
     hash_f64(&st, d->l2_sens);
     hash_f64(&st, d->l1_sens);
-    crypto_generichash_final(&st, out, 32);
+    fr_crypto_hash_final(&st, out, 32);
 }

@@ -35,8 +35,8 @@
 #include <stdint.h>
 
 #include "../base/err.h"
-#include "../wire/wire.h"
 #include "accountant.h"
+#include "setup.h"
 
 typedef struct fr_dp_ledger fr_dp_ledger;
 

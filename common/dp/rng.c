@@ -1,11 +1,11 @@
 /*
  * rng.c - the deterministic CSPRNG of the DP noise path. See rng.h.
  *
- * The keystream is crypto_stream_chacha20 (the original construction with a
- * 64-bit block counter and a zero nonce: each key is used for one stream
- * only), produced BUF_BLOCKS blocks at a time into a buffer and consumed 8
- * bytes at a time, little-endian. With a 64-bit counter the stream never
- * repeats in practice (2^70 bytes).
+ * The keystream is ChaCha20 (fr_crypto_stream_xor_ic, the original
+ * construction with a 64-bit block counter) with a zero nonce: each key is
+ * used for one stream only. It is produced BUF_BLOCKS blocks at a time into
+ * a buffer and consumed 8 bytes at a time, little-endian. With a 64-bit
+ * counter the stream never repeats in practice (2^70 bytes).
  *
  * uniform(m) for m < 2^64 is Lemire's multiply-and-reject: take the high
  * half of x * m and reject the few x whose low half falls below
@@ -17,14 +17,15 @@
 
 #include <string.h>
 
-#include <sodium.h>
+#include "../crypto/crypto.h"
+#include "../crypto/prim.h"
 
 #define BUF_BLOCKS 64
 #define BUF_BYTES  (64 * BUF_BLOCKS)
 
-_Static_assert(crypto_stream_chacha20_KEYBYTES == FR_DP_RNG_KEY_BYTES,
+_Static_assert(FR_CRYPTO_STREAM_KEY_BYTES == FR_DP_RNG_KEY_BYTES,
                "the generator key is a ChaCha20 key");
-_Static_assert(crypto_generichash_BYTES == FR_DP_RNG_KEY_BYTES,
+_Static_assert(FR_DP_RNG_KEY_BYTES == 32,
                "BLAKE2b-256 of the public seed is the key");
 
 struct fr_dp_rng {
@@ -41,10 +42,10 @@ rng_alloc(fr_dp_rng **out)
 {
     fr_dp_rng *r;
 
-    /* sodium_malloc needs the library initialised (page size) */
-    if (sodium_init() < 0)
+    /* told apart from a short allocation: the library cannot start */
+    if (fr_crypto_init() != FR_OK)
         return FR_ESYS;
-    r = sodium_malloc(sizeof *r);
+    r = fr_crypto_secure_alloc(sizeof *r);
     if (!r)
         return FR_ENOMEM;
     memset(r, 0, sizeof *r);
@@ -66,7 +67,7 @@ fr_dp_rng_new(fr_dp_rng **out, const uint8_t key[32])
     if (key)
         memcpy(r->key, key, sizeof r->key);
     else
-        randombytes_buf(r->key, sizeof r->key);
+        fr_crypto_random(r->key, sizeof r->key);
     *out = r;
     return FR_OK;
 }
@@ -74,7 +75,7 @@ fr_dp_rng_new(fr_dp_rng **out, const uint8_t key[32])
 fr_err
 fr_dp_rng_new_public(fr_dp_rng **out, const char *label, uint64_t seed)
 {
-    crypto_generichash_state st;
+    fr_crypto_hash_state st;
     uint8_t le[8];
     fr_dp_rng *r = NULL;
     fr_err rc;
@@ -86,10 +87,10 @@ fr_dp_rng_new_public(fr_dp_rng **out, const char *label, uint64_t seed)
     for (int i = 0; i < 8; i++)
         le[i] = (uint8_t)(seed >> (8 * i));
     /* the label's NUL is hashed too, so label and seed cannot run together */
-    crypto_generichash_init(&st, NULL, 0, sizeof r->key);
-    crypto_generichash_update(&st, (const uint8_t *)label, strlen(label) + 1);
-    crypto_generichash_update(&st, le, sizeof le);
-    crypto_generichash_final(&st, r->key, sizeof r->key);
+    fr_crypto_hash_init(&st, sizeof r->key);
+    fr_crypto_hash_update(&st, label, strlen(label) + 1);
+    fr_crypto_hash_update(&st, le, sizeof le);
+    fr_crypto_hash_final(&st, r->key, sizeof r->key);
     *out = r;
     return FR_OK;
 }
@@ -115,8 +116,8 @@ fr_dp_rng_destroy(fr_dp_rng **rp)
 {
     if (!rp || !*rp)
         return;
-    /* sodium_free wipes the whole block (key and keystream) */
-    sodium_free(*rp);
+    /* wipes the whole block (key and keystream) */
+    fr_crypto_secure_free(*rp);
     *rp = NULL;
 }
 
@@ -136,11 +137,11 @@ next_u64(fr_dp_rng *r)
     uint64_t v = 0;
 
     if (r->pos + 8 > BUF_BYTES) {
-        static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+        static const uint8_t nonce[FR_CRYPTO_STREAM_NONCE_BYTES];
 
         memset(r->buf, 0, sizeof r->buf);
-        crypto_stream_chacha20_xor_ic(r->buf, r->buf, sizeof r->buf, nonce,
-                                      r->block, r->key);
+        fr_crypto_stream_xor_ic(r->buf, r->buf, sizeof r->buf, nonce,
+                                r->block, r->key);
         r->block += BUF_BLOCKS;
         r->pos = 0;
     }

@@ -1,10 +1,11 @@
 /*
  * rng.h - the deterministic CSPRNG behind every draw of the DP noise path.
  *
- * A ChaCha20 keystream (libsodium, 64-bit block counter) under a 32-byte key,
- * read 64 bits at a time. Everything the noise path needs is built on it:
- * unbiased integers in [0, m) by rejection, 128-bit ranges for the exact
- * sampler's rational arithmetic, and doubles in [0, 1) with 53 random bits.
+ * A ChaCha20 keystream (64-bit block counter; common/crypto/prim.h) under a
+ * 32-byte key, read 64 bits at a time. Everything the noise path needs is
+ * built on it: unbiased integers in [0, m) by rejection, 128-bit ranges for
+ * the exact sampler's rational arithmetic, and doubles in [0, 1) with 53
+ * random bits.
  * The same key always gives the same sequence, so a run is reproducible
  * from its key; a secret key (fresh from the system CSPRNG) keeps the noise
  * secret. Public randomness (the rotation signs) comes from a key hashed
@@ -33,9 +34,9 @@ typedef struct fr_dp_rng fr_dp_rng;
 
 /*
  * A generator keyed by key (copied; wiped on destroy), or by 32 fresh bytes
- * from the system CSPRNG when key is NULL. The state sits in sodium_malloc
- * memory. FR_EINVAL if out is NULL, FR_ENOMEM, FR_ESYS if libsodium cannot
- * initialise. *out is set only on success.
+ * from the system CSPRNG when key is NULL. The state sits in guarded memory
+ * (fr_crypto_secure_alloc). FR_EINVAL if out is NULL, FR_ENOMEM, FR_ESYS if
+ * the crypto library cannot initialise. *out is set only on success.
  */
 FR_NODISCARD fr_err fr_dp_rng_new(fr_dp_rng **out, const uint8_t key[32]);
 

@@ -36,11 +36,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
 #include <zmq.h>
 
 #include "../base/log.h"
 #include "../base/util.h"
+#include "../crypto/crypto.h"
+#include "../crypto/prim.h"
 #include "net_int.h"
 
 #define TAG "zap"
@@ -171,8 +172,8 @@ key_fingerprint(const uint8_t pk[FR_CRYPTO_PK_BYTES],
 {
     uint8_t h[32];
 
-    crypto_generichash(h, sizeof h, pk, FR_CRYPTO_PK_BYTES, NULL, 0);
-    sodium_bin2hex(out, FR_NET_KEY_FP_HEX + 1, h, FR_NET_KEY_FP_HEX / 2);
+    fr_crypto_hash(h, sizeof h, pk, FR_CRYPTO_PK_BYTES);
+    fr_crypto_bin2hex(out, h, FR_NET_KEY_FP_HEX / 2);
 }
 
 /* Parses one line (without its '\n') into e. Returns NULL and sets *empty for

@@ -19,7 +19,11 @@
 #include <stdint.h>
 
 #include "../base/err.h"
+#include "../dp/setup.h"
+/* secagg.h for fr_sa_msg (the SecAgg+ phase bodies); setup.h for the
+ * round's parameters. */
 #include "../secagg/secagg.h"
+#include "../secagg/setup.h"
 
 #define FR_WIRE_VERSION 1u
 /* Absolute bounds on model shape accepted from the wire. */
@@ -52,31 +56,6 @@ typedef struct fr_train_params {
     uint32_t loss; /* training loss: 0 logistic, 1 full softmax, 2 sampled
                       softmax, 3 BPR (model/mf.h) */
 } fr_train_params;
-
-/* Secure aggregation parameters of a round (RoundStart.secagg). */
-typedef struct fr_secagg_setup {
-    uint32_t n, k, t;      /* participants, neighbours, threshold */
-    uint32_t index;        /* the receiving store's participant number */
-    uint32_t n_words;      /* masked vector length */
-    uint32_t min_inputs;
-    uint8_t graph_commit[32];
-    double clip;           /* L2 bound on one update */
-    uint32_t weight_cap;
-} fr_secagg_setup;
-
-/* Member-level DP of a round (proto DpSetup). */
-#define FR_DP_MECH_DDG 1u
-#define FR_DP_WIRE_MAX_DIM ((uint64_t)1 << 26)
-typedef struct fr_dp_setup {
-    uint32_t mechanism;     /* FR_DP_MECH_DDG */
-    double clip, q, scale;
-    uint64_t sigma2_int;
-    uint64_t dim;           /* power of two, <= FR_DP_WIRE_MAX_DIM */
-    uint64_t rotation_seed;
-    uint32_t n_target, t_collude;
-    double delta, epsilon_budget;
-    double l2_sens, l1_sens;
-} fr_dp_setup;
 
 typedef struct fr_msg_round_start {
     uint32_t n_items;

@@ -214,17 +214,14 @@ bin(const uint8_t *p, size_t len)
     return b;
 }
 
-fr_err
-wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
-             const fr_msg_secagg *m, void **scratch_out)
+/* The submessage arrays for a's lists, NULL where a list is empty. */
+static fr_err
+scratch_new(const fr_sa_msg *a, sa_scratch **out)
 {
-    const fr_sa_msg *a = &m->sa;
     sa_scratch *s = calloc(1, sizeof *s);
 
     if (!s)
         return FR_ENOMEM;
-    fedrec__sec_agg__init(pb);
-    pb->phase = a->phase;
     if (a->n_keys) {
         s->keys = calloc(a->n_keys, sizeof *s->keys);
         s->keys_p = calloc(a->n_keys, sizeof *s->keys_p);
@@ -248,6 +245,13 @@ wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
         wire_sa_view_free(s);
         return FR_ENOMEM;
     }
+    *out = s;
+    return FR_OK;
+}
+
+static void
+view_keys(Fedrec__SecAgg *pb, sa_scratch *s, const fr_sa_msg *a)
+{
     for (uint32_t i = 0; i < a->n_keys; i++) {
         Fedrec__SaKeys *k = &s->keys[i];
         fedrec__sa_keys__init(k);
@@ -260,8 +264,11 @@ wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
     }
     pb->n_keys = a->n_keys;
     pb->keys = s->keys_p;
-    if (a->phase == FR_SA_KEYS)
-        pb->graph_seed = bin(a->graph_seed, 32);
+}
+
+static void
+view_ciphers(Fedrec__SecAgg *pb, sa_scratch *s, const fr_sa_msg *a)
+{
     for (uint32_t i = 0; i < a->n_ciphers; i++) {
         Fedrec__SaCipher *c = &s->ct[i];
         fedrec__sa_cipher__init(c);
@@ -272,11 +279,11 @@ wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
     }
     pb->n_ciphers = a->n_ciphers;
     pb->ciphers = s->ct_p;
-    pb->n_words = a->n_words;
-    pb->words = (uint32_t *)a->words;
-    pb->survivors = bin(a->bitmap, a->bitmap_bytes);
-    if (a->phase == FR_SA_SIGNED)
-        pb->sig = bin(a->sig, FR_SA_SIG_BYTES);
+}
+
+static void
+view_sigs(Fedrec__SecAgg *pb, sa_scratch *s, const fr_sa_msg *a)
+{
     for (uint32_t i = 0; i < a->n_sigs; i++) {
         Fedrec__SaSig *g = &s->sigs[i];
         fedrec__sa_sig__init(g);
@@ -286,6 +293,11 @@ wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
     }
     pb->n_sigs = a->n_sigs;
     pb->sigs = s->sigs_p;
+}
+
+static void
+view_reveals(Fedrec__SecAgg *pb, sa_scratch *s, const fr_sa_msg *a)
+{
     for (uint32_t i = 0; i < a->n_reveals; i++) {
         Fedrec__SaReveal *r = &s->rev[i];
         fedrec__sa_reveal__init(r);
@@ -298,14 +310,45 @@ wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
     }
     pb->n_reveals = a->n_reveals;
     pb->reveals = s->rev_p;
+}
+
+static void
+view_metrics(Fedrec__Metrics *metrics, const fr_metrics *m)
+{
+    fedrec__metrics__init(metrics);
+    metrics->hr10 = m->hr10;
+    metrics->ndcg10 = m->ndcg10;
+    metrics->pop_hr10 = m->pop_hr10;
+    metrics->pop_ndcg10 = m->pop_ndcg10;
+    metrics->eval_members = m->eval_members;
+    metrics->train_loss = m->train_loss;
+}
+
+fr_err
+wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
+             const fr_msg_secagg *m, void **scratch_out)
+{
+    const fr_sa_msg *a = &m->sa;
+    sa_scratch *s = NULL;
+    fr_err rc = scratch_new(a, &s);
+
+    if (rc)
+        return rc;
+    fedrec__sec_agg__init(pb);
+    pb->phase = a->phase;
+    view_keys(pb, s, a);
+    if (a->phase == FR_SA_KEYS)
+        pb->graph_seed = bin(a->graph_seed, 32);
+    view_ciphers(pb, s, a);
+    pb->n_words = a->n_words;
+    pb->words = (uint32_t *)a->words;
+    pb->survivors = bin(a->bitmap, a->bitmap_bytes);
+    if (a->phase == FR_SA_SIGNED)
+        pb->sig = bin(a->sig, FR_SA_SIG_BYTES);
+    view_sigs(pb, s, a);
+    view_reveals(pb, s, a);
     if (m->has_metrics) {
-        fedrec__metrics__init(metrics);
-        metrics->hr10 = m->metrics.hr10;
-        metrics->ndcg10 = m->metrics.ndcg10;
-        metrics->pop_hr10 = m->metrics.pop_hr10;
-        metrics->pop_ndcg10 = m->metrics.pop_ndcg10;
-        metrics->eval_members = m->metrics.eval_members;
-        metrics->train_loss = m->metrics.train_loss;
+        view_metrics(metrics, &m->metrics);
         pb->metrics = metrics;
     }
     *scratch_out = s;
