@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "crypto/seal.h"
@@ -77,7 +77,7 @@ struct vault {
     fr_crypto_signkey *id;
     uint8_t *pkey; /* pseudonym key, sodium-guarded via fr_crypto_wipe */
     uint64_t changes;
-    audit_head head;
+    fr_audit_head head;
     rec *recs;
     size_t n_recs;
     evt *evts;
@@ -474,7 +474,7 @@ commit_as(vault *v, const char *event, const char *detail, int data)
         rc = index_consents(v);
     }
     if (!rc)
-        rc = audit_append(p, v->id, event, detail, &v->head);
+        rc = fr_audit_append(p, v->id, event, detail, &v->head);
     if (!rc && data)
         rc = save_state(v);
     if (!rc)
@@ -1377,6 +1377,6 @@ vault_audit_verify(const vault *v, uint64_t *n_entries, char *errbuf,
         return FR_EPROTO;
     }
     path_of(v, "audit.log", p, sizeof p);
-    return audit_verify(p, fr_crypto_signkey_public(v->id), &v->head,
+    return fr_audit_verify(p, fr_crypto_signkey_public(v->id), &v->head,
                         n_entries, &first_bad, errbuf, errlen);
 }

@@ -1,7 +1,7 @@
 /*
- * audit.h - the store client's tamper-evident audit trail.
+ * audit.h - the audit module: an append-only, hash-chained, signed log.
  *
- * An append-only text file, one entry per line:
+ * The log is a text file (a store's audit.log), one entry per line:
  *
  *   seq \t unix_ms \t event \t detail \t prev_hash_hex \t sig_hex \n
  *
@@ -13,14 +13,14 @@
  *
  * The chain makes editing, removing or reordering entries detectable by
  * anyone holding the store's identity public key. Cutting entries off the
- * end is only detectable against a head recorded elsewhere (the store keeps
- * the last (seq, hash) in its encrypted state and passes it as `expect`).
+ * end is only detectable against a head recorded elsewhere (its owner keeps
+ * the last (seq, hash) sealed and passes it as `expect`).
  *
  * Details are never member ids: callers pass pseudonyms or counts.
  * One writer per file: callers serialise appends to the same path.
  */
-#ifndef FR_CLIENT_AUDIT_H
-#define FR_CLIENT_AUDIT_H
+#ifndef FR_AUDIT_AUDIT_H
+#define FR_AUDIT_AUDIT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,15 +28,15 @@
 #include "base/err.h"
 #include "crypto/crypto.h"
 
-#define AUDIT_EVENT_MAX  32
-#define AUDIT_DETAIL_MAX 1000
-#define AUDIT_HASH_BYTES 32
+#define FR_AUDIT_EVENT_MAX  32
+#define FR_AUDIT_DETAIL_MAX 1000
+#define FR_AUDIT_HASH_BYTES 32
 
 /* The last entry's number and hash; seq 0 (hash all zero) = empty log. */
-typedef struct audit_head {
+typedef struct fr_audit_head {
     uint64_t seq;
-    uint8_t hash[AUDIT_HASH_BYTES];
-} audit_head;
+    uint8_t hash[FR_AUDIT_HASH_BYTES];
+} fr_audit_head;
 
 /*
  * Appends entry head->seq + 1 (stamped with the wall clock, chained to
@@ -47,9 +47,10 @@ typedef struct audit_head {
  * on failure *head is unchanged and the file is left as it was (a failed
  * write is cut back off).
  */
-FR_NODISCARD fr_err audit_append(const char *path, const fr_crypto_signkey *id,
-                                 const char *event, const char *detail,
-                                 audit_head *head);
+FR_NODISCARD fr_err fr_audit_append(const char *path,
+                                    const fr_crypto_signkey *id,
+                                    const char *event, const char *detail,
+                                    fr_audit_head *head);
 
 /*
  * Reads the head (last entry) of an existing log without verifying
@@ -57,7 +58,7 @@ FR_NODISCARD fr_err audit_append(const char *path, const fr_crypto_signkey *id,
  * missing, FR_OK with seq 0 if it is empty, FR_EPROTO if the last line is
  * malformed or unterminated. *out is written only on success.
  */
-FR_NODISCARD fr_err audit_read_head(const char *path, audit_head *out);
+FR_NODISCARD fr_err fr_audit_read_head(const char *path, fr_audit_head *out);
 
 /*
  * Verifies the whole log against the store's identity public key pk: every
@@ -74,8 +75,9 @@ FR_NODISCARD fr_err audit_read_head(const char *path, audit_head *out);
  * line number for a malformed line; 0 if none) and why a one-line
  * explanation ("" if none). Any of the three outputs may be NULL.
  */
-FR_NODISCARD fr_err audit_verify(const char *path, const uint8_t pk[32],
-                                 const audit_head *expect, uint64_t *n_entries,
-                                 uint64_t *first_bad, char *why, size_t whylen);
+FR_NODISCARD fr_err fr_audit_verify(const char *path, const uint8_t pk[32],
+                                    const fr_audit_head *expect,
+                                    uint64_t *n_entries, uint64_t *first_bad,
+                                    char *why, size_t whylen);
 
 #endif
