@@ -327,6 +327,14 @@ save_head(const vault *v)
     return fr_seal_write(v->key, KIND_HEAD, "audit-head", p, buf, sizeof buf);
 }
 
+/* What is in memory may no longer match vault.sealed (a change given up or
+ * failed half-way): the next vault_begin or vault_reload reads it again. */
+static void
+forget_seen(vault *v)
+{
+    v->seen_size = -1;
+}
+
 /* Under the lock: the state on disk, read again only if it changed. */
 static fr_err
 sync_locked(vault *v)
@@ -373,6 +381,8 @@ vault_commit_as(vault *v, const char *event, const char *detail, int data)
         rc = save_state(v);
     if (!rc)
         rc = save_head(v);
+    if (rc && data)
+        forget_seen(v);
     unlock(v);
     return rc;
 }
@@ -386,6 +396,7 @@ vault_commit(vault *v, const char *event, const char *detail)
 void
 vault_rollback(vault *v)
 {
+    forget_seen(v);
     unlock(v);
 }
 
