@@ -13,9 +13,12 @@
  *   first (another process, e.g. `consent withdraw` while `run` runs, may
  *   have changed it; the file is only decrypted again if it changed),
  *   append their audit entry, then save. The audit head (last entry number
- *   and hash) is its own small sealed file, so an audit-only event (a
- *   round, an export) does not rewrite the member data. An audit entry
- *   whose change was cut short by a crash can therefore exist; the state is
+ *   and hash) is its own small sealed file, kept by the audit module
+ *   (common/audit/audit.h) with its own lock, DIR/audit.lock: a change
+ *   takes .lock, then audit.lock for entry + save + head; an audit-only
+ *   event (a round: vault_audit) takes audit.lock alone and neither reads
+ *   nor rewrites the member data. So both paths extend one chain. An audit
+ *   entry whose change was cut short by a crash can exist; the state is
  *   then the old one. The recorded audit head lets `audit verify` notice a
  *   truncated log.
  * - Every record is keyed by the 16-byte pseudonym; the raw id a caller
@@ -287,46 +290,6 @@ file_unchanged(const vault *v, const char *p)
            st.st_mtim.tv_nsec == v->seen_mtime.tv_nsec;
 }
 
-#define KIND_HEAD 4
-
-static fr_err
-load_head(vault *v)
-{
-    char p[VAULT_PATH_MAX];
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fr_err rc;
-
-    vault_path(v, "audit_head.sealed", p, sizeof p);
-    rc = fr_seal_read(v->key, KIND_HEAD, "audit-head", p, 64, &buf, &len);
-    if (rc == FR_ENOENT) { /* checked by audit verify */
-        memset(&v->head, 0, sizeof v->head);
-        return FR_OK;
-    }
-    if (rc)
-        return rc;
-    if (len != 40) {
-        free(buf);
-        return FR_EPROTO;
-    }
-    v->head.seq = fr_get_u64le(buf);
-    memcpy(v->head.hash, buf + 8, 32);
-    free(buf);
-    return FR_OK;
-}
-
-static fr_err
-save_head(const vault *v)
-{
-    char p[VAULT_PATH_MAX];
-    uint8_t buf[40];
-
-    fr_put_u64le(buf, v->head.seq);
-    memcpy(buf + 8, v->head.hash, 32);
-    vault_path(v, "audit_head.sealed", p, sizeof p);
-    return fr_seal_write(v->key, KIND_HEAD, "audit-head", p, buf, sizeof buf);
-}
-
 /* What is in memory may no longer match vault.sealed (a change given up or
  * failed half-way): the next vault_begin or vault_reload reads it again. */
 static void
@@ -342,10 +305,14 @@ sync_locked(vault *v)
     char p[VAULT_PATH_MAX];
     fr_err rc = FR_OK;
 
+    fr_audit_head head;
+
     vault_path(v, "vault.sealed", p, sizeof p);
     if (!file_unchanged(v, p))
         rc = load_state(v);
-    return rc ? rc : load_head(v);
+    /* The head is read again by the append itself; reading it here refuses
+     * a change up front when the recorded head is damaged. */
+    return rc ? rc : fr_audit_trail_head(v->trail, &head);
 }
 
 /* Starts a change: exclusive lock, current state from disk. */
@@ -362,25 +329,27 @@ vault_begin(vault *v)
     return rc;
 }
 
-/* Ends a change: audit entry, then the new state (if the member data
- * changed) and the new audit head, then unlock. */
+static fr_err
+save_state_cb(void *ctx)
+{
+    return save_state(ctx);
+}
+
+/* Ends a change: the audit entry, then the new state (if the member data
+ * changed) and the new audit head, all under audit.lock (taken inside
+ * fr_audit_trail_append, after .lock: audit.h), then unlock. */
 fr_err
 vault_commit_as(vault *v, const char *event, const char *detail, int data)
 {
     fr_err rc = FR_OK;
-    char p[VAULT_PATH_MAX];
 
-    vault_path(v, "audit.log", p, sizeof p);
     if (data) {
         v->changes++;
         rc = vault_index_consents(v);
     }
     if (!rc)
-        rc = fr_audit_append(p, v->id, event, detail, &v->head);
-    if (!rc && data)
-        rc = save_state(v);
-    if (!rc)
-        rc = save_head(v);
+        rc = fr_audit_trail_append(v->trail, v->id, event, detail,
+                                   data ? save_state_cb : NULL, v, NULL);
     if (rc && data)
         forget_seen(v);
     unlock(v);
@@ -433,14 +402,18 @@ unlock_key(vault *v, const vault_unlock *u, char *errbuf, size_t errlen)
     return rc;
 }
 
+/* DIR/.lock, and the audit trail with its own lock (audit.h). */
 static fr_err
 open_lock(vault *v)
 {
+    fr_audit_trail_opts ao = {.dir = v->dir, .key = v->key};
     char p[VAULT_PATH_MAX];
 
     vault_path(v, ".lock", p, sizeof p);
     v->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    return v->lock_fd < 0 ? fr_err_from_errno(errno) : FR_OK;
+    if (v->lock_fd < 0)
+        return fr_err_from_errno(errno);
+    return fr_audit_trail_new(&v->trail, &ao);
 }
 
 static const char *
@@ -465,6 +438,7 @@ vault_open(const char *dir, const vault_unlock *u, vault **out,
 {
     vault *v = calloc(1, sizeof *v);
     char p[VAULT_PATH_MAX];
+    fr_audit_head head;
     fr_err rc;
 
     if (!v)
@@ -478,7 +452,7 @@ vault_open(const char *dir, const vault_unlock *u, vault **out,
         goto fail;
     rc = load_state(v);
     if (!rc)
-        rc = load_head(v);
+        rc = fr_audit_trail_head(v->trail, &head);
     unlock(v);
     if (rc) {
         snprintf(errbuf, errlen, "%s/vault.sealed: %s", dir,
@@ -541,6 +515,7 @@ vault_close(vault **vp)
     }
     fr_seal_key_destroy(&v->key);
     fr_crypto_signkey_destroy(&v->id);
+    fr_audit_trail_destroy(&v->trail);
     if (v->lock_fd >= 0)
         close(v->lock_fd);
     free(v);
@@ -703,14 +678,13 @@ out:
     return rc;
 }
 
+/* The round path: audit.log and audit_head.sealed under audit.lock only;
+ * the member data is neither locked nor read nor written. */
 fr_err
 vault_audit(vault *v, const char *event, const char *detail)
 {
-    fr_err rc = vault_begin(v);
-
-    if (rc)
-        return rc;
-    return vault_commit_as(v, event, detail, 0);
+    return fr_audit_trail_append(v->trail, v->id, event, detail, NULL, NULL,
+                                 NULL);
 }
 
 /* ---- blobs ---- */
@@ -742,7 +716,6 @@ vault_audit_verify(const vault *v, uint64_t *n_entries, char *errbuf,
 {
     char p[VAULT_PATH_MAX];
     uint64_t first_bad = 0;
-
     struct stat st;
 
     vault_path(v, "audit_head.sealed", p, sizeof p);
@@ -751,7 +724,6 @@ vault_audit_verify(const vault *v, uint64_t *n_entries, char *errbuf,
                  "the end of the log cannot be checked", p);
         return FR_EPROTO;
     }
-    vault_path(v, "audit.log", p, sizeof p);
-    return fr_audit_verify(p, fr_crypto_signkey_public(v->id), &v->head,
-                        n_entries, &first_bad, errbuf, errlen);
+    return fr_audit_trail_verify(v->trail, fr_crypto_signkey_public(v->id),
+                                 n_entries, &first_bad, errbuf, errlen);
 }

@@ -63,7 +63,7 @@ struct vault {
     fr_crypto_signkey *id;
     uint8_t *pkey; /* pseudonym key, wiped with fr_crypto_wipe */
     uint64_t changes;
-    fr_audit_head head;
+    fr_audit_trail *trail; /* audit.log and its recorded head */
     rec *recs;
     size_t n_recs;
     evt *evts;
@@ -91,7 +91,7 @@ int vault_cmp_pid(const void *a, const void *b);
  * On failure nothing is held. */
 FR_NODISCARD fr_err vault_begin(vault *v);
 /* Ends a change: the audit entry, then the member data (if data) and the
- * audit head; always unlocks. */
+ * audit head, under audit.lock (fr_audit_trail_append); always unlocks. */
 FR_NODISCARD fr_err vault_commit_as(vault *v, const char *event,
                                     const char *detail, int data);
 /* vault_commit_as(v, event, detail, 1). */
