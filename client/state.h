@@ -52,7 +52,10 @@ FR_NODISCARD fr_err cstate_save_members(const cstate *cs, const fr_mf *mf);
  * freed, so drop anything built on it first). No-op in benchmark mode. */
 FR_NODISCARD fr_err cstate_refresh(cstate *cs, int *changed);
 
-/* Appends an audit entry in a vault (no-op in benchmark mode). */
+/* Appends an audit entry in a vault (no-op in benchmark mode) through
+ * vault_audit: the member data is not locked, re-read or rewritten, so a
+ * round event never waits on or disturbs a consent or erase command. A
+ * failure is logged at warn and otherwise ignored. */
 void cstate_audit(cstate *cs, const char *event, const char *detail);
 
 #endif

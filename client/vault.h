@@ -8,12 +8,14 @@
  *   data.key            the data key (0600), unless the store uses a
  *                       passphrase: then data.salt, and the key comes from
  *                       the passphrase through Argon2id
- *   vault.sealed        interactions, consents, erased members, the audit
- *                       head: one sealed file, replaced atomically, so every
- *                       change is all-or-nothing and survives a crash
+ *   vault.sealed        interactions, consents, erased members: one sealed
+ *                       file, replaced atomically, so every change is
+ *                       all-or-nothing and survives a crash
  *   pseudonym.sealed    the key of the member-id pseudonyms
  *   members.sealed      member embeddings     model.sealed  the global model
- *   audit.log           the signed, hash-chained audit trail
+ *   audit.log           the signed, hash-chained audit trail, and
+ *   audit_head.sealed   its recorded last entry (common/audit/audit.h)
+ *   .lock, audit.lock   lock files: member data, audit appends
  * Sealed files are XChaCha20-Poly1305 under keys derived from the data key
  * (crypto/seal.h); a changed byte anywhere is refused.
  *
@@ -123,7 +125,10 @@ FR_NODISCARD fr_err vault_forget(vault *v, const char *raw_id,
 FR_NODISCARD fr_err vault_purge(vault *v, int64_t now_s,
                                 int64_t retention_days, size_t *removed);
 
-/* Appends an audit entry (no raw member ids in detail). */
+/* Appends an audit entry (no raw member ids in detail) without touching the
+ * member data: only audit.lock is taken, and only audit.log and
+ * audit_head.sealed are written. For events that change nothing else
+ * (rounds); safe while other processes change the store. */
 FR_NODISCARD fr_err vault_audit(vault *v, const char *event,
                                 const char *detail);
 

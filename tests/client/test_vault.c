@@ -3,7 +3,8 @@
  * leave no raw id on disk, consent per purpose (a member without training
  * consent leaves the update bit-identical), erasure that sticks across
  * re-imports, retention, access export, tamper detection on every sealed
- * file, the audit trail, and crash safety under SIGKILL.
+ * file, the audit trail (round events beside changes from other handles
+ * and processes), and crash safety under SIGKILL.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,10 +12,12 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -438,6 +441,85 @@ test_audit_trail(void **state)
     vault_close(&v);
 }
 
+/* A round event (vault_audit, what cstate_audit calls) goes through the
+ * audit trail alone: it neither waits for the member data's lock nor
+ * rewrites vault.sealed, and interleaved with changes made through another
+ * handle, or another process, the chain neither loses nor forks entries. */
+static void
+test_round_events_beside_changes(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    vault *daemon, *admin;
+    struct stat before, after;
+    uint64_t n = 0;
+    char err[512], p[256];
+    int changed = 0, fd, status = 0;
+    pid_t child;
+
+    write_file(fx->csv, export_csv);
+    daemon = open_ok(fx);
+    admin = open_ok(fx);
+    import_ok(admin, fx, &r);
+    assert_int_equal(vault_audit(daemon, "round", "round 1 done"), FR_OK);
+    assert_int_equal(vault_consent_set(admin, "M-ALICE-0001", VAULT_TRAINING,
+                                       1, 10), FR_OK);
+    assert_int_equal(vault_audit(daemon, "round", "round 2 done"), FR_OK);
+    /* With the member data locked by someone else, a round event still
+     * goes through and leaves vault.sealed as it was. */
+    snprintf(p, sizeof p, "%s/.lock", fx->store);
+    fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    snprintf(p, sizeof p, "%s/vault.sealed", fx->store);
+    assert_int_equal(stat(p, &before), 0);
+    alarm(30); /* a round event that waited for .lock would hang here */
+    assert_int_equal(vault_audit(daemon, "round", "round 3 done"), FR_OK);
+    alarm(0);
+    assert_int_equal(stat(p, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+    assert_int_equal(flock(fd, LOCK_UN), 0);
+    close(fd);
+    assert_int_equal(vault_forget(admin, "M-CAROL-003", 11), FR_OK);
+    /* The daemon's member data is the consent change's, once re-read. */
+    assert_int_equal(vault_reload(daemon, &changed), FR_OK);
+    assert_int_equal(changed, 1);
+    {
+        char pid[VAULT_PID_CHARS + 1];
+        vault_pseudonym(daemon, "M-ALICE-0001", pid);
+        assert_true(vault_consents(daemon, pid, VAULT_TRAINING));
+    }
+    /* init, import, round, consent, round, round, erase */
+    assert_int_equal(vault_audit_verify(daemon, &n, err, sizeof err), FR_OK);
+    assert_int_equal(n, 7);
+    /* Two processes at once: rounds in one, consent changes in the other. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        vault *cv = NULL;
+        if (vault_open(fx->store, NULL, &cv, err, sizeof err))
+            _exit(3);
+        for (int i = 0; i < 40; i++)
+            if (vault_audit(cv, "round", "round done"))
+                _exit(4);
+        vault_close(&cv);
+        _exit(0);
+    }
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(vault_consent_set(admin, "M-BOB-0002",
+                                           VAULT_MARKETING, i & 1, 20 + i),
+                         FR_OK);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(vault_audit_verify(admin, &n, err, sizeof err), FR_OK);
+    assert_int_equal(n, 7 + 40 + 20);
+    assert_int_equal(vault_audit_verify(daemon, &n, err, sizeof err), FR_OK);
+    assert_int_equal(n, 7 + 40 + 20);
+    vault_close(&daemon);
+    vault_close(&admin);
+}
+
 /* SIGKILL at random moments of an import: the store always opens, with the
  * old or the new content. */
 static void
@@ -548,6 +630,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tamper_detected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_events_beside_changes,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety_blobs, setup,
                                         teardown),

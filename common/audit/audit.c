@@ -1,11 +1,11 @@
 /*
- * audit.c - the store client's hash-chained, signed audit log (see audit.h).
+ * audit.c - the hash-chained, signed audit log itself (see audit.h).
  *
  * Every line is built and parsed behind the 16-byte domain prefix in one
  * buffer, so an entry's hash is one BLAKE2b call over prefix + signed part.
  * The parser is strict (exact field count, canonical decimals, lowercase
  * hex, the same event and detail rules as appending): a line either is
- * exactly what audit_append would write or it is malformed.
+ * exactly what fr_audit_append would write or it is malformed.
  *
  * Verification checks each line in order: well-formed, then its signature
  * (so nothing on a line is trusted before it), then its place (seq) and
@@ -28,15 +28,15 @@
 #define DOMAIN         "fedrec-audit-v1\n"
 #define DOMAIN_LEN     (sizeof(DOMAIN) - 1)
 #define N_FIELDS       6
-#define PREV_HEX_CHARS (2 * AUDIT_HASH_BYTES)
+#define PREV_HEX_CHARS (2 * FR_AUDIT_HASH_BYTES)
 #define SIG_HEX_CHARS  (2 * FR_CRYPTO_SIG_BYTES)
 /* Longest well-formed line without its '\n': 20-digit seq, 19-digit time,
  * the longest event and detail, both hex fields and five tabs (1268). */
 #define LINE_MAX_BYTES                                                         \
-    (20 + 19 + AUDIT_EVENT_MAX + AUDIT_DETAIL_MAX + PREV_HEX_CHARS +           \
+    (20 + 19 + FR_AUDIT_EVENT_MAX + FR_AUDIT_DETAIL_MAX + PREV_HEX_CHARS +     \
      SIG_HEX_CHARS + 5)
 
-_Static_assert(AUDIT_HASH_BYTES == FR_CRYPTO_PK_BYTES,
+_Static_assert(FR_AUDIT_HASH_BYTES == FR_CRYPTO_PK_BYTES,
                "hash and key hex helpers share a width");
 
 /* One parsed line. signed_len counts the line's bytes that the hash covers
@@ -44,9 +44,9 @@ _Static_assert(AUDIT_HASH_BYTES == FR_CRYPTO_PK_BYTES,
 typedef struct entry {
     uint64_t seq;
     size_t signed_len;
-    uint8_t prev[AUDIT_HASH_BYTES];
+    uint8_t prev[FR_AUDIT_HASH_BYTES];
     uint8_t sig[FR_CRYPTO_SIG_BYTES];
-    uint8_t hash[AUDIT_HASH_BYTES];
+    uint8_t hash[FR_AUDIT_HASH_BYTES];
 } entry;
 
 /* Line buffer: domain prefix, the line, its '\n', a NUL. */
@@ -64,7 +64,7 @@ line_start(line_buf *lb)
 static int
 valid_event(const char *s, size_t n)
 {
-    if (n < 1 || n > AUDIT_EVENT_MAX)
+    if (n < 1 || n > FR_AUDIT_EVENT_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
@@ -103,7 +103,7 @@ valid_detail(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
 
-    if (n > AUDIT_DETAIL_MAX)
+    if (n > FR_AUDIT_DETAIL_MAX)
         return 0;
     while (i < n) {
         uint32_t cp, min;
@@ -259,8 +259,8 @@ unix_ms(void)
  * '\n' and the entry's hash. */
 static size_t
 build_line(line_buf *lb, const fr_crypto_signkey *id, const char *event,
-           const char *detail, const audit_head *head,
-           uint8_t hash_out[AUDIT_HASH_BYTES])
+           const char *detail, const fr_audit_head *head,
+           uint8_t hash_out[FR_AUDIT_HASH_BYTES])
 {
     char *line = line_start(lb);
     uint8_t sig[FR_CRYPTO_SIG_BYTES];
@@ -272,10 +272,10 @@ build_line(line_buf *lb, const fr_crypto_signkey *id, const char *event,
     FR_ASSERT(n > 0 &&
               (size_t)n + PREV_HEX_CHARS + SIG_HEX_CHARS + 1 <= LINE_MAX_BYTES);
     len = (size_t)n;
-    to_hex(head->hash, AUDIT_HASH_BYTES, line + len);
+    to_hex(head->hash, FR_AUDIT_HASH_BYTES, line + len);
     len += PREV_HEX_CHARS;
-    fr_crypto_hash(hash_out, AUDIT_HASH_BYTES, lb->b, DOMAIN_LEN + len);
-    fr_crypto_sign(id, hash_out, AUDIT_HASH_BYTES, sig);
+    fr_crypto_hash(hash_out, FR_AUDIT_HASH_BYTES, lb->b, DOMAIN_LEN + len);
+    fr_crypto_sign(id, hash_out, FR_AUDIT_HASH_BYTES, sig);
     line[len++] = '\t';
     to_hex(sig, sizeof sig, line + len);
     len += SIG_HEX_CHARS;
@@ -342,11 +342,11 @@ write_synced(int fd, const char *buf, size_t len)
 }
 
 fr_err
-audit_append(const char *path, const fr_crypto_signkey *id, const char *event,
-             const char *detail, audit_head *head)
+fr_audit_append(const char *path, const fr_crypto_signkey *id,
+                const char *event, const char *detail, fr_audit_head *head)
 {
     line_buf lb;
-    uint8_t hash[AUDIT_HASH_BYTES];
+    uint8_t hash[FR_AUDIT_HASH_BYTES];
     size_t len;
     int fd = -1, created = 0;
     fr_err rc;
@@ -354,8 +354,8 @@ audit_append(const char *path, const fr_crypto_signkey *id, const char *event,
     FR_ASSERT(path && id && head);
     /* strnlen bounds the scan; one byte too many fails the length check. */
     if (!event || !detail ||
-        !valid_event(event, strnlen(event, AUDIT_EVENT_MAX + 1)) ||
-        !valid_detail(detail, strnlen(detail, AUDIT_DETAIL_MAX + 1)))
+        !valid_event(event, strnlen(event, FR_AUDIT_EVENT_MAX + 1)) ||
+        !valid_detail(detail, strnlen(detail, FR_AUDIT_DETAIL_MAX + 1)))
         return FR_EINVAL;
     if (head->seq == UINT64_MAX)
         return FR_ELIMIT;
@@ -434,7 +434,7 @@ read_last_line(int fd, line_buf *lb, size_t *len_out)
 }
 
 fr_err
-audit_read_head(const char *path, audit_head *out)
+fr_audit_read_head(const char *path, fr_audit_head *out)
 {
     line_buf lb;
     entry e;
@@ -492,10 +492,10 @@ read_line(FILE *f, char *buf, size_t cap, size_t *len_out)
 
 typedef struct walk {
     const uint8_t *pk;
-    const audit_head *expect;
+    const fr_audit_head *expect;
     uint64_t good; /* entries verified so far */
     uint64_t bad;  /* seq or line number of the first bad one */
-    uint8_t prev[AUDIT_HASH_BYTES];
+    uint8_t prev[FR_AUDIT_HASH_BYTES];
     char *why;
     size_t whylen;
 } walk;
@@ -596,8 +596,9 @@ walk_file(walk *w, FILE *f)
 }
 
 fr_err
-audit_verify(const char *path, const uint8_t pk[32], const audit_head *expect,
-             uint64_t *n_entries, uint64_t *first_bad, char *why, size_t whylen)
+fr_audit_verify(const char *path, const uint8_t pk[32],
+                const fr_audit_head *expect, uint64_t *n_entries,
+                uint64_t *first_bad, char *why, size_t whylen)
 {
     walk w = {.pk = pk, .expect = expect, .why = why, .whylen = whylen};
     FILE *f;

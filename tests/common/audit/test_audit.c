@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "crypto/crypto.h"
 
 #define N         10
@@ -66,7 +66,7 @@ teardown(void **state)
 
 /* Writes n entries "event_<i>" / "detail <i>" starting from an empty log. */
 static void
-write_log(int n, audit_head *head)
+write_log(int n, fr_audit_head *head)
 {
     char detail[64];
 
@@ -74,7 +74,7 @@ write_log(int n, audit_head *head)
     memset(head, 0, sizeof *head);
     for (int i = 1; i <= n; i++) {
         snprintf(detail, sizeof detail, "round %d members 42 pseud 5f3a", i);
-        assert_int_equal(audit_append(path, key, "round_done", detail, head),
+        assert_int_equal(fr_audit_append(path, key, "round_done", detail, head),
                          FR_OK);
         assert_int_equal(head->seq, (uint64_t)i);
     }
@@ -115,14 +115,14 @@ write_lines(lines *ls)
 /* Verifies and checks the result, the first bad entry and the count of
  * good ones; why must contain want (if not NULL). */
 static void
-expect_verify(const audit_head *expect, fr_err rc, uint64_t bad, uint64_t good,
-              const char *want)
+expect_verify(const fr_audit_head *expect, fr_err rc, uint64_t bad,
+              uint64_t good, const char *want)
 {
     uint64_t n = 99, fb = 99;
     char why[256];
 
-    assert_int_equal(audit_verify(path, pk, expect, &n, &fb, why, sizeof why),
-                     rc);
+    assert_int_equal(
+        fr_audit_verify(path, pk, expect, &n, &fb, why, sizeof why), rc);
     assert_int_equal(fb, bad);
     assert_int_equal(n, good);
     if (rc == FR_OK)
@@ -146,7 +146,7 @@ field(char *line, int k)
 static void
 test_chain_verifies(void **state)
 {
-    audit_head head, read;
+    fr_audit_head head, read;
     struct stat st;
     lines ls;
     (void)state;
@@ -154,7 +154,7 @@ test_chain_verifies(void **state)
     write_log(N, &head);
     expect_verify(NULL, FR_OK, 0, N, NULL);
     expect_verify(&head, FR_OK, 0, N, NULL);
-    assert_int_equal(audit_read_head(path, &read), FR_OK);
+    assert_int_equal(fr_audit_read_head(path, &read), FR_OK);
     assert_int_equal(read.seq, N);
     assert_memory_equal(read.hash, head.hash, sizeof head.hash);
     assert_int_equal(stat(path, &st), 0);
@@ -173,28 +173,29 @@ test_chain_verifies(void **state)
 static void
 test_empty_and_missing(void **state)
 {
-    audit_head head = {.seq = 5, .hash = {1}};
-    audit_head empty = {0};
+    fr_audit_head head = {.seq = 5, .hash = {1}};
+    fr_audit_head empty = {0};
     FILE *f;
     uint64_t n = 9, fb = 9;
     char why[128];
     (void)state;
 
-    assert_int_equal(audit_read_head(path, &head), FR_ENOENT);
+    assert_int_equal(fr_audit_read_head(path, &head), FR_ENOENT);
     assert_int_equal(head.seq, 5);
-    assert_int_equal(audit_verify(path, pk, NULL, &n, &fb, why, sizeof why),
+    assert_int_equal(fr_audit_verify(path, pk, NULL, &n, &fb, why, sizeof why),
                      FR_ENOENT);
     assert_non_null(strstr(why, "cannot open"));
     f = fopen(path, "wb");
     assert_non_null(f);
     fclose(f);
-    assert_int_equal(audit_read_head(path, &head), FR_OK);
+    assert_int_equal(fr_audit_read_head(path, &head), FR_OK);
     assert_int_equal(head.seq, 0);
     assert_memory_equal(head.hash, empty.hash, sizeof head.hash);
     expect_verify(NULL, FR_OK, 0, 0, NULL);
     expect_verify(&empty, FR_OK, 0, 0, NULL);
     /* NULL outputs are allowed. */
-    assert_int_equal(audit_verify(path, pk, NULL, NULL, NULL, NULL, 0), FR_OK);
+    assert_int_equal(fr_audit_verify(path, pk, NULL, NULL, NULL, NULL, 0),
+                     FR_OK);
 }
 
 /* Changes one byte of field fld in entry k to c (0: to another digit) and
@@ -202,7 +203,7 @@ test_empty_and_missing(void **state)
 static void
 tamper_byte(int k, int fld, int off, char c)
 {
-    audit_head head;
+    fr_audit_head head;
     lines ls;
     char *p;
 
@@ -235,7 +236,7 @@ test_modified_bytes(void **state)
 static void
 test_removed_entry(void **state)
 {
-    audit_head head;
+    fr_audit_head head;
     lines ls;
     (void)state;
 
@@ -259,7 +260,7 @@ test_removed_entry(void **state)
 static void
 test_swapped_entries(void **state)
 {
-    audit_head head;
+    fr_audit_head head;
     lines ls;
     char *t;
     (void)state;
@@ -285,14 +286,14 @@ test_swapped_entries(void **state)
 static void
 test_broken_link(void **state)
 {
-    audit_head head, fork = {.seq = 3};
+    fr_audit_head head, fork = {.seq = 3};
     lines ls, alt;
     (void)state;
 
     write_log(N, &head);
     read_lines(&ls);
     unlink(path);
-    assert_int_equal(audit_append(path, key, "other", "x", &fork), FR_OK);
+    assert_int_equal(fr_audit_append(path, key, "other", "x", &fork), FR_OK);
     read_lines(&alt);
     free(ls.l[3]);
     ls.l[3] = alt.l[0];
@@ -303,7 +304,7 @@ test_broken_link(void **state)
 static void
 test_truncation_needs_recorded_head(void **state)
 {
-    audit_head head, read;
+    fr_audit_head head, read;
     lines ls;
     (void)state;
 
@@ -320,7 +321,7 @@ test_truncation_needs_recorded_head(void **state)
                   "entry 8 missing: the log ends at 7 but the store recorded "
                   "10");
     /* A recorded head inside the log must match that entry's hash. */
-    assert_int_equal(audit_read_head(path, &read), FR_OK);
+    assert_int_equal(fr_audit_read_head(path, &read), FR_OK);
     assert_int_equal(read.seq, 7);
     expect_verify(&read, FR_OK, 0, 7, NULL);
     /* The whole log emptied. */
@@ -333,14 +334,15 @@ test_truncation_needs_recorded_head(void **state)
 static void
 test_rewritten_log(void **state)
 {
-    audit_head head, again = {0};
+    fr_audit_head head, again = {0};
     (void)state;
 
     write_log(N, &head);
     unlink(path);
     for (int i = 0; i < N; i++)
         assert_int_equal(
-            audit_append(path, key, "round_done", "rewritten", &again), FR_OK);
+            fr_audit_append(path, key, "round_done", "rewritten", &again),
+            FR_OK);
     expect_verify(NULL, FR_OK, 0, N, NULL);
     expect_verify(&head, FR_EAUTH, N, N - 1,
                   "entry 10: hash differs from the one the store recorded");
@@ -349,13 +351,13 @@ test_rewritten_log(void **state)
 static void
 test_forged_line(void **state)
 {
-    audit_head head, fake;
+    fr_audit_head head, fake;
     (void)state;
 
     write_log(N, &head);
-    assert_int_equal(audit_read_head(path, &fake), FR_OK);
-    assert_int_equal(audit_append(path, other, "round_done", "forged", &fake),
-                     FR_OK);
+    assert_int_equal(fr_audit_read_head(path, &fake), FR_OK);
+    assert_int_equal(
+        fr_audit_append(path, other, "round_done", "forged", &fake), FR_OK);
     expect_verify(NULL, FR_EAUTH, N + 1, N,
                   "entry 11: signature does not verify");
     fake = head;
@@ -366,14 +368,14 @@ test_forged_line(void **state)
 static void
 test_other_key(void **state)
 {
-    audit_head head;
+    fr_audit_head head;
     uint64_t n, fb;
     char why[128];
     (void)state;
 
     write_log(3, &head);
-    assert_int_equal(audit_verify(path, fr_crypto_signkey_public(other), NULL,
-                                  &n, &fb, why, sizeof why),
+    assert_int_equal(fr_audit_verify(path, fr_crypto_signkey_public(other),
+                                     NULL, &n, &fb, why, sizeof why),
                      FR_EAUTH);
     assert_int_equal(fb, 1);
     assert_int_equal(n, 0);
@@ -383,7 +385,7 @@ test_other_key(void **state)
 static void
 expect_malformed(int k, const char *text, const char *want)
 {
-    audit_head head;
+    fr_audit_head head;
     lines ls;
 
     write_log(N, &head);
@@ -398,7 +400,7 @@ expect_malformed(int k, const char *text, const char *want)
 static void
 expect_field_malformed(int k, int fld, int off, char c, const char *want)
 {
-    audit_head head;
+    fr_audit_head head;
     lines ls;
 
     write_log(N, &head);
@@ -411,7 +413,7 @@ expect_field_malformed(int k, int fld, int off, char c, const char *want)
 static void
 test_malformed_lines(void **state)
 {
-    audit_head head;
+    fr_audit_head head;
     lines ls;
     char big[3000];
     (void)state;
@@ -437,17 +439,17 @@ test_malformed_lines(void **state)
     ls.l[N - 1][strlen(ls.l[N - 1]) - 1] = '\0';
     write_lines(&ls);
     expect_verify(NULL, FR_EPROTO, N, N - 1, "line 10: malformed (no newline");
-    assert_int_equal(audit_read_head(path, &head), FR_EPROTO);
+    assert_int_equal(fr_audit_read_head(path, &head), FR_EPROTO);
     /* A malformed last line stops read_head too. */
     expect_malformed(N, "junk\n", "line 10");
-    assert_int_equal(audit_read_head(path, &head), FR_EPROTO);
+    assert_int_equal(fr_audit_read_head(path, &head), FR_EPROTO);
 }
 
 static void
 test_refused_inputs(void **state)
 {
-    audit_head head, before;
-    char detail[AUDIT_DETAIL_MAX + 2];
+    fr_audit_head head, before;
+    char detail[FR_AUDIT_DETAIL_MAX + 2];
     static const char *bad_details[] = {
         "a\tb",
         "a\nb",
@@ -470,28 +472,31 @@ test_refused_inputs(void **state)
     write_log(2, &head);
     before = head;
     for (size_t i = 0; i < sizeof bad_details / sizeof *bad_details; i++)
-        assert_int_equal(audit_append(path, key, "ev", bad_details[i], &head),
-                         FR_EINVAL);
+        assert_int_equal(
+            fr_audit_append(path, key, "ev", bad_details[i], &head), FR_EINVAL);
     for (size_t i = 0; i < sizeof bad_events / sizeof *bad_events; i++)
-        assert_int_equal(audit_append(path, key, bad_events[i], "d", &head),
+        assert_int_equal(fr_audit_append(path, key, bad_events[i], "d", &head),
                          FR_EINVAL);
     memset(detail, 'd', sizeof detail - 1);
     detail[sizeof detail - 1] = '\0'; /* 1001 bytes */
-    assert_int_equal(audit_append(path, key, "ev", detail, &head), FR_EINVAL);
+    assert_int_equal(fr_audit_append(path, key, "ev", detail, &head),
+                     FR_EINVAL);
     assert_int_equal(head.seq, before.seq);
     assert_memory_equal(head.hash, before.hash, sizeof head.hash);
     read_lines(&ls);
     assert_int_equal(ls.n, 2);
     write_lines(&ls);
     /* The limits themselves are fine, and so is UTF-8. */
-    detail[AUDIT_DETAIL_MAX] = '\0';
-    assert_int_equal(audit_append(path, key, "abcdefghijklmnopqrstuvwxyzabcdef",
-                                  detail, &head),
+    detail[FR_AUDIT_DETAIL_MAX] = '\0';
+    assert_int_equal(fr_audit_append(path, key,
+                                     "abcdefghijklmnopqrstuvwxyzabcdef", detail,
+                                     &head),
                      FR_OK);
-    assert_int_equal(audit_append(path, key, "store_moved",
+    assert_int_equal(fr_audit_append(path, key, "store_moved",
                                   "Zürich → 東京 🛒", &head),
                      FR_OK);
-    assert_int_equal(audit_append(path, key, "empty_detail", "", &head), FR_OK);
+    assert_int_equal(fr_audit_append(path, key, "empty_detail", "", &head),
+                     FR_OK);
     expect_verify(&head, FR_OK, 0, 5, NULL);
 }
 
@@ -499,11 +504,11 @@ test_refused_inputs(void **state)
 static void
 test_restarts_continue_chain(void **state)
 {
-    audit_head head, mem = {0};
+    fr_audit_head head, mem = {0};
     (void)state;
 
     for (int run = 0; run < 4; run++) {
-        fr_err rc = audit_read_head(path, &head);
+        fr_err rc = fr_audit_read_head(path, &head);
         if (run == 0) {
             assert_int_equal(rc, FR_ENOENT);
             memset(&head, 0, sizeof head);
@@ -512,8 +517,10 @@ test_restarts_continue_chain(void **state)
             assert_int_equal(head.seq, mem.seq);
             assert_memory_equal(head.hash, mem.hash, sizeof head.hash);
         }
-        assert_int_equal(audit_append(path, key, "start", "run", &head), FR_OK);
-        assert_int_equal(audit_append(path, key, "stop", "run", &head), FR_OK);
+        assert_int_equal(fr_audit_append(path, key, "start", "run", &head),
+                         FR_OK);
+        assert_int_equal(fr_audit_append(path, key, "stop", "run", &head),
+                         FR_OK);
         mem = head;
     }
     assert_int_equal(mem.seq, 8);
