@@ -20,7 +20,8 @@
 #include <math.h>
 #include <string.h>
 
-#include <sodium.h>
+#include "../crypto/crypto.h"
+#include "../crypto/prim.h"
 
 #define WORD_RANGE 4294967296.0 /* 2^32 */
 #define COIN_SCALE 0x1p-32      /* maps a uint32 coin into [0, 1) */
@@ -28,7 +29,7 @@
 #define COIN_BLOCKS    16
 #define COIN_BUF_BYTES (64 * COIN_BLOCKS)
 
-_Static_assert(crypto_stream_chacha20_KEYBYTES == 32, "coin_seed is the key");
+_Static_assert(FR_CRYPTO_STREAM_KEY_BYTES == 32, "coin_seed is the key");
 
 /* Largest |w * x * scale| an encoding may represent before rounding. The
  * same expression in init and encode, so both see the same double. */
@@ -114,7 +115,7 @@ fr_quant_encode(const fr_quant *q, const float *x, size_t d, uint64_t weight,
                 const uint8_t coin_seed[32], uint32_t *words_out,
                 double *clip_factor_out)
 {
-    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    static const uint8_t nonce[FR_CRYPTO_STREAM_NONCE_BYTES];
     uint8_t coins[COIN_BUF_BYTES];
     uint64_t block = 0;
     double norm2, norm, factor, k, lim;
@@ -142,8 +143,8 @@ fr_quant_encode(const fr_quant *q, const float *x, size_t d, uint64_t weight,
             size_t len = left < COIN_BUF_BYTES / 4 ? (left * 4 + 63) / 64 * 64
                                                    : COIN_BUF_BYTES;
             memset(coins, 0, len);
-            crypto_stream_chacha20_xor_ic(coins, coins, len, nonce, block,
-                                          coin_seed);
+            fr_crypto_stream_xor_ic(coins, coins, len, nonce, block,
+                                    coin_seed);
             block += len / 64;
         }
         coin = (uint32_t)coins[at] | (uint32_t)coins[at + 1] << 8 |
@@ -156,7 +157,7 @@ fr_quant_encode(const fr_quant *q, const float *x, size_t d, uint64_t weight,
     if (clip_factor_out)
         *clip_factor_out = factor;
     /* the coins and the unrounded values together reveal the update */
-    sodium_memzero(coins, sizeof coins);
+    fr_crypto_wipe(coins, sizeof coins);
     return FR_OK;
 }
 

@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include "../crypto/crypto.h"
+#include "../crypto/prim.h"
 
 #define P           ((uint64_t)0x1FFFFFFFFFFFFFFF) /* 2^61 - 1 */
 #define CHUNK_BYTES 7
@@ -30,9 +31,9 @@
 #define X_BITMAP_BYTES ((FR_SHAMIR_MAX_X + 1) / 8)
 
 _Static_assert(LAST_CHUNK_BYTES == 4, "secret layout is 4 x 7 + 4 bytes");
-_Static_assert(SEED_BYTES == crypto_stream_chacha20_KEYBYTES,
+_Static_assert(SEED_BYTES == FR_CRYPTO_STREAM_KEY_BYTES,
                "the seed is the ChaCha20 key");
-_Static_assert(crypto_stream_chacha20_NONCEBYTES == 8,
+_Static_assert(FR_CRYPTO_STREAM_NONCE_BYTES == 8,
                "original ChaCha20: 64-bit nonce, 64-bit block counter");
 _Static_assert(FR_SHAMIR_MAX_X < P, "every x is a non-zero field element");
 
@@ -113,7 +114,7 @@ chunk_len(size_t c)
 
 /* ---- seeded coefficient stream --------------------------------------------
  * The ChaCha20 keystream (key = seed, nonce = 0) read one 64-byte block at a
- * time, which is byte for byte what crypto_stream_chacha20 produces, without
+ * time, which is byte for byte what the ChaCha20 stream produces, without
  * having to know in advance how many words rejection sampling will use. */
 
 typedef struct coef_stream {
@@ -135,14 +136,14 @@ coef_stream_init(coef_stream *s, const uint8_t key[SEED_BYTES])
 static uint64_t
 coef_stream_next(coef_stream *s)
 {
-    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    static const uint8_t nonce[FR_CRYPTO_STREAM_NONCE_BYTES];
     uint64_t v;
 
     do {
         if (s->pos == sizeof s->buf) {
             memset(s->buf, 0, sizeof s->buf);
-            crypto_stream_chacha20_xor_ic(s->buf, s->buf, sizeof s->buf, nonce,
-                                          s->block++, s->key);
+            fr_crypto_stream_xor_ic(s->buf, s->buf, sizeof s->buf, nonce,
+                                    s->block++, s->key);
             s->pos = 0;
         }
         v = load_le(s->buf + s->pos, 8) & P;
@@ -216,11 +217,11 @@ fr_shamir_split_seeded(const uint8_t secret[FR_SHAMIR_SECRET_BYTES], uint32_t t,
     }
 
     if (coef) {
-        sodium_memzero(coef, (size_t)(t - 1) * sizeof *coef);
+        fr_crypto_wipe(coef, (size_t)(t - 1) * sizeof *coef);
         free(coef);
     }
-    sodium_memzero(chunk, sizeof chunk);
-    sodium_memzero(&cs, sizeof cs);
+    fr_crypto_wipe(chunk, sizeof chunk);
+    fr_crypto_wipe(&cs, sizeof cs);
     return FR_OK;
 }
 
@@ -231,15 +232,15 @@ fr_shamir_split(const uint8_t secret[FR_SHAMIR_SECRET_BYTES], uint32_t t,
     uint8_t seed[SEED_BYTES];
     fr_err rc;
 
-    /* randombytes_buf needs the library initialised; sodium_init is
+    /* The random source needs the library initialised; fr_crypto_init is
      * idempotent and thread-safe. */
-    if (sodium_init() < 0)
+    if (fr_crypto_init() != FR_OK)
         return FR_ESYS;
     /* A fresh key for the coefficient stream: its 2^70-byte keystream is
      * indistinguishable from uniform, so the coefficients are too. */
-    randombytes_buf(seed, sizeof seed);
+    fr_crypto_random(seed, sizeof seed);
     rc = fr_shamir_split_seeded(secret, t, n, xs, seed, shares_out);
-    sodium_memzero(seed, sizeof seed);
+    fr_crypto_wipe(seed, sizeof seed);
     return rc;
 }
 
@@ -304,6 +305,6 @@ fr_shamir_combine(const fr_shamir_share *shares, uint32_t count,
     if (rc == FR_OK)
         for (size_t c = 0, off = 0; c < FR_SHAMIR_CHUNKS; off += chunk_len(c++))
             store_le(secret_out + off, chunk_len(c), acc[c]);
-    sodium_memzero(acc, sizeof acc);
+    fr_crypto_wipe(acc, sizeof acc);
     return rc;
 }
