@@ -30,8 +30,8 @@
  *
  * Every failure is an fr_err plus a reason string (static, never secret) for
  * the caller's log. Secrets (key pairs, seeds, shares, pairwise keys) live in
- * sodium_malloc'd memory and are wiped as soon as they are no longer needed
- * and on destroy.
+ * guarded memory (fr_crypto_secure_alloc) and are wiped as soon as they are
+ * no longer needed and on destroy.
  */
 #ifndef FR_SECAGG_SECAGG_H
 #define FR_SECAGG_SECAGG_H
