@@ -16,11 +16,11 @@
 #ifndef FR_SERVER_AGG_H
 #define FR_SERVER_AGG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
 #include "aggconf.h"
-#include "config/config.h"
 #include "net/net.h"
 #include "wire/wire.h"
 
@@ -50,11 +50,11 @@ void aggregator_stop(aggregator *a, int64_t now_ms);
 /* Operators' controls (fedrec-ctl, signals). Pausing stops new rounds
  * from starting; a round in progress runs to its end. */
 void aggregator_set_paused(aggregator *a, int paused);
-int aggregator_paused(const aggregator *a);
+bool aggregator_paused(const aggregator *a);
 /* Graceful stop: no new round starts; aggregator_busy() tells whether a
  * round is still in progress. */
 void aggregator_drain(aggregator *a);
-int aggregator_busy(const aggregator *a);
+bool aggregator_busy(const aggregator *a);
 /* Writes the checkpoint now (it is written after every round anyway). */
 FR_NODISCARD fr_err aggregator_checkpoint(aggregator *a);
 /* A store was revoked: it counts as gone at once (its messages are refused
@@ -66,8 +66,8 @@ void aggregator_publish(aggregator *a, int64_t now_ms);
 void aggregator_count_rejected(aggregator *a, int oversized);
 void aggregator_count_received(aggregator *a, size_t len);
 
-/* Non-zero once cfg->rounds rounds are complete (never if rounds == 0). */
-int aggregator_done(const aggregator *a);
+/* True once cfg->rounds rounds are complete (never if rounds == 0). */
+bool aggregator_done(const aggregator *a);
 
 /* Milliseconds until the next timer, for the poll timeout (at most 100). */
 int aggregator_next_timeout(const aggregator *a, int64_t now_ms);

@@ -7,6 +7,7 @@
 
 #include "agg.h"
 #include "base/util.h"
+#include "config/config.h"
 
 typedef agg_config C;
 static const fr_config_key keys[] = {

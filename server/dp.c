@@ -19,9 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "base/log.h"
+#include "crypto/prim.h"
 #include "dp/accountant.h"
 #include "dp/ddg.h"
 #include "dp/ledger.h"
@@ -71,10 +70,10 @@ agg_dp_close(aggregator *a)
     fr_dp_ledger_close(&a->ledger);
 }
 
-int
+bool
 agg_dp_exhausted(const aggregator *a)
 {
-    return a->dp_exhausted;
+    return a->dp_exhausted != 0;
 }
 
 /* The public rotation seed of a round: from the configured seed and the
@@ -82,18 +81,20 @@ agg_dp_exhausted(const aggregator *a)
 static uint64_t
 rotation_seed(const aggregator *a)
 {
-    uint8_t in[16], h[8];
+    fr_crypto_hash_state st;
+    uint8_t h[8];
     uint64_t s = 0;
 
-    memcpy(in, &a->cfg->seed, 8);
-    memcpy(in + 8, &a->round_id, 8);
-    crypto_generichash(h, sizeof h, in, sizeof in, NULL, 0);
+    fr_crypto_hash_init(&st, sizeof h);
+    fr_crypto_hash_update(&st, &a->cfg->seed, 8);
+    fr_crypto_hash_update(&st, &a->round_id, 8);
+    fr_crypto_hash_final(&st, h, sizeof h);
     for (int i = 0; i < 8; i++)
         s = s << 8 | h[i];
     return s;
 }
 
-int
+fr_err
 agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
 {
     const agg_config *c = a->cfg;
@@ -115,18 +116,18 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
 
     a->dp_round = 0;
     if (!a->ledger)
-        return 1;
-    if (fr_dp_design_round(&in, &d, err, sizeof err)) {
+        return FR_OK;
+    if ((rc = fr_dp_design_round(&in, &d, err, sizeof err))) {
         fr_log_err(TAG, "round id %llu: no DP design for %u stores: %s",
                    (unsigned long long)a->round_id, n, err);
-        return 0;
+        return rc;
     }
     fr_dp_orders_ddg(&o);
     if ((rc = fr_dp_design_rdp(&d, c->dp_sampling_rate, &o, rdp)) ||
         (rc = fr_dp_ledger_epsilon(a->ledger, rdp, &eps))) {
         fr_log_err(TAG, "round id %llu: cannot account the round: %s",
                    (unsigned long long)a->round_id, fr_strerror(rc));
-        return 0;
+        return rc;
     }
     a->dp_setup = (fr_dp_setup){.mechanism = FR_DP_MECH_DDG,
                                 .clip = c->dp_clip,
@@ -150,14 +151,14 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
                   "epsilon to %.4f, over the budget of %g at delta %g "
                   "(spent=%.6f); training stops, the last model stays",
                   eps, c->dp_epsilon_budget, c->dp_delta, a->dp_spent);
-        return 0;
+        return rc;
     }
     if (rc) {
         fr_log_err(TAG,
                    "round id %llu: the privacy ledger refused the "
                    "charge: %s",
                    (unsigned long long)a->round_id, fr_strerror(rc));
-        return 0;
+        return rc;
     }
     a->dp_spent = eps;
     a->dp_round = 1;
@@ -172,7 +173,7 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
               (unsigned long long)a->round_id, eps, n, d.n_target,
               (unsigned long long)d.dim, d.scale,
               (unsigned long long)d.sigma2_int, 100 * d.inflation);
-    return 1;
+    return FR_OK;
 }
 
 fr_err

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,24 +165,24 @@ reply_text(struct MHD_Connection *c, unsigned code, const char *text)
     return reply(c, code, "text/plain; charset=utf-8", strdup(text));
 }
 
-/* 1 if the daemon is healthy; otherwise the reason in why. */
-static int
+/* True if the daemon is healthy; otherwise the reason in why. */
+static bool
 healthy(const agg_stats_view *v, int64_t now, char *why, size_t n)
 {
     if (!strncmp(v->state, "stopping", sizeof v->state)) {
         snprintf(why, n, "stopping\n");
-        return 0;
+        return false;
     }
     if (v->loop_unix_ms <= 0) {
         snprintf(why, n, "main loop has not started\n");
-        return 0;
+        return false;
     }
     if (now - v->loop_unix_ms > AGG_HTTP_HEALTH_STALE_MS) {
         snprintf(why, n, "main loop stalled: last pass %lld ms ago\n",
                  (long long)(now - v->loop_unix_ms));
-        return 0;
+        return false;
     }
-    return 1;
+    return true;
 }
 
 static enum MHD_Result

@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "config/config.h"
 #include "crypto/crypto.h"
 #include "model/model.h"
 
@@ -109,7 +110,7 @@ static fr_err
 op_pause(void *arg, int pause, char *msg, size_t cap)
 {
     daemon *d = arg;
-    int was = aggregator_paused(d->a);
+    bool was = aggregator_paused(d->a);
 
     aggregator_set_paused(d->a, pause);
     snprintf(msg, cap, "%s%s", pause ? "paused" : "resumed",

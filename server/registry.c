@@ -93,7 +93,7 @@ registry_find(registry *r, const char *name)
     return found ? &r->entries[i] : NULL;
 }
 
-int
+bool
 registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms)
 {
     return !e->revoked && now_ms - e->last_seen_ms <= timeout_ms;

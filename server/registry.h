@@ -8,6 +8,7 @@
 #ifndef FR_SERVER_REGISTRY_H
 #define FR_SERVER_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,8 +39,8 @@ FR_NODISCARD fr_err registry_touch(registry *r, const fr_net_peer *peer,
 /* The entry named name, or NULL. Borrowed until the next registry_touch. */
 store_entry *registry_find(registry *r, const char *name);
 
-/* Non-zero if e was heard from within timeout_ms of now_ms. */
-int registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms);
+/* True if e was heard from within timeout_ms of now_ms. */
+bool registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms);
 
 /* Fills out (room for max) with the alive entries, in name order; returns
  * how many. */

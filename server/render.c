@@ -29,33 +29,35 @@ typedef struct sbuf {
     int oom;
 } sbuf;
 
-static int
+/* Room for more bytes and a NUL; FR_ENOMEM (and b->oom, for good) if the
+ * buffer cannot grow: the caller's text is then dropped by sb_take. */
+static fr_err
 sb_reserve(sbuf *b, size_t more)
 {
     size_t cap;
     char *grown;
 
     if (b->oom)
-        return 0;
+        return FR_ENOMEM;
     if (b->len + more + 1 <= b->cap)
-        return 1;
+        return FR_OK;
     cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more + 1)
         cap *= 2;
     grown = realloc(b->p, cap);
     if (!grown) {
         b->oom = 1;
-        return 0;
+        return FR_ENOMEM;
     }
     b->p = grown;
     b->cap = cap;
-    return 1;
+    return FR_OK;
 }
 
 static void
 sb_putn(sbuf *b, const char *s, size_t n)
 {
-    if (!sb_reserve(b, n))
+    if (sb_reserve(b, n))
         return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -76,7 +78,7 @@ static void FR_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || !sb_reserve(b, (size_t)n))
+    if (n < 0 || sb_reserve(b, (size_t)n))
         return;
     va_start(ap, fmt);
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
@@ -112,7 +114,7 @@ static char *
 sb_take(sbuf *b)
 {
     if (!b->oom && !b->p)
-        sb_reserve(b, 0);
+        (void)sb_reserve(b, 0); /* a failure sets b->oom */
     if (b->oom) {
         free(b->p);
         return NULL;

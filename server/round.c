@@ -164,7 +164,7 @@ aggregator_destroy(aggregator **ap)
 /* A run with a round target ends when it is reached or when the privacy
  * budget cannot pay for another round; a daemon without one stays up to
  * show its status. */
-int
+bool
 aggregator_done(const aggregator *a)
 {
     return a->cfg->rounds > 0 &&
@@ -533,7 +533,7 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
         a->started_ms = a->phase_started_ms = now;
         a->deadline_ms = now + a->cfg->round_timeout_ms;
         a->first_round_started = 1;
-        if (!secure_start(a, now) && a->dp_exhausted)
+        if (secure_start(a, now) && a->dp_exhausted)
             stop_for_budget(a);
         else if (!a->sa)
             round_close(a, now, "secure aggregation could not start");
@@ -597,7 +597,7 @@ maybe_start(aggregator *a, int64_t now)
     free(cand);
 }
 
-static int
+static bool
 missing_all_gone(aggregator *a, int64_t now)
 {
     for (size_t i = 0; i < a->n_selected; i++) {
@@ -606,9 +606,9 @@ missing_all_gone(aggregator *a, int64_t now)
             continue;
         e = registry_find(a->reg, a->selected[i]);
         if (e && registry_alive(e, now, a->cfg->heartbeat_timeout_ms))
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 void
@@ -787,10 +787,10 @@ aggregator_set_paused(aggregator *a, int paused)
                      : "resumed: rounds start again");
 }
 
-int
+bool
 aggregator_paused(const aggregator *a)
 {
-    return a->paused;
+    return a->paused != 0;
 }
 
 void
@@ -799,7 +799,7 @@ aggregator_drain(aggregator *a)
     a->draining = 1;
 }
 
-int
+bool
 aggregator_busy(const aggregator *a)
 {
     return a->state == ST_COLLECTING;

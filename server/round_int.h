@@ -5,6 +5,7 @@
 #ifndef FR_SERVER_ROUND_INT_H
 #define FR_SERVER_ROUND_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agg.h"
@@ -88,17 +89,19 @@ FR_NODISCARD fr_err round_encode_start(aggregator *a, const fr_secagg_setup *sa,
 FR_NODISCARD fr_err agg_dp_open(aggregator *a);
 void agg_dp_close(aggregator *a);
 /* Designs and charges the DP round for n participants; raises *min_inputs
- * to the noise shares needed. 0 if the round must not run (logged; budget
- * exhausted sets dp_exhausted). 1 when DP is off. */
-int agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs);
+ * to the noise shares needed. An error if the round must not run (logged;
+ * budget exhausted sets dp_exhausted and returns FR_ELIMIT). FR_OK when DP
+ * is off. */
+FR_NODISCARD fr_err agg_dp_plan(aggregator *a, uint32_t n,
+                                uint32_t *min_inputs);
 /* Decodes the unmasked sum into a->scratch as the mean update. */
 FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum);
-int agg_dp_exhausted(const aggregator *a);
+bool agg_dp_exhausted(const aggregator *a);
 
 /* secure.c */
 /* Starts a secure round with the n chosen stores (names in a->selected are
- * set by the caller); returns 0 if it could not start (logged). */
-int secure_start(aggregator *a, int64_t now);
+ * set by the caller); an error if it could not start (logged). */
+FR_NODISCARD fr_err secure_start(aggregator *a, int64_t now);
 void secure_on_message(aggregator *a, const fr_net_peer *peer,
                        const fr_msg *msg, int64_t now);
 void secure_tick(aggregator *a, int64_t now);

@@ -16,6 +16,7 @@
  * round; nothing about single stores is learned either way.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,24 +123,13 @@ secure_end(aggregator *a)
     fr_sa_server_destroy(&a->sa);
 }
 
-int
-secure_start(aggregator *a, int64_t now)
+/* Keeps, in name order, the chosen stores with an identity key on the
+ * allow-list (only they can sign), with their keys in ids. */
+static void
+keep_signers(aggregator *a, uint8_t (*ids)[FR_SA_KEY_BYTES])
 {
-    const agg_config *c = a->cfg;
-    uint8_t(*ids)[FR_SA_KEY_BYTES] = NULL;
-    uint8_t seed[32];
-    fr_sa_params p = {.round_id = a->round_id};
-    fr_secagg_setup setup;
-    char why[256];
     size_t m = 0;
-    uint64_t cap;
-    int ok = 0;
 
-    qsort(a->selected, a->n_selected, sizeof *a->selected, cmp_name);
-    ids = malloc((a->n_selected ? a->n_selected : 1) * sizeof *ids);
-    if (!ids)
-        return 0;
-    /* Only stores with an identity key on the allow-list can sign. */
     for (size_t i = 0; i < a->n_selected; i++) {
         const store_entry *e = registry_find(a->reg, a->selected[i]);
         if (!e || fr_net_zap_sign_key_for(a->ctx, a->selected[i],
@@ -152,93 +142,144 @@ secure_start(aggregator *a, int64_t now)
         memmove(a->selected[m++], a->selected[i], FR_NET_STORE_NAME_MAX);
     }
     a->n_selected = m;
-    p.n = (uint32_t)m;
-    if (m < 3 || m < (size_t)c->min_stores) {
-        fr_log_warn(TAG, "round id %llu: %zu stores can take part, %lld "
-                    "needed", (unsigned long long)a->round_id, m,
-                    (long long)(c->min_stores > 3 ? c->min_stores : 3));
-        goto out;
+}
+
+/* The weight cap of this round: the configured cap, lowered to the
+ * largest example count the participants report in their heartbeats.
+ * The encoding's resolution is relative to the cap, so a cap far above
+ * every store's weight would only cost precision. */
+static uint64_t
+round_weight_cap(const aggregator *a)
+{
+    uint64_t cap = (uint64_t)a->cfg->secagg_weight_cap, most = 0;
+
+    for (size_t i = 0; i < a->n_selected; i++) {
+        store_entry *e = registry_find(a->reg, a->selected[i]);
+        if (e && e->num_examples > most)
+            most = e->num_examples;
     }
-    choose_kt(c, p.n, &p.k, &p.t);
-    if (fr_sa_check_params(p.n, p.k, p.t, c->secagg_max_dropout, why,
+    if (most && most < cap)
+        cap = most;
+    return cap;
+}
+
+/* Checks that the p->n participants can run securely and sets the rest of
+ * p, the round's encoding (a->quant), its DP plan and *cap. Logged. */
+static fr_err
+plan_round(aggregator *a, fr_sa_params *p, uint64_t *cap)
+{
+    const agg_config *c = a->cfg;
+    char why[256];
+    fr_err rc;
+
+    if (p->n < 3 || p->n < (uint32_t)c->min_stores) {
+        fr_log_warn(TAG, "round id %llu: %zu stores can take part, %lld "
+                    "needed", (unsigned long long)a->round_id,
+                    (size_t)p->n,
+                    (long long)(c->min_stores > 3 ? c->min_stores : 3));
+        return FR_ESTATE;
+    }
+    choose_kt(c, p->n, &p->k, &p->t);
+    if (fr_sa_check_params(p->n, p->k, p->t, c->secagg_max_dropout, why,
                            sizeof why)) {
         fr_log_err(TAG, "round id %llu with %u stores cannot run securely: "
-                   "%s", (unsigned long long)a->round_id, p.n, why);
-        goto out;
+                   "%s", (unsigned long long)a->round_id, p->n, why);
+        return FR_EINVAL;
     }
-    /* The weight cap of this round: the configured cap, lowered to the
-     * largest example count the participants report in their heartbeats.
-     * The encoding's resolution is relative to the cap, so a cap far
-     * above every store's weight would only cost precision. */
-    cap = (uint64_t)c->secagg_weight_cap;
-    {
-        uint64_t most = 0;
-        for (size_t i = 0; i < m; i++) {
-            store_entry *e = registry_find(a->reg, a->selected[i]);
-            if (e && e->num_examples > most)
-                most = e->num_examples;
-        }
-        if (most && most < cap)
-            cap = most;
-    }
-    if (fr_quant_init(&a->quant, p.n, c->secagg_clip, (uint32_t)cap)) {
+    *cap = round_weight_cap(a);
+    if (fr_quant_init(&a->quant, p->n, c->secagg_clip, (uint32_t)*cap)) {
         fr_log_err(TAG, "round id %llu: no fixed-point encoding fits %u "
                    "stores with secagg_clip %g and secagg_weight_cap %lld",
-                   (unsigned long long)a->round_id, p.n, c->secagg_clip,
+                   (unsigned long long)a->round_id, p->n, c->secagg_clip,
                    (long long)c->secagg_weight_cap);
-        goto out;
+        return FR_EINVAL;
     }
-    p.n_words = (uint32_t)a->n_params + 1;
-    p.min_inputs = (uint32_t)c->min_stores > p.t ? (uint32_t)c->min_stores
-                                                 : p.t;
+    p->n_words = (uint32_t)a->n_params + 1;
+    p->min_inputs = (uint32_t)c->min_stores > p->t ? (uint32_t)c->min_stores
+                                                   : p->t;
     /* With DP the stores send the DDG words instead, and the sum must hold
      * at least the noise shares the noise was sized for. */
-    if (!agg_dp_plan(a, p.n, &p.min_inputs))
-        goto out;
+    if ((rc = agg_dp_plan(a, p->n, &p->min_inputs)))
+        return rc;
     if (a->dp_round)
-        p.n_words = (uint32_t)a->dp_setup.dim;
-    if (p.min_inputs > p.n) {
+        p->n_words = (uint32_t)a->dp_setup.dim;
+    if (p->min_inputs > p->n) {
         fr_log_err(TAG, "round id %llu: %u inputs needed of %u stores",
-                   (unsigned long long)a->round_id, p.min_inputs, p.n);
-        goto out;
+                   (unsigned long long)a->round_id, p->min_inputs, p->n);
+        return FR_EINVAL;
     }
-    fr_sa_graph_seed(seed, p.graph_commit);
-    if (fr_sa_server_new(&p, seed, (const uint8_t(*)[FR_SA_KEY_BYTES])ids,
-                         &a->sa)) {
-        fr_log_err(TAG, "round id %llu: cannot set up secure aggregation",
-                   (unsigned long long)a->round_id);
-        goto out;
-    }
-    setup = (fr_secagg_setup){.n = p.n, .k = p.k, .t = p.t,
-                              .n_words = p.n_words,
-                              .min_inputs = p.min_inputs,
-                              .clip = c->secagg_clip,
-                              .weight_cap = (uint32_t)cap};
-    memcpy(setup.graph_commit, p.graph_commit, 32);
+    return FR_OK;
+}
+
+/* Sends each participant its own ROUND_START; on failure (logged) the
+ * secure round is torn down. */
+static fr_err
+send_starts(aggregator *a, const fr_sa_params *p, uint64_t cap)
+{
+    fr_secagg_setup setup = {.n = p->n, .k = p->k, .t = p->t,
+                             .n_words = p->n_words,
+                             .min_inputs = p->min_inputs,
+                             .clip = a->cfg->secagg_clip,
+                             .weight_cap = (uint32_t)cap};
+    fr_err rc;
+
+    memcpy(setup.graph_commit, p->graph_commit, 32);
     fr_log_info(TAG, "round id %llu: sending the round start to %u stores",
-                (unsigned long long)a->round_id, p.n);
-    for (uint32_t i = 0; i < p.n; i++) {
+                (unsigned long long)a->round_id, p->n);
+    for (uint32_t i = 0; i < p->n; i++) {
         uint8_t *buf = NULL;
         size_t len = 0;
         setup.index = i;
-        if (round_encode_start(a, &setup, &buf, &len)) {
+        if ((rc = round_encode_start(a, &setup, &buf, &len))) {
             fr_log_err(TAG, "cannot encode round %llu",
                        (unsigned long long)a->round_id);
             secure_end(a);
-            goto out;
+            return rc;
         }
         round_send_to(a, a->selected[i], buf, len);
         free(buf);
     }
-    a->phase_deadline_ms = now + c->secagg_phase_timeout_ms;
+    return FR_OK;
+}
+
+fr_err
+secure_start(aggregator *a, int64_t now)
+{
+    uint8_t(*ids)[FR_SA_KEY_BYTES];
+    uint8_t seed[32] = {0};
+    fr_sa_params p = {.round_id = a->round_id};
+    uint64_t cap = 0;
+    fr_err rc;
+
+    qsort(a->selected, a->n_selected, sizeof *a->selected, cmp_name);
+    ids = malloc((a->n_selected ? a->n_selected : 1) * sizeof *ids);
+    if (!ids) {
+        fr_log_err(TAG, "round id %llu: out of memory",
+                   (unsigned long long)a->round_id);
+        return FR_ENOMEM;
+    }
+    keep_signers(a, ids);
+    p.n = (uint32_t)a->n_selected;
+    if ((rc = plan_round(a, &p, &cap)))
+        goto out;
+    fr_sa_graph_seed(seed, p.graph_commit);
+    if ((rc = fr_sa_server_new(&p, seed,
+                               (const uint8_t(*)[FR_SA_KEY_BYTES])ids,
+                               &a->sa))) {
+        fr_log_err(TAG, "round id %llu: cannot set up secure aggregation",
+                   (unsigned long long)a->round_id);
+        goto out;
+    }
+    if ((rc = send_starts(a, &p, cap)))
+        goto out;
+    a->phase_deadline_ms = now + a->cfg->secagg_phase_timeout_ms;
     fr_log_info(TAG, "round id %llu started securely: %u stores, %u "
                 "neighbours each, threshold %u, %u words per masked input",
                 (unsigned long long)a->round_id, p.n, p.k, p.t, p.n_words);
-    ok = 1;
 out:
     memset(seed, 0, sizeof seed); /* revealed in phase 2 anyway */
     free(ids);
-    return ok;
+    return rc;
 }
 
 /* The secure sum is in: decode the weighted mean into a->scratch and close
@@ -386,8 +427,8 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         advance(a, now);
 }
 
-/* Non-zero if every store the current phase waits for has gone quiet. */
-static int
+/* True if every store the current phase waits for has gone quiet. */
+static bool
 pending_all_gone(aggregator *a, int64_t now)
 {
     for (uint32_t i = 0; i < a->n_selected; i++) {
@@ -396,9 +437,9 @@ pending_all_gone(aggregator *a, int64_t now)
             continue;
         e = registry_find(a->reg, a->selected[i]);
         if (e && registry_alive(e, now, a->cfg->heartbeat_timeout_ms))
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 void

@@ -34,6 +34,7 @@
 #include <math.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "aggconf.h"
+#include "base/err.h"
 #include "base/util.h"
 #include "config/config.h"
 #include "net/net.h"
@@ -107,14 +109,14 @@ jskip(jparser *j)
         j->p++;
 }
 
-static int
+static fr_err
 jlit(jparser *j, const char *lit)
 {
     size_t n = strlen(lit);
     if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
-        return -1;
+        return FR_EPROTO;
     j->p += n;
-    return 0;
+    return FR_OK;
 }
 
 static void
@@ -133,7 +135,7 @@ put_utf8(char *out, size_t *o, unsigned cp)
 }
 
 /* A string literal; \u escapes outside the BMP become U+FFFD. */
-static int
+static fr_err
 jstring(jparser *j, char **out)
 {
     const char *start = ++j->p;
@@ -142,8 +144,10 @@ jstring(jparser *j, char **out)
 
     while (j->p < j->end && *j->p != '"')
         j->p += *j->p == '\\' ? 2 : 1;
-    if (j->p >= j->end || !(s = malloc((size_t)(j->p - start) * 2 + 1)))
-        return -1;
+    if (j->p >= j->end)
+        return FR_EPROTO;
+    if (!(s = malloc((size_t)(j->p - start) * 2 + 1)))
+        return FR_ENOMEM;
     for (const char *q = start; q < j->p; q++) {
         unsigned cp;
         if (*q != '\\') {
@@ -159,7 +163,7 @@ jstring(jparser *j, char **out)
         case 'u':
             if (j->p - q < 5 || sscanf(q + 1, "%4x", &cp) != 1) {
                 free(s);
-                return -1;
+                return FR_EPROTO;
             }
             put_utf8(s, &o, cp >= 0xD800 && cp <= 0xDFFF ? 0xFFFD : cp);
             q += 4;
@@ -170,59 +174,61 @@ jstring(jparser *j, char **out)
     s[o] = 0;
     j->p++;
     *out = s;
-    return 0;
+    return FR_OK;
 }
 
-static int jvalue(jparser *j, jv *v, int depth);
+static fr_err jvalue(jparser *j, jv *v, int depth);
 
 /* An array (keys == 0) or an object's members, after the opening bracket. */
-static int
+static fr_err
 jmembers(jparser *j, jv *v, int object, int depth)
 {
     char close = object ? '}' : ']';
+    fr_err rc;
 
     jskip(j);
     if (j->p < j->end && *j->p == close) {
         j->p++;
-        return 0;
+        return FR_OK;
     }
     for (;;) {
         void *grown = realloc(v->items, (v->n + 1) * sizeof *v->items);
         if (!grown)
-            return -1;
+            return FR_ENOMEM;
         v->items = grown;
         if (object) {
             if (!(grown = realloc(v->keys, (v->n + 1) * sizeof *v->keys)))
-                return -1;
+                return FR_ENOMEM;
             v->keys = grown;
             v->keys[v->n] = NULL;
         }
         memset(&v->items[v->n], 0, sizeof *v->items);
         v->n++;
         jskip(j);
-        if (object && (j->p >= j->end || *j->p != '"' ||
-                       jstring(j, &v->keys[v->n - 1]) != 0 ||
-                       (jskip(j), jlit(j, ":")) != 0))
-            return -1;
-        if (jvalue(j, &v->items[v->n - 1], depth + 1) != 0)
-            return -1;
+        if (object && (j->p >= j->end || *j->p != '"'))
+            return FR_EPROTO;
+        if (object && ((rc = jstring(j, &v->keys[v->n - 1])) ||
+                       (jskip(j), rc = jlit(j, ":"))))
+            return rc;
+        if ((rc = jvalue(j, &v->items[v->n - 1], depth + 1)))
+            return rc;
         jskip(j);
-        if (jlit(j, ",") == 0)
+        if (jlit(j, ",") == FR_OK)
             continue;
         return jlit(j, object ? "}" : "]");
     }
 }
 
-static int
+static fr_err
 jvalue(jparser *j, jv *v, int depth)
 {
     char *end;
 
     if (depth > JSON_DEPTH_MAX)
-        return -1;
+        return FR_ELIMIT;
     jskip(j);
     if (j->p >= j->end)
-        return -1;
+        return FR_EPROTO;
     switch (*j->p) {
     case '{':
         v->t = JV_OBJ;
@@ -243,25 +249,27 @@ jvalue(jparser *j, jv *v, int depth)
         v->t = JV_NUM;
         v->num = strtod(j->p, &end); /* the answer is NUL-terminated */
         if (end == j->p)
-            return -1;
+            return FR_EPROTO;
         j->p = end;
-        return 0;
+        return FR_OK;
     }
 }
 
-/* Parses text (NUL-terminated) as one JSON object; -1 if it is not. */
-static int
+/* Parses text (NUL-terminated) as one JSON object; FR_EPROTO (or
+ * FR_ENOMEM, FR_ELIMIT) if it is not one. The caller reports it. */
+static fr_err
 json_parse(const char *text, jv *out)
 {
     jparser j = {text, text + strlen(text)};
+    fr_err rc;
 
     memset(out, 0, sizeof *out);
-    if (jvalue(&j, out, 0) != 0 || out->t != JV_OBJ ||
-        (jskip(&j), j.p != j.end)) {
+    if ((rc = jvalue(&j, out, 0)) == FR_OK &&
+        (out->t != JV_OBJ || (jskip(&j), j.p != j.end)))
+        rc = FR_EPROTO;
+    if (rc)
         jv_free(out);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static const jv *
@@ -288,7 +296,7 @@ jnum(const jv *o, const char *key)
     return v && v->t == JV_NUM ? v->num : NAN;
 }
 
-static int
+static bool
 jtrue(const jv *o, const char *key)
 {
     const jv *v = jget(o, key);
@@ -297,9 +305,10 @@ jtrue(const jv *o, const char *key)
 
 /* ---- talking to the aggregator ---- */
 
-/* Connects to o->path; prints what went wrong and returns -1 otherwise. */
-static int
-connect_socket(const ctl_opts *o)
+/* Connects to o->path (the socket in *fd_out); prints what went wrong and
+ * returns an error otherwise. */
+static fr_err
+connect_socket(const ctl_opts *o, int *fd_out)
 {
     struct sockaddr_un sa;
     struct timeval tv = {o->timeout_ms / 1000, (o->timeout_ms % 1000) * 1000};
@@ -309,13 +318,16 @@ connect_socket(const ctl_opts *o)
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, o->path, strlen(o->path)); /* length checked */
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        fprintf(stderr, PROG ": socket: %s\n", strerror(errno));
-        return -1;
+        e = errno;
+        fprintf(stderr, PROG ": socket: %s\n", strerror(e));
+        return fr_err_from_errno(e);
     }
     /* Bounds connect() too when the aggregator's backlog is full. */
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-        return fd;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        *fd_out = fd;
+        return FR_OK;
+    }
     e = errno;
     close(fd);
     if (e == ENOENT || e == ENOTDIR)
@@ -341,7 +353,7 @@ connect_socket(const ctl_opts *o)
     else
         fprintf(stderr, PROG ": cannot connect to %s: %s\n", o->path,
                 strerror(e));
-    return -1;
+    return fr_err_from_errno(e);
 }
 
 /* Reads until the aggregator closes, within the deadline. NULL (and a
@@ -403,10 +415,10 @@ static char *
 ask(const ctl_opts *o, const char *request)
 {
     char line[AGG_PATH_MAX];
-    int fd = connect_socket(o), n;
+    int fd = -1, n;
     char *answer = NULL;
 
-    if (fd < 0)
+    if (connect_socket(o, &fd))
         return NULL;
     n = snprintf(line, sizeof line, "%s\n", request);
     if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
@@ -585,7 +597,7 @@ run_daemon(ctl_opts *o, const ctl_command *c, char **args)
     if (!(text = ask(o, request)))
         return EXIT_UNREACHABLE;
     text[strcspn(text, "\n")] = 0;
-    if (json_parse(text, &a) != 0 || !jget(&a, "ok")) {
+    if (json_parse(text, &a) || !jget(&a, "ok")) {
         fprintf(stderr,
                 PROG ": the aggregator's answer is not a JSON object "
                      "with \"ok\": %.200s\n",

@@ -21,12 +21,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/util.h"
 #include "model/model.h"
 
@@ -94,28 +96,28 @@ usage(FILE *f)
             MAX_STORES, MAX_MEMBERS, FR_MODEL_MAX_ITEMS, MAX_INTERACTIONS);
 }
 
-static int
+static fr_err
 bad_arg(const char *name, const char *value, const char *why)
 {
     fprintf(stderr, PROG ": %s: '%s' %s\n", name, value, why);
-    return -1;
+    return FR_EINVAL;
 }
 
-static int
+static fr_err
 parse_int(const char *name, const char *value, int64_t min, int64_t max,
           int64_t *out)
 {
     char why[64];
 
     if (fr_parse_i64(value, min, max, out) == FR_OK)
-        return 0;
+        return FR_OK;
     snprintf(why, sizeof why, "is not an integer in [%lld, %lld]",
              (long long)min, (long long)max);
     return bad_arg(name, value, why);
 }
 
-/* Stores one "--key value" pair; returns -1 after printing an error. */
-static int
+/* Stores one "--key value" pair; an error after printing it. */
+static fr_err
 set_arg(args *a, const char *key, const char *value, int *seen_seed)
 {
     if (!strcmp(key, "--stores"))
@@ -130,41 +132,43 @@ set_arg(args *a, const char *key, const char *value, int *seen_seed)
         *seen_seed = 1;
         if (fr_parse_u64(value, UINT64_MAX, &a->seed) != FR_OK)
             return bad_arg(key, value, "is not an unsigned 64-bit integer");
-        return 0;
+        return FR_OK;
     }
     if (!strcmp(key, "--out")) {
         a->out = value;
-        return *value ? 0 : bad_arg(key, value, "is empty");
+        return *value ? FR_OK : bad_arg(key, value, "is empty");
     }
     fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", key);
-    return -1;
+    return FR_EINVAL;
 }
 
 /* Checks that the required arguments came and fit together. */
-static int
+static fr_err
 check_args(const args *a, int seen_seed)
 {
     if (a->stores == 0 || !seen_seed || !a->out) {
         fprintf(stderr, PROG ": %s is required (try --help)\n",
                 a->stores == 0 ? "--stores" : !seen_seed ? "--seed" : "--out");
-        return -1;
+        return FR_EINVAL;
     }
     if (a->interactions > a->items / 2) {
         fprintf(stderr,
                 PROG ": --interactions: '%lld' exceeds half of --items "
                      "(%lld); lower --interactions\n",
                 (long long)a->interactions, (long long)a->items);
-        return -1;
+        return FR_EINVAL;
     }
-    return 0;
+    return FR_OK;
 }
 
-/* 0: run; 1: --help printed; -1: error printed. */
-static int
-parse_args(int argc, char **argv, args *a)
+/* Fills a, or sets *help after printing the usage; an error after
+ * printing it. */
+static fr_err
+parse_args(int argc, char **argv, args *a, bool *help)
 {
     int seen_seed = 0;
 
+    *help = false;
     *a = (args){.members = 200, .items = 500, .interactions = 30};
     for (int i = 1; i < argc; i++) {
         const char *key = argv[i], *eq = strchr(key, '=');
@@ -172,29 +176,31 @@ parse_args(int argc, char **argv, args *a)
 
         if (!strcmp(key, "--help") || !strcmp(key, "-h")) {
             usage(stdout);
-            return 1;
+            *help = true;
+            return FR_OK;
         }
         if (eq && strncmp(key, "--", 2) == 0 &&
             (size_t)(eq - key) < sizeof name) {
             memcpy(name, key, (size_t)(eq - key));
             name[eq - key] = '\0';
             if (set_arg(a, name, eq + 1, &seen_seed))
-                return -1;
+                return FR_EINVAL;
             continue;
         }
         if (i + 1 >= argc && strncmp(key, "--", 2) == 0 && key[2]) {
             fprintf(stderr, PROG ": %s needs a value (try --help)\n", key);
-            return -1;
+            return FR_EINVAL;
         }
         if (set_arg(a, key, i + 1 < argc ? argv[i + 1] : "", &seen_seed))
-            return -1;
+            return FR_EINVAL;
         i++;
     }
     return check_args(a, seen_seed);
 }
 
-/* mkdir -p, creating missing components with mode 0700. */
-static int
+/* mkdir -p, creating missing components with mode 0700. On failure errno
+ * tells why (unless the path is too long: FR_ELIMIT). */
+static fr_err
 make_dirs(const char *path)
 {
     char buf[PATH_MAX];
@@ -202,22 +208,24 @@ make_dirs(const char *path)
     size_t len = strlen(path);
 
     if (len >= sizeof buf)
-        return -1;
+        return FR_ELIMIT;
     memcpy(buf, path, len + 1);
     for (size_t i = 1; i <= len; i++) {
         if (buf[i] != '/' && buf[i] != '\0')
             continue;
         buf[i] = '\0';
         if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
+            return fr_err_from_errno(errno);
         buf[i] = i < len ? '/' : '\0';
     }
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+    if (stat(path, &st) != 0)
+        return fr_err_from_errno(errno);
+    return S_ISDIR(st.st_mode) ? FR_OK : FR_EINVAL;
 }
 
 /* Items with random latent vectors and Zipf popularity over a shuffled
  * rank, so popular items are not simply the low ids. */
-static int
+static fr_err
 catalogue_make(catalogue *c, uint32_t n, uint64_t seed)
 {
     uint32_t *rank = malloc((size_t)n * sizeof *rank);
@@ -228,7 +236,7 @@ catalogue_make(catalogue *c, uint32_t n, uint64_t seed)
     c->log_pop = malloc((size_t)n * sizeof *c->log_pop);
     if (!rank || !c->v || !c->log_pop) {
         free(rank);
-        return -1;
+        return FR_ENOMEM;
     }
     fr_rng_seed(&rng, seed);
     for (size_t i = 0; i < (size_t)n * D; i++)
@@ -243,7 +251,7 @@ catalogue_make(catalogue *c, uint32_t n, uint64_t seed)
     for (uint32_t i = 0; i < n; i++)
         c->log_pop[i] = -ZIPF_S * log((double)rank[i] + 1.0);
     free(rank);
-    return 0;
+    return FR_OK;
 }
 
 static void
@@ -427,9 +435,10 @@ open_private(const char *path)
 /*
  * Streams store s to DIR/store-SS.csv.tmp and renames it into place, so a
  * reader never sees half a file. Streaming (rather than fr_file_write_atomic
- * on a buffer) keeps memory flat for large stores.
+ * on a buffer) keeps memory flat for large stores. On failure errno tells
+ * why (the caller prints it).
  */
-static int
+static fr_err
 write_store(const args *a, const catalogue *c, unsigned store, scratch *s,
             uint64_t *rows)
 {
@@ -442,9 +451,9 @@ write_store(const args *a, const catalogue *c, unsigned store, scratch *s,
     if (snprintf(path, sizeof path, "%s/store-%02u.csv", a->out, store) >=
             (int)sizeof path ||
         snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
+        return FR_ELIMIT;
     if (!(f = open_private(tmp)))
-        return -1;
+        return FR_ESYS;
     fr_rng_seed(&rng, a->seed ^ (0x53544f5245000000ull + store));
     for (int t = 0; t < D; t++)
         shift[t] = STORE_SHIFT * fr_rng_normal(&rng);
@@ -455,17 +464,17 @@ write_store(const args *a, const catalogue *c, unsigned store, scratch *s,
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
-        return -1;
+        return FR_ESYS;
     }
-    return 0;
+    return FR_OK;
 }
 
-static int
+static fr_err
 generate(const args *a, uint64_t *rows)
 {
     catalogue c = {0};
     scratch s = {0};
-    int rc = -1;
+    fr_err rc = FR_ENOMEM;
 
     s.heap = malloc((size_t)a->items * sizeof *s.heap);
     s.items = malloc((size_t)a->items * sizeof *s.items);
@@ -476,13 +485,13 @@ generate(const args *a, uint64_t *rows)
         goto out;
     }
     for (unsigned st = 1; st <= (unsigned)a->stores; st++) {
-        if (write_store(a, &c, st, &s, rows) != 0) {
+        if ((rc = write_store(a, &c, st, &s, rows))) {
             fprintf(stderr, PROG ": cannot write store %02u in '%s': %s\n",
                     st, a->out, strerror(errno));
             goto out;
         }
     }
-    rc = 0;
+    rc = FR_OK;
 out:
     catalogue_free(&c);
     free(s.heap);
@@ -496,16 +505,18 @@ main(int argc, char **argv)
 {
     args a;
     uint64_t rows = 0;
-    int rc = parse_args(argc, argv, &a);
+    bool help;
 
-    if (rc != 0)
-        return rc > 0 ? 0 : EXIT_USAGE;
-    if (make_dirs(a.out) != 0) {
+    if (parse_args(argc, argv, &a, &help))
+        return EXIT_USAGE;
+    if (help)
+        return 0;
+    if (make_dirs(a.out)) {
         fprintf(stderr, PROG ": --out: cannot create directory '%s': %s\n",
                 a.out, strerror(errno));
         return 1;
     }
-    if (generate(&a, &rows) != 0)
+    if (generate(&a, &rows))
         return 1;
     printf(PROG ": wrote %lld file%s, %llu rows, %lld items to %s\n",
            (long long)a.stores, a.stores == 1 ? "" : "s",

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/err.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 
@@ -125,16 +126,17 @@ parse_args(int argc, char **argv, args *a)
 
 /* Creates dir (and missing parents) with mode 0700; an existing directory
  * is fine. */
-static int
+static fr_err
 make_dir(const char *dir)
 {
     char path[PATH_MAX];
     struct stat st;
     size_t len = strlen(dir);
+    int e;
 
     if (len >= sizeof path) {
         fprintf(stderr, PROG ": --dir: path too long\n");
-        return -1;
+        return FR_ELIMIT;
     }
     memcpy(path, dir, len + 1);
     for (char *p = path + 1; *p; p++) {
@@ -146,33 +148,40 @@ make_dir(const char *dir)
         *p = '/';
     }
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        e = errno;
         fprintf(stderr, PROG ": cannot create directory '%s': %s\n", dir,
-                strerror(errno));
-        return -1;
+                strerror(e));
+        return fr_err_from_errno(e);
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, PROG ": '%s' is not a directory\n", dir);
-        return -1;
+        return FR_EINVAL;
     }
-    return 0;
+    return FR_OK;
 }
 
-/* 1 if something exists at path, 0 if not, -1 (printed) on error. */
-static int
-exists(const char *path)
+/* Sets *found to whether something exists at path; an error (printed) if
+ * that cannot be told. */
+static fr_err
+exists(const char *path, int *found)
 {
     struct stat st;
+    int e;
 
-    if (lstat(path, &st) == 0)
-        return 1;
+    *found = 0;
+    if (lstat(path, &st) == 0) {
+        *found = 1;
+        return FR_OK;
+    }
     if (errno == ENOENT)
-        return 0;
-    fprintf(stderr, PROG ": cannot check '%s': %s\n", path, strerror(errno));
-    return -1;
+        return FR_OK;
+    e = errno;
+    fprintf(stderr, PROG ": cannot check '%s': %s\n", path, strerror(e));
+    return fr_err_from_errno(e);
 }
 
 /* Loads the existing CURVE key pair (reuse) or makes and saves a new one. */
-static int
+static fr_err
 get_keypair(const char *base, int reuse, int force, fr_crypto_keypair **out)
 {
     char fpr[FR_CRYPTO_FPR_CHARS + 1];
@@ -186,12 +195,12 @@ get_keypair(const char *base, int reuse, int force, fr_crypto_keypair **out)
         if (rc) {
             fprintf(stderr, PROG ": cannot load the existing %s: %s\n", path,
                     fr_strerror(rc));
-            return -1;
+            return rc;
         }
         fr_crypto_fingerprint(fr_crypto_keypair_public(*out), fpr);
         fprintf(stderr, PROG ": kept the existing %s.key (fingerprint %s)\n",
                 base, fpr);
-        return 0;
+        return FR_OK;
     }
     rc = fr_crypto_keypair_generate(out);
     if (rc == FR_OK)
@@ -199,18 +208,18 @@ get_keypair(const char *base, int reuse, int force, fr_crypto_keypair **out)
     if (rc) {
         fprintf(stderr, PROG ": cannot write %s.key and %s.pub: %s\n", base,
                 base, rc == FR_ESTATE ? "already exists" : fr_strerror(rc));
-        return -1;
+        return rc;
     }
     fr_crypto_fingerprint(fr_crypto_keypair_public(*out), fpr);
     fprintf(stderr,
             PROG ": wrote %s.key (secret, 0600) and %s.pub; "
                  "fingerprint %s\n",
             base, base, fpr);
-    return 0;
+    return FR_OK;
 }
 
 /* Loads the existing identity key (reuse) or makes and saves a new one. */
-static int
+static fr_err
 get_signkey(const char *base, int reuse, int force, fr_crypto_signkey **out)
 {
     char fpr[FR_CRYPTO_FPR_CHARS + 1];
@@ -224,14 +233,14 @@ get_signkey(const char *base, int reuse, int force, fr_crypto_signkey **out)
         if (rc) {
             fprintf(stderr, PROG ": cannot load the existing %s: %s\n", path,
                     fr_strerror(rc));
-            return -1;
+            return rc;
         }
         fr_crypto_fingerprint(fr_crypto_signkey_public(*out), fpr);
         fprintf(stderr,
                 PROG ": kept the existing %s.sign.key (identity "
                      "fingerprint %s)\n",
                 base, fpr);
-        return 0;
+        return FR_OK;
     }
     rc = fr_crypto_signkey_generate(out);
     if (rc == FR_OK)
@@ -242,14 +251,14 @@ get_signkey(const char *base, int reuse, int force, fr_crypto_signkey **out)
                      "%s\n",
                 base, base,
                 rc == FR_ESTATE ? "already exists" : fr_strerror(rc));
-        return -1;
+        return rc;
     }
     fr_crypto_fingerprint(fr_crypto_signkey_public(*out), fpr);
     fprintf(stderr,
             PROG ": wrote %s.sign.key (identity secret, 0600) and "
                  "%s.sign.pub; identity fingerprint %s\n",
             base, base, fpr);
-    return 0;
+    return FR_OK;
 }
 
 /* Decides which keys already exist and may be reused. Returns 0, or an exit
@@ -258,15 +267,16 @@ static int
 plan(const args *a, const char *base, int *reuse_key, int *reuse_sign)
 {
     char key_path[PATH_MAX + 16], sign_path[PATH_MAX + 16];
+    fr_err bad_key, bad_sign;
 
     *reuse_key = *reuse_sign = 0;
     if (a->force)
         return 0;
     snprintf(key_path, sizeof key_path, "%s.key", base);
     snprintf(sign_path, sizeof sign_path, "%s.sign.key", base);
-    *reuse_key = exists(key_path);
-    *reuse_sign = exists(sign_path);
-    if (*reuse_key < 0 || *reuse_sign < 0)
+    bad_key = exists(key_path, reuse_key);
+    bad_sign = exists(sign_path, reuse_sign);
+    if (bad_key || bad_sign)
         return EXIT_FAIL;
     if (*reuse_key && *reuse_sign) {
         fprintf(stderr,
@@ -300,14 +310,14 @@ generate(const args *a)
         fprintf(stderr, PROG ": key path too long\n");
         return EXIT_FAIL;
     }
-    if (fr_crypto_init() != FR_OK || make_dir(a->dir) != 0)
+    if (fr_crypto_init() != FR_OK || make_dir(a->dir) != FR_OK)
         goto out;
     status = plan(a, base, &reuse_key, &reuse_sign);
     if (status)
         goto out;
     status = EXIT_FAIL;
-    if (get_keypair(base, reuse_key, a->force, &kp) != 0 ||
-        get_signkey(base, reuse_sign, a->force, &sk) != 0)
+    if (get_keypair(base, reuse_key, a->force, &kp) != FR_OK ||
+        get_signkey(base, reuse_sign, a->force, &sk) != FR_OK)
         goto out;
     fr_crypto_key_to_hex(fr_crypto_keypair_public(kp), hex);
     fr_crypto_key_to_hex(fr_crypto_signkey_public(sk), sign_hex);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/err.h"
 #include "base/util.h"
 
 #define PROG "fedrec-split"
@@ -73,10 +74,11 @@ open_input(const char *dir, const char *name, int *piped)
     return popen(cmd, "r");
 }
 
-static int
+/* FR_ESYS if the file does not close cleanly (or xzcat failed). */
+static fr_err
 close_input(FILE *f, int piped)
 {
-    return piped ? pclose(f) : fclose(f);
+    return (piped ? pclose(f) : fclose(f)) == 0 ? FR_OK : FR_ESYS;
 }
 
 static int
@@ -129,7 +131,7 @@ parse_args(int argc, char **argv, args *a)
 }
 
 /* Counts users in the test file (one line per user, users 0..n-1). */
-static int
+static fr_err
 count_users(const char *dir, uint32_t *n_out)
 {
     int piped;
@@ -139,19 +141,19 @@ count_users(const char *dir, uint32_t *n_out)
 
     if (!f)
         return fprintf(stderr, PROG ": %s/ml-1m.test.rating(.xz): cannot "
-                       "open\n", dir), 1;
+                       "open\n", dir), FR_ENOENT;
     while (fgets(line, sizeof line, f)) {
         if (strtoul(line, NULL, 10) != n || n >= MAX_USERS) {
             fprintf(stderr, PROG ": ml-1m.test.rating:%u: expected user %u\n",
                     n + 1, n);
             close_input(f, piped);
-            return 1;
+            return FR_EINVAL;
         }
         n++;
     }
     close_input(f, piped);
     *n_out = n;
-    return n ? 0 : (fprintf(stderr, PROG ": no users\n"), 1);
+    return n ? FR_OK : (fprintf(stderr, PROG ": no users\n"), FR_EINVAL);
 }
 
 static void
@@ -199,7 +201,7 @@ assign_zipf(uint32_t *store, uint32_t n, const args *a, uint32_t *perm)
     }
 }
 
-static int
+static fr_err
 assign_region(uint32_t *store, uint32_t n, const char *dir)
 {
     int piped;
@@ -209,7 +211,7 @@ assign_region(uint32_t *store, uint32_t n, const char *dir)
 
     if (!f)
         return fprintf(stderr, PROG ": %s/meta/users.dat(.xz): cannot open\n",
-                       dir), 1;
+                       dir), FR_ENOENT;
     for (uint32_t u = 0; u < n; u++)
         store[u] = 0; /* the fallback store, 1 in file numbering */
     while (fgets(line, sizeof line, f)) {
@@ -229,8 +231,8 @@ assign_region(uint32_t *store, uint32_t n, const char *dir)
     close_input(f, piped);
     if (seen != n)
         return fprintf(stderr, PROG ": users.dat has %u of %u users\n", seen,
-                       n), 1;
-    return 0;
+                       n), FR_EINVAL;
+    return FR_OK;
 }
 
 static FILE **
@@ -254,17 +256,18 @@ open_outputs(const args *a, const char *ext, const char *header)
     return out;
 }
 
-static int
+/* Closes (and frees) the outputs; FR_ESYS if any did not close cleanly. */
+static fr_err
 close_outputs(FILE **out, uint32_t n)
 {
     int bad = 0;
     for (uint32_t s = 0; s < n; s++)
         bad |= fclose(out[s]) != 0;
     free(out);
-    return bad;
+    return bad ? FR_ESYS : FR_OK;
 }
 
-static int
+static fr_err
 write_train(const args *a, const uint32_t *store, uint32_t n)
 {
     int piped;
@@ -275,14 +278,14 @@ write_train(const args *a, const uint32_t *store, uint32_t n)
 
     if (!f || !out)
         return fprintf(stderr, PROG ": cannot open the train file or the "
-                       "outputs\n"), 1;
+                       "outputs\n"), FR_ESYS;
     while (fgets(line, sizeof line, f)) {
         unsigned long u, item, rating;
         lineno++;
         if (sscanf(line, "%lu\t%lu\t%lu", &u, &item, &rating) != 3 ||
             u >= n) {
             fprintf(stderr, PROG ": train:%lu: malformed line\n", lineno);
-            return 1;
+            return FR_EINVAL;
         }
         fprintf(out[store[u]], "%lu,%lu,0,%lu\n", u, item, rating);
     }
@@ -290,7 +293,7 @@ write_train(const args *a, const uint32_t *store, uint32_t n)
     return close_outputs(out, a->stores);
 }
 
-static int
+static fr_err
 write_test(const args *a, const uint32_t *store, uint32_t n)
 {
     int piped;
@@ -300,12 +303,12 @@ write_test(const args *a, const uint32_t *store, uint32_t n)
 
     if (!f || !out)
         return fprintf(stderr, PROG ": cannot open the negative file or the "
-                       "outputs\n"), 1;
+                       "outputs\n"), FR_ESYS;
     while (fgets(line, sizeof line, f)) {
         unsigned long u = strtoul(line + (line[0] == '('), NULL, 10);
         if (line[0] != '(' || u >= n) {
             fprintf(stderr, PROG ": test.negative: malformed line\n");
-            return 1;
+            return FR_EINVAL;
         }
         fputs(line, out[store[u]]);
     }
@@ -313,7 +316,7 @@ write_test(const args *a, const uint32_t *store, uint32_t n)
     return close_outputs(out, a->stores);
 }
 
-static int
+static fr_err
 write_assignment(const args *a, const uint32_t *store, uint32_t n)
 {
     char path[4096];
@@ -323,7 +326,7 @@ write_assignment(const args *a, const uint32_t *store, uint32_t n)
     snprintf(path, sizeof path, "%s/assignment.tsv", a->out);
     f = fopen(path, "w");
     if (!f || !sizes)
-        return fprintf(stderr, PROG ": %s: cannot write\n", path), 1;
+        return fprintf(stderr, PROG ": %s: cannot write\n", path), FR_ESYS;
     for (uint32_t u = 0; u < n; u++) {
         fprintf(f, "%u\t%u\n", u, store[u] + 1);
         sizes[store[u]]++;
@@ -338,7 +341,7 @@ write_assignment(const args *a, const uint32_t *store, uint32_t n)
            n, a->stores, hi, lo);
     printf(empty ? ", %u empty)\n" : ")\n", empty);
     free(sizes);
-    return fclose(f) != 0;
+    return fclose(f) == 0 ? FR_OK : FR_ESYS;
 }
 
 int
@@ -347,6 +350,7 @@ main(int argc, char **argv)
     args a;
     uint32_t n = 0, *store = NULL, *perm = NULL;
     int rc = parse_args(argc, argv, &a);
+    fr_err err;
 
     if (rc < 0)
         return usage(NULL);
@@ -366,9 +370,12 @@ main(int argc, char **argv)
         assign_zipf(store, n, &a, perm);
     else if (assign_region(store, n, a.ncf))
         return 1;
-    rc = write_assignment(&a, store, n) || write_train(&a, store, n) ||
-         write_test(&a, store, n);
+    err = write_assignment(&a, store, n);
+    if (!err)
+        err = write_train(&a, store, n);
+    if (!err)
+        err = write_test(&a, store, n);
     free(store);
     free(perm);
-    return rc ? 1 : 0;
+    return err ? 1 : 0;
 }
