@@ -58,6 +58,7 @@ fr_crypto_is_zero(const void *p, size_t len)
 void
 fr_crypto_hash_init(fr_crypto_hash_state *st, size_t out_len)
 {
+    FR_ASSERT(out_len >= 1 && out_len <= crypto_generichash_BYTES_MAX);
     crypto_generichash_init((crypto_generichash_state *)(void *)st, NULL, 0,
                             out_len);
 }
@@ -72,6 +73,7 @@ fr_crypto_hash_update(fr_crypto_hash_state *st, const void *in, size_t len)
 void
 fr_crypto_hash_final(fr_crypto_hash_state *st, uint8_t *out, size_t out_len)
 {
+    FR_ASSERT(out_len >= 1 && out_len <= crypto_generichash_BYTES_MAX);
     crypto_generichash_final((crypto_generichash_state *)(void *)st, out,
                              out_len);
     sodium_memzero(st, sizeof *st);

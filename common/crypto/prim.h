@@ -38,8 +38,10 @@ int fr_crypto_is_zero(const void *p, size_t len);
 
 /*
  * Incremental BLAKE2b. The state is opaque storage large and aligned enough
- * for libsodium's (checked at compile time in prim.c). out_len in [16, 64],
- * the same at _init and _final.
+ * for libsodium's (checked at compile time in prim.c). out_len in [1, 64],
+ * the same at _init and _final (BLAKE2b takes any length up to 64; below 16
+ * only for values that need no collision resistance, such as a public seed
+ * derived from a round id). Outside the range is a contract violation.
  */
 typedef struct fr_crypto_hash_state {
     _Alignas(64) unsigned char opaque[384];
