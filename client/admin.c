@@ -5,6 +5,7 @@
  * one audited change or read, and reports in one line what happened or what
  * was wrong. Exit codes: 0 done, 1 refused or failed, 2 bad usage.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,18 @@ say(int code, const char *fmt, const char *a, const char *b)
     return code;
 }
 
-static int
+/* Opens the store's vault; an error after saying why (the command then
+ * exits with 1). */
+static fr_err
 open_vault(const client_config *cfg, vault **v)
 {
     char err[1024] = "";
     vault_unlock u = {.passphrase = getenv("FEDREC_PASSPHRASE")};
+    fr_err rc = vault_open(cfg->store, &u, v, err, sizeof err);
 
-    if (vault_open(cfg->store, &u, v, err, sizeof err))
-        return say(1, "%s%s", err, NULL);
-    return 0;
+    if (rc)
+        (void)say(1, "%s%s", err, NULL);
+    return rc;
 }
 
 static int
@@ -64,12 +68,11 @@ cmd_import(const client_config *cfg, const admin_args *a)
     vault *v = NULL;
     vault_import_report r;
     char err[4096] = "";
-    int rc;
 
     if (!a->file)
         return say(2, "import needs a file: import FILE.csv%s%s", NULL, NULL);
-    if ((rc = open_vault(cfg, &v)))
-        return rc;
+    if (open_vault(cfg, &v))
+        return 1;
     if (vault_import(v, a->file, (uint32_t)cfg->n_items, (int64_t)time(NULL),
                      &r, stdout, err, sizeof err)) {
         vault_close(&v);
@@ -81,7 +84,8 @@ cmd_import(const client_config *cfg, const admin_args *a)
     return 0;
 }
 
-static int
+/* FR_EINVAL unless s names a purpose (the caller says so). */
+static fr_err
 purpose_of(const char *s, vault_purpose *p)
 {
     if (s && !strcmp(s, "training"))
@@ -89,8 +93,8 @@ purpose_of(const char *s, vault_purpose *p)
     else if (s && !strcmp(s, "marketing"))
         *p = VAULT_MARKETING;
     else
-        return -1;
-    return 0;
+        return FR_EINVAL;
+    return FR_OK;
 }
 
 static int
@@ -100,7 +104,7 @@ cmd_consent(const client_config *cfg, const char *sub, const admin_args *a)
     vault_purpose p;
     char err[1024] = "";
     size_t n = 0;
-    int rc, grant;
+    int grant;
     fr_err e;
 
     if (!sub)
@@ -109,8 +113,8 @@ cmd_consent(const client_config *cfg, const char *sub, const admin_args *a)
     if (!strcmp(sub, "import")) {
         if (!a->file)
             return say(2, "consent import needs a file%s%s", NULL, NULL);
-        if ((rc = open_vault(cfg, &v)))
-            return rc;
+        if (open_vault(cfg, &v))
+            return 1;
         e = vault_consent_import(v, a->file, (int64_t)time(NULL), &n, err,
                                  sizeof err);
         vault_close(&v);
@@ -127,8 +131,8 @@ cmd_consent(const client_config *cfg, const char *sub, const admin_args *a)
     if (!a->member || !*a->member || purpose_of(a->purpose, &p))
         return say(2, "consent %s needs --member ID --purpose "
                    "training|marketing", sub, NULL);
-    if ((rc = open_vault(cfg, &v)))
-        return rc;
+    if (open_vault(cfg, &v))
+        return 1;
     e = vault_consent_set(v, a->member, p, grant, (int64_t)time(NULL));
     vault_close(&v);
     if (e == FR_ESTATE)
@@ -142,21 +146,22 @@ cmd_consent(const client_config *cfg, const char *sub, const admin_args *a)
 }
 
 /* Whether the member has an embedding: they do if they are in the training
- * data the saved embeddings belong to. */
-static int
-has_embedding(const client_config *cfg, const char *raw)
+ * data the saved embeddings belong to. An error if the store's state cannot
+ * be read (cstate_open has logged why). */
+static fr_err
+has_embedding(const client_config *cfg, const char *raw, bool *has)
 {
     cstate *cs = NULL;
     char key[STORE_MEMBER_ID_MAX];
     uint32_t idx;
-    int has;
+    fr_err rc = cstate_open(cfg, &cs);
 
-    if (cstate_open(cfg, &cs))
-        return -1;
+    if (rc)
+        return rc;
     cstate_member_key(cs, raw, key);
-    has = store_data_member(cstate_data(cs), key, &idx) == FR_OK;
+    *has = store_data_member(cstate_data(cs), key, &idx) == FR_OK;
     cstate_close(&cs);
-    return has;
+    return FR_OK;
 }
 
 static int
@@ -164,20 +169,21 @@ cmd_member(const client_config *cfg, const char *sub, const admin_args *a)
 {
     vault *v = NULL;
     fr_err e;
-    int rc, emb;
+    bool has = false;
+    int emb; /* -1: unknown */
 
     if (!sub || (strcmp(sub, "export") && strcmp(sub, "forget")))
         return say(2, "member needs export or forget%s%s", NULL, NULL);
     if (!a->member || !*a->member)
         return say(2, "member %s needs --member ID", sub, NULL);
     if (!strcmp(sub, "export")) {
-        emb = has_embedding(cfg, a->member);
-        if ((rc = open_vault(cfg, &v)))
-            return rc;
+        emb = has_embedding(cfg, a->member, &has) ? -1 : has;
+        if (open_vault(cfg, &v))
+            return 1;
         e = vault_export_member(v, a->member, emb, stdout);
     } else {
-        if ((rc = open_vault(cfg, &v)))
-            return rc;
+        if (open_vault(cfg, &v))
+            return 1;
         e = vault_forget(v, a->member, (int64_t)time(NULL));
         if (!e)
             printf("member erased: interactions, consents and embeddings "
@@ -200,12 +206,11 @@ cmd_audit(const client_config *cfg, const char *sub)
     vault *v = NULL;
     char err[1024] = "";
     uint64_t n = 0;
-    int rc;
 
     if (!sub || strcmp(sub, "verify"))
         return say(2, "audit needs verify%s%s", NULL, NULL);
-    if ((rc = open_vault(cfg, &v)))
-        return rc;
+    if (open_vault(cfg, &v))
+        return 1;
     if (vault_audit_verify(v, &n, err, sizeof err)) {
         vault_close(&v);
         return say(1, "audit trail NOT intact: %s%s", err, NULL);
@@ -223,8 +228,8 @@ cmd_notice(const client_config *cfg, const admin_args *a)
     notice_info ni = {0};
     int rc;
 
-    if ((rc = open_vault(cfg, &v)))
-        return rc;
+    if (open_vault(cfg, &v))
+        return 1;
     ni.store_name = vault_name(v);
     ni.aggregator = cfg->connect;
     ni.retention_days = cfg->retention_days;
@@ -243,12 +248,11 @@ cmd_pseudonym(const client_config *cfg, const admin_args *a)
 {
     vault *v = NULL;
     char pid[VAULT_PID_CHARS + 1];
-    int rc;
 
     if (!a->member || !*a->member)
         return say(2, "pseudonym needs --member ID%s%s", NULL, NULL);
-    if ((rc = open_vault(cfg, &v)))
-        return rc;
+    if (open_vault(cfg, &v))
+        return 1;
     vault_pseudonym(v, a->member, pid);
     printf("%s\n", pid);
     vault_close(&v);

@@ -39,6 +39,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,12 +152,102 @@ model_from_wire(uint32_t n_items, uint32_t dim, const float *emb,
     return FR_OK;
 }
 
+/* Checks a DP round and charges it to the store's privacy ledger; refused
+ * (logged and audited) otherwise. */
+static fr_err
+admit_dp_round(client *c, const fr_msg *msg)
+{
+    const fr_msg_round_start *rs = &msg->u.round_start;
+    char why[256] = "", detail[320];
+    fr_err rc;
+
+    rc = store_dp_admit(c->dp, msg->round_id, &rs->dp, &rs->secagg,
+                        (uint64_t)rs->n_items * rs->dim + rs->n_items, why,
+                        sizeof why);
+    if (rc == FR_OK)
+        return FR_OK;
+    fr_log_ev(FR_LOG_WARN, TAG,
+              rc == FR_ELIMIT ? "dp_budget_exhausted" : "dp_refused",
+              "round id %llu: not taking part: %s",
+              (unsigned long long)msg->round_id, why);
+    snprintf(detail, sizeof detail, "round id %llu refused: %s",
+             (unsigned long long)msg->round_id, why);
+    cstate_audit(c->cs, "privacy", detail);
+    return rc;
+}
+
+/* Reads the store's data afresh for a round; FR_ENOENT (logged) when no
+ * member is left to train on. */
+static fr_err
+refresh_data(client *c, const fr_msg *msg)
+{
+    int changed = 0;
+    fr_err rc;
+
+    if ((rc = cstate_refresh(c->cs, &changed))) {
+        fr_log_err(TAG, "round id %llu ignored: cannot read the store: %s",
+                   (unsigned long long)msg->round_id, fr_strerror(rc));
+        return rc;
+    }
+    if (changed) /* consent, erasure or retention changed the data */
+        fr_mf_destroy(&c->mf);
+    if (fr_dataset_n_members(store_data_dataset(cstate_data(c->cs))) == 0) {
+        fr_log_warn(TAG,
+                    "round id %llu: no member consents to training; not "
+                    "taking part",
+                    (unsigned long long)msg->round_id);
+        return FR_ENOENT;
+    }
+    return FR_OK;
+}
+
+/* The training job of a round: the global model, the options and, in a DP
+ * round, the member-level settings. FR_ENOMEM (logged) on failure. */
+static fr_err
+make_train_job(client *c, const fr_msg *msg, train_job **out)
+{
+    const fr_msg_round_start *rs = &msg->u.round_start;
+    train_job *job = calloc(1, sizeof *job);
+
+    if (!job || model_from_wire(rs->n_items, rs->dim, rs->item_emb,
+                                rs->item_bias, &job->global))
+        goto nomem;
+    job->kind = JOB_TRAIN;
+    job->round_id = msg->round_id;
+    if (rs->has_dp) {
+        job->dp = 1;
+        job->dp_opts.clip = rs->dp.clip;
+        job->dp_opts.q = rs->dp.q;
+        fr_crypto_random(job->dp_key, sizeof job->dp_key);
+        job->dp_ids = client_member_ids(cstate_data(c->cs));
+        if (!job->dp_ids)
+            goto nomem;
+    }
+    job->mf = c->mf;
+    job->eval = c->eval;
+    job->data = store_data_dataset(cstate_data(c->cs));
+    job->opts = (fr_mf_opts){.epochs = rs->train.local_epochs,
+                             .lr = rs->train.learning_rate,
+                             .negatives = rs->train.negatives,
+                             .l2 = rs->train.l2,
+                             .batch_size = rs->train.batch_size,
+                             .seed = rs->train.seed,
+                             .loss = rs->train.loss};
+    job->dp_opts.train = job->opts;
+    *out = job;
+    return FR_OK;
+nomem:
+    fr_log_err(TAG, "round id %llu: out of memory",
+               (unsigned long long)msg->round_id);
+    train_job_destroy(&job);
+    return FR_ENOMEM;
+}
+
 static void
 on_round_start(client *c, const fr_msg *msg)
 {
     const fr_msg_round_start *rs = &msg->u.round_start;
     train_job *job = NULL;
-    int changed = 0;
     fr_err rc;
 
     FR_ASSERT(!c->busy);
@@ -170,81 +261,22 @@ on_round_start(client *c, const fr_msg *msg)
     }
     /* A DP round is checked and charged to the store's privacy ledger
      * before any member data is touched. */
-    if (rs->has_dp) {
-        char why[256] = "";
-        rc = store_dp_admit(c->dp, msg->round_id, &rs->dp, &rs->secagg,
-                            (uint64_t)rs->n_items * rs->dim + rs->n_items, why,
-                            sizeof why);
-        if (rc) {
-            char detail[320];
-            fr_log_ev(FR_LOG_WARN, TAG,
-                      rc == FR_ELIMIT ? "dp_budget_exhausted" : "dp_refused",
-                      "round id %llu: not taking part: %s",
-                      (unsigned long long)msg->round_id, why);
-            snprintf(detail, sizeof detail, "round id %llu refused: %s",
-                     (unsigned long long)msg->round_id, why);
-            cstate_audit(c->cs, "privacy", detail);
-            return;
-        }
-    }
-    if ((rc = cstate_refresh(c->cs, &changed))) {
-        fr_log_err(TAG, "round id %llu ignored: cannot read the store: %s",
-                   (unsigned long long)msg->round_id, fr_strerror(rc));
+    if (rs->has_dp && admit_dp_round(c, msg))
         return;
-    }
-    if (changed) /* consent, erasure or retention changed the data */
-        fr_mf_destroy(&c->mf);
-    if (fr_dataset_n_members(store_data_dataset(cstate_data(c->cs))) == 0) {
-        fr_log_warn(TAG,
-                    "round id %llu: no member consents to training; not "
-                    "taking part",
-                    (unsigned long long)msg->round_id);
+    if (refresh_data(c, msg))
         return;
-    }
     /* Advertise the round keys before the slower set-up below: the
      * aggregator waits for them with a short deadline. */
-    if (rs->has_secagg && !client_sa_begin(c, msg))
+    if (rs->has_secagg && client_sa_begin(c, msg))
         return;
     if (!c->mf && (rc = client_open_members(c->cfg, c->cs, rs->dim, &c->mf))) {
         fr_log_err(TAG, "cannot set up training: %s", fr_strerror(rc));
         client_sa_reset(c);
         return;
     }
-    job = calloc(1, sizeof *job);
-    if (!job || model_from_wire(rs->n_items, rs->dim, rs->item_emb,
-                                rs->item_bias, &job->global)) {
-        fr_log_err(TAG, "round id %llu: out of memory",
-                   (unsigned long long)msg->round_id);
-        train_job_destroy(&job);
+    if (make_train_job(c, msg, &job))
         return;
-    }
-    job->kind = JOB_TRAIN;
-    job->round_id = msg->round_id;
-    if (rs->has_dp) {
-        job->dp = 1;
-        job->dp_opts.clip = rs->dp.clip;
-        job->dp_opts.q = rs->dp.q;
-        fr_crypto_random(job->dp_key, sizeof job->dp_key);
-        job->dp_ids = client_member_ids(cstate_data(c->cs));
-        if (!job->dp_ids) {
-            fr_log_err(TAG, "round id %llu: out of memory",
-                       (unsigned long long)msg->round_id);
-            train_job_destroy(&job);
-            return;
-        }
-    }
-    job->mf = c->mf;
-    job->eval = c->eval;
-    job->data = store_data_dataset(cstate_data(c->cs));
-    job->opts = (fr_mf_opts){.epochs = rs->train.local_epochs,
-                             .lr = rs->train.learning_rate,
-                             .negatives = rs->train.negatives,
-                             .l2 = rs->train.l2,
-                             .batch_size = rs->train.batch_size,
-                             .seed = rs->train.seed,
-                             .loss = rs->train.loss};
     c->last_opts = job->opts;
-    job->dp_opts.train = job->opts;
     if ((rc = worker_submit(c->work, &job))) {
         fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));
         train_job_destroy(&job);
@@ -320,7 +352,7 @@ on_round_end(client *c, const fr_msg *msg)
 /* A round's training that must not be sent: its round was abandoned, or
  * it belongs to a secure round whose state is gone (sending it plain would
  * hand the aggregator an unmasked update). */
-static int
+static bool
 job_is_stale(client *c, const train_job *job)
 {
     const char *why = NULL;
@@ -331,12 +363,12 @@ job_is_stale(client *c, const train_job *job)
         why = "its secure round was given up";
     c->train_abandoned = 0;
     if (!why)
-        return 0;
+        return false;
     fr_log_info(TAG,
                 "round id %llu: trained in %.2f s, but %s; update not "
                 "sent",
                 (unsigned long long)job->round_id, job->seconds, why);
-    return 1;
+    return true;
 }
 
 static void

@@ -41,7 +41,8 @@ extern const fr_config_table client_config_table;
 /* `run`: takes part in rounds until SIGINT/SIGTERM. Returns an exit code. */
 int client_run(const client_config *cfg);
 
-/* `recommend`: the top k items for member_id, from the saved state. */
+/* `recommend`: the top k items for member_id, from the saved state.
+ * Returns an exit code, as do segment and score. */
 int client_recommend(const client_config *cfg, const char *member_id,
                      uint32_t k);
 

@@ -69,9 +69,9 @@ void client_send_hello(client *c);
 /* secure.c */
 /* Forgets the secure round in progress, wiping its secrets. */
 void client_sa_reset(client *c);
-/* Sets up the secure part of a round and advertises the round keys; 0 if
- * this store cannot take part. */
-int client_sa_begin(client *c, const fr_msg *msg);
+/* Sets up the secure part of a round and advertises the round keys; an
+ * error (logged) if this store cannot take part. */
+FR_NODISCARD fr_err client_sa_begin(client *c, const fr_msg *msg);
 void client_on_secagg(client *c, const fr_msg *msg);
 /* Encodes the finished update of a secure round; the masks follow as soon
  * as the shares are in. */

@@ -10,6 +10,7 @@
  */
 #include "vault_int.h"
 
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,11 @@
 
 /* Current consent of pid for p: the latest event wins (ties: the later
  * one in the list). */
-int
+bool
 vault_consent_of(const vault *v, const uint8_t *pid, vault_purpose p,
                  int64_t *since)
 {
-    int state = 0;
+    bool state = false;
     int64_t best = INT64_MIN;
 
     for (size_t i = 0; i < v->n_evts; i++) {
@@ -94,20 +95,20 @@ vault_index_consents(vault *v)
     return FR_OK;
 }
 
-int
+bool
 vault_granted(const vault *v, const uint8_t *pid, vault_purpose p)
 {
     return bsearch(pid, v->granted[p], v->n_granted[p], VAULT_PID_BYTES,
                    vault_cmp_pid) != NULL;
 }
 
-int
+bool
 vault_consents(const vault *v, const char *pid_hex, vault_purpose p)
 {
     uint8_t pid[VAULT_PID_BYTES];
 
     if (p >= VAULT_PURPOSES || vault_pid_from_hex(pid_hex, pid))
-        return 0;
+        return false;
     return vault_granted(v, pid, p);
 }
 

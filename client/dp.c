@@ -3,6 +3,7 @@
  */
 #include "dp.h"
 
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +154,7 @@ store_dp_admit(store_dp *d, uint64_t round_id, const fr_dp_setup *s,
     return rc;
 }
 
-int
+bool
 store_dp_active(const store_dp *d)
 {
     return d && (d->ledger || d->budget > 0 || d->had_ledger);

@@ -19,6 +19,7 @@
 #ifndef FR_CLIENT_DP_H
 #define FR_CLIENT_DP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,9 +43,9 @@ FR_NODISCARD fr_err store_dp_admit(store_dp *dp, uint64_t round_id,
                                    const fr_secagg_setup *sa, uint64_t n_params,
                                    char *why, size_t cap);
 
-/* Non-zero once the store is under DP: a budget is configured, or it has a
+/* True once the store is under DP: a budget is configured, or it has a
  * privacy ledger. Such a store releases no counts of its member data. */
-int store_dp_active(const store_dp *dp);
+bool store_dp_active(const store_dp *dp);
 
 /* Epsilon charged so far (0 before the ledger exists). */
 double store_dp_spent(const store_dp *dp);

@@ -10,13 +10,14 @@
  */
 #include "vault_int.h"
 
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-int
+bool
 vault_is_forgotten(const vault *v, const uint8_t *pid)
 {
     return bsearch(pid, v->fgts, v->n_fgts, sizeof *v->fgts, vault_cmp_pid) !=

@@ -22,9 +22,10 @@ struct evalset {
     size_t n_negs, cap_negs;
 };
 
-int
+fr_err
 evalset_parse_line(char *line, const char **member_out, uint32_t *pos_out,
-                   uint32_t *neg_out, int max_neg, uint32_t n_items)
+                   uint32_t *neg_out, int max_neg, uint32_t n_items,
+                   int *n_neg_out)
 {
     char *comma, *close, *tok, *save = NULL;
     int64_t v;
@@ -32,20 +33,21 @@ evalset_parse_line(char *line, const char **member_out, uint32_t *pos_out,
 
     if (line[0] != '(' || !(comma = strchr(line, ',')) ||
         !(close = strchr(comma, ')')))
-        return -1;
+        return FR_EINVAL;
     *comma = '\0';
     *close = '\0';
     if (fr_parse_i64(comma + 1, 0, (int64_t)n_items - 1, &v))
-        return -1;
+        return FR_EINVAL;
     *member_out = line + 1;
     *pos_out = (uint32_t)v;
     for (tok = strtok_r(close + 1, "\t\r\n", &save); tok;
          tok = strtok_r(NULL, "\t\r\n", &save)) {
         if (n >= max_neg || fr_parse_i64(tok, 0, (int64_t)n_items - 1, &v))
-            return -1;
+            return FR_EINVAL;
         neg_out[n++] = (uint32_t)v;
     }
-    return n;
+    *n_neg_out = n;
+    return FR_OK;
 }
 
 static fr_err
@@ -76,10 +78,10 @@ add_line(evalset *e, char *line, const store_data *data, uint32_t n_items,
 {
     uint32_t neg[EVALSET_MAX_NEGATIVES], pos, member;
     const char *id;
-    int n = evalset_parse_line(line, &id, &pos, neg, EVALSET_MAX_NEGATIVES,
-                               n_items);
+    int n = 0;
 
-    if (n < 0) {
+    if (evalset_parse_line(line, &id, &pos, neg, EVALSET_MAX_NEGATIVES,
+                           n_items, &n)) {
         snprintf(errbuf, errlen, "%s: malformed line (want "
                  "'(member,item)<TAB>negatives...' with items below %u)",
                  where, n_items);

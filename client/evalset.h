@@ -45,10 +45,12 @@ FR_NODISCARD fr_err evalset_evaluate_popularity(const evalset *e,
                                                 fr_eval_result *out);
 
 /* Parses one line into member text, positive and negatives (in place; the
- * member text points into line). Returns the number of negatives, or -1 if
- * the line is malformed. Shared with the `score` command. */
-int evalset_parse_line(char *line, const char **member_out,
-                       uint32_t *pos_out, uint32_t *neg_out, int max_neg,
-                       uint32_t n_items);
+ * member text points into line), *n_neg_out the number of negatives.
+ * FR_EINVAL if the line is malformed (the caller says where). Shared with
+ * the `score` command. */
+FR_NODISCARD fr_err evalset_parse_line(char *line, const char **member_out,
+                                       uint32_t *pos_out, uint32_t *neg_out,
+                                       int max_neg, uint32_t n_items,
+                                       int *n_neg_out);
 
 #endif

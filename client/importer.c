@@ -17,6 +17,7 @@
  */
 #include "importer.h"
 
+#include <stdbool.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -179,13 +180,15 @@ typedef struct reader {
     int started;
 } reader;
 
-/* Reads one record into rd->buf (NUL-terminated, line end removed). Returns
- * 1 with *first_line and *flags set, 0 at end of file, -1 on a read error. */
-static int
-read_record(reader *rd, unsigned long *first_line, int *flags)
+/* Reads one record into rd->buf (NUL-terminated, line end removed): *got
+ * true with *first_line and *flags set, false at end of file. FR_ESYS on a
+ * read error (the caller reports it). */
+static fr_err
+read_record(reader *rd, unsigned long *first_line, int *flags, bool *got)
 {
     int c, in_q = 0, quote_seen = 0, at_start = 1, any = 0;
 
+    *got = false;
     rd->len = 0;
     *flags = 0;
     *first_line = rd->line;
@@ -219,9 +222,9 @@ read_record(reader *rd, unsigned long *first_line, int *flags)
             at_start = c == ',';
     }
     if (ferror(rd->f))
-        return -1;
+        return FR_ESYS;
     if (!any)
-        return 0;
+        return FR_OK;
     if (in_q && !quote_seen)
         *flags |= REC_UNTERMINATED;
     while (rd->len &&
@@ -235,7 +238,8 @@ read_record(reader *rd, unsigned long *first_line, int *flags)
             rd->len -= 3;
         }
     }
-    return 1;
+    *got = true;
+    return FR_OK;
 }
 
 /* Offset of the first byte that breaks strict UTF-8 (no overlong forms, no
@@ -340,7 +344,7 @@ ascii_lower(int c)
     return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-static int
+static bool
 equal_nocase(const char *a, const char *b)
 {
     while (*a &&
@@ -388,7 +392,7 @@ strip_seps(const char *words, char *out)
     *out = '\0';
 }
 
-static int
+static bool
 has_word(const char *words, const char *word)
 {
     char pat[WORDS_MAX];
@@ -397,16 +401,16 @@ has_word(const char *words, const char *word)
     return strstr(words, pat) != NULL;
 }
 
-static int
+static bool
 names_a_thing(const char *words)
 {
     for (size_t i = 0; i < FR_ARRAY_LEN(thing_words); i++)
         if (has_word(words, thing_words[i]))
-            return 1;
-    return 0;
+            return true;
+    return false;
 }
 
-static int
+static bool
 is_identifier(const char *name)
 {
     char words[WORDS_MAX], flat[WORDS_MAX], id_flat[WORDS_MAX];
@@ -418,14 +422,14 @@ is_identifier(const char *name)
 
         strip_seps(id, id_flat);
         if (!strcmp(flat, id_flat))
-            return 1;
+            return true;
         if (identifier_anywhere[i] && strstr(flat, id_flat))
-            return 1;
+            return true;
         if (has_word(words, id) &&
             (strcmp(id, "name") || !names_a_thing(words)))
-            return 1;
+            return true;
     }
-    return 0;
+    return false;
 }
 
 /* ---- the header ------------------------------------------------------ */
@@ -495,32 +499,33 @@ read_header(const fields *fl, unsigned long line, schema *sc,
 
 /* ---- rows ------------------------------------------------------------ */
 
-/* Strict decimal integer: optional '-', digits, no overflow. */
-static int
+/* Strict decimal integer: optional '-', digits, no overflow. FR_EINVAL
+ * otherwise (the caller gives the reason). */
+static fr_err
 parse_int(const char *s, int64_t *out)
 {
     const char *d = *s == '-' ? s + 1 : s;
 
     if (!*d)
-        return -1;
+        return FR_EINVAL;
     for (const char *p = d; *p; p++)
         if (*p < '0' || *p > '9')
-            return -1;
-    return fr_parse_i64(s, INT64_MIN, INT64_MAX, out) ? -1 : 0;
+            return FR_EINVAL;
+    return fr_parse_i64(s, INT64_MIN, INT64_MAX, out) ? FR_EINVAL : FR_OK;
 }
 
-static int
+static bool
 has_control(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
     for (; *p; p++) {
         if (*p < 0x20 || *p == 0x7F)
-            return 1;
+            return true;
         if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) /* C1 controls */
-            return 1;
+            return true;
     }
-    return 0;
+    return false;
 }
 
 typedef struct reasons {
@@ -611,8 +616,9 @@ check_quantity(const char *s, import_row *row, reasons *r)
         row->quantity = (uint32_t)v;
 }
 
-/* Validates one data record; fills *row and returns 1 when it is good. */
-static int
+/* Validates one data record: fills *row when it is good, else FR_EINVAL
+ * with the reasons added to e. */
+static fr_err
 read_row(const fields *fl, const schema *sc, const limits *lim,
          unsigned long line, import_row *row, errs *e)
 {
@@ -622,7 +628,7 @@ read_row(const fields *fl, const schema *sc, const limits *lim,
     if (fl->n != sc->n_fields) {
         err_line(e, line, "wrong field count: %zu, the header has %zu", fl->n,
                  sc->n_fields);
-        return 0;
+        return FR_EINVAL;
     }
     memset(row, 0, sizeof *row);
     row->quantity = 1;
@@ -635,10 +641,10 @@ read_row(const fields *fl, const schema *sc, const limits *lim,
     if (r.len) {
         fr_crypto_wipe(row, sizeof *row);
         err_line(e, line, "%s", r.text);
-        return 0;
+        return FR_EINVAL;
     }
     memcpy(row->member_id, id, strlen(id) + 1);
-    return 1;
+    return FR_OK;
 }
 
 /* ---- the row array --------------------------------------------------- */
@@ -684,8 +690,9 @@ rows_push(rows *rs, const import_row *row)
 
 /* ---- the whole file -------------------------------------------------- */
 
-/* Record-level problems: too long, NUL, quoting, UTF-8. 1 if any. */
-static int
+/* Record-level problems: too long, NUL, quoting, UTF-8. True if any (each
+ * reported in e). */
+static bool
 record_broken(const reader *rd, int flags, unsigned long line, errs *e)
 {
     size_t bad;
@@ -700,8 +707,8 @@ record_broken(const reader *rd, int flags, unsigned long line, errs *e)
              rd->len)
         err_line(e, line, "not valid UTF-8 (byte %zu of the record)", bad + 1);
     else
-        return 0;
-    return 1;
+        return false;
+    return true;
 }
 
 typedef struct parse_state {
@@ -748,7 +755,8 @@ handle_record(parse_state *ps, int flags, unsigned long line,
                  IMPORT_MAX_COLUMNS, ps->sc.n_fields);
         return FR_OK;
     }
-    if (read_row(&ps->fl, &ps->sc, &ps->lim, line, &row, e) && e->n == 0)
+    if (read_row(&ps->fl, &ps->sc, &ps->lim, line, &row, e) == FR_OK &&
+        e->n == 0)
         rc = rows_push(&ps->rs, &row);
     fr_crypto_wipe(&row, sizeof row);
     if (e->n)
@@ -772,14 +780,16 @@ parse_file(parse_state *ps, import_result *res, errs *e)
 {
     unsigned long line;
     unsigned long n_records = 0;
-    int flags, got;
-    fr_err rc = FR_OK;
+    int flags;
+    bool got = false;
+    fr_err rc = FR_OK, read_rc;
     fr_progress p;
 
     uint64_t size = file_size(ps->rd.f);
 
     fr_progress_begin(&p, "import", size, "bytes");
-    while ((got = read_record(&ps->rd, &line, &flags)) == 1) {
+    while ((read_rc = read_record(&ps->rd, &line, &flags, &got)) == FR_OK &&
+           got) {
         if (++n_records % PROGRESS_EVERY == 0) {
             off_t at = ftello(ps->rd.f);
             if (at > 0)
@@ -790,14 +800,14 @@ parse_file(parse_state *ps, import_result *res, errs *e)
         if ((rc = handle_record(ps, flags, line, res, e)))
             break;
     }
-    if (rc == FR_OK && got == 0)
+    if (rc == FR_OK && read_rc == FR_OK)
         fr_progress_update(&p, size);
     fr_progress_end(&p);
     if (rc)
         return rc;
-    if (got < 0) {
+    if (read_rc) {
         err_line(e, 0, "read error");
-        return FR_ESYS;
+        return read_rc;
     }
     return e->n ? FR_EINVAL : FR_OK;
 }

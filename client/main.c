@@ -5,6 +5,7 @@
  * then read as the configuration unless --config is given) or, for the
  * public-benchmark mode, --data FILE --state_dir DIR. See usage().
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,15 @@ usage(FILE *out)
     fr_config_print_help(&client_config_table, out);
 }
 
-static int
+/* Exit status of a command line that cannot be carried out as given. */
+#define EXIT_USAGE 2
+
+/* Prints msg as the reason the command line is refused; FR_EINVAL. */
+static fr_err
 fail(const char *msg)
 {
     fprintf(stderr, "fedrec-client: %s\n", msg);
-    return 2;
+    return FR_EINVAL;
 }
 
 /* Removes "--name VALUE" / "--name=VALUE" from argv; returns the value or
@@ -161,20 +166,22 @@ take_option(int *argc, char **argv, const char *name, int *bad)
     return value;
 }
 
-static int
+/* The files a serving or run command needs are named (the key files only
+ * for run). FR_EINVAL after saying what is missing. */
+static fr_err
 check_files(const client_config *cfg, int need_keys)
 {
     if (*cfg->store)
         return need_keys && !*cfg->server_key
                    ? fail("server_key must be set (store.conf or "
                           "--server_key)")
-                   : 0;
+                   : FR_OK;
     if (!*cfg->data || !*cfg->state_dir)
         return fail("--store DIR must be set (or, for public benchmark "
                     "data only, data and state_dir)");
     if (need_keys && (!*cfg->key_file || !*cfg->server_key))
         return fail("key_file and server_key must be set");
-    return 0;
+    return FR_OK;
 }
 
 /* Inserts "--config DIR/store.conf" when --store is given without
@@ -208,127 +215,181 @@ with_store_conf(int *argc, char **argv, int is_init, char *conf, size_t n)
     return out;
 }
 
-int
-main(int argc, char **argv)
-{
-    client_config cfg;
-    char err[FR_CONFIG_ERR_MAX], conf[CLIENT_PATH_MAX + 16];
-    int pos[2], npos = 0, flags = 0, bad = 0, rc;
-    const char *member = NULL, *top = NULL, *item = NULL, *input = NULL, *cmd;
-    const char *sub = NULL;
-    admin_args aa = {0};
-    int64_t k = 10, item_id = 0;
-    int shift;
-    char **args;
+/* What the command line asks for, besides the configuration. */
+typedef struct cli {
+    const char *cmd, *sub;
+    const char *member, *top, *item, *input; /* serving commands */
+    int64_t k, item_id;
+    admin_args aa;             /* store commands */
     fr_log_level level;
     fr_log_format format;
+} cli;
 
-    fr_log_set_ident("fedrec-client");
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+static bool
+is_cmd(const cli *a, const char *name)
+{
+    return !strcmp(a->cmd, name);
+}
+
+/* Takes the subcommand (consent grant, member export, audit verify) out of
+ * argv. */
+static void
+take_subcommand(cli *a, int *argc, char **argv)
+{
+    if ((is_cmd(a, "consent") || is_cmd(a, "member") || is_cmd(a, "audit")) &&
+        *argc > 1 && argv[1][0] != '-') {
+        a->sub = argv[1];
+        memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv);
+        (*argc)--;
     }
-    cmd = argv[1];
-    argv[1] = argv[0];
-    argc--;
-    argv++;
-    if ((!strcmp(cmd, "consent") || !strcmp(cmd, "member") ||
-         !strcmp(cmd, "audit")) &&
-        argc > 1 && argv[1][0] != '-') {
-        sub = argv[1];
-        memmove(&argv[1], &argv[2], (size_t)(argc - 1) * sizeof *argv);
-        argc--;
-    }
-    if (!strcmp(cmd, "recommend")) {
-        member = take_option(&argc, argv, "--member", &bad);
-        top = take_option(&argc, argv, "--top", &bad);
-        if (bad || !member || !*member)
+}
+
+/* Takes the command's own options out of argv (the rest is
+ * configuration). FR_EINVAL after saying what is wrong. */
+static fr_err
+take_command_options(cli *a, int *argc, char **argv)
+{
+    char err[FR_CONFIG_ERR_MAX];
+    int bad = 0;
+
+    if (is_cmd(a, "recommend")) {
+        a->member = take_option(argc, argv, "--member", &bad);
+        a->top = take_option(argc, argv, "--top", &bad);
+        if (bad || !a->member || !*a->member)
             return fail("recommend needs --member ID");
-    } else if (!strcmp(cmd, "segment")) {
-        item = take_option(&argc, argv, "--item", &bad);
-        top = take_option(&argc, argv, "--top", &bad);
-        k = 100;
-        if (bad || !item || fr_parse_i64(item, 0, INT32_MAX, &item_id))
+    } else if (is_cmd(a, "segment")) {
+        a->item = take_option(argc, argv, "--item", &bad);
+        a->top = take_option(argc, argv, "--top", &bad);
+        a->k = 100;
+        if (bad || !a->item || fr_parse_i64(a->item, 0, INT32_MAX, &a->item_id))
             return fail("segment needs --item ID (a non-negative integer)");
-    } else if (!strcmp(cmd, "score")) {
-        input = take_option(&argc, argv, "--input", &bad);
-        if (bad || !input || !*input)
+    } else if (is_cmd(a, "score")) {
+        a->input = take_option(argc, argv, "--input", &bad);
+        if (bad || !a->input || !*a->input)
             return fail("score needs --input FILE");
-    } else if (!strcmp(cmd, "init")) {
-        aa.name = take_option(&argc, argv, "--name", &bad);
-        if (bad || !aa.name || !*aa.name)
+    } else if (is_cmd(a, "init")) {
+        a->aa.name = take_option(argc, argv, "--name", &bad);
+        if (bad || !a->aa.name || !*a->aa.name)
             return fail("init needs --name NAME (the store's allow-list "
                         "name)");
-    } else if (!strcmp(cmd, "consent") || !strcmp(cmd, "member") ||
-               !strcmp(cmd, "pseudonym")) {
-        aa.member = take_option(&argc, argv, "--member", &bad);
-        aa.purpose = take_option(&argc, argv, "--purpose", &bad);
+    } else if (is_cmd(a, "consent") || is_cmd(a, "member") ||
+               is_cmd(a, "pseudonym")) {
+        a->aa.member = take_option(argc, argv, "--member", &bad);
+        a->aa.purpose = take_option(argc, argv, "--purpose", &bad);
         if (bad)
             return fail("--member and --purpose need a value");
-    } else if (!strcmp(cmd, "notice")) {
-        aa.lang = take_option(&argc, argv, "--lang", &bad);
+    } else if (is_cmd(a, "notice")) {
+        a->aa.lang = take_option(argc, argv, "--lang", &bad);
         if (bad)
             return fail("--lang needs a value (en or zh-TW)");
-    } else if (strcmp(cmd, "run") != 0 && strcmp(cmd, "import") != 0 &&
-               strcmp(cmd, "audit") != 0) {
-        snprintf(err, sizeof err, "unknown command '%s' (try --help)", cmd);
+    } else if (!is_cmd(a, "run") && !is_cmd(a, "import") &&
+               !is_cmd(a, "audit")) {
+        snprintf(err, sizeof err, "unknown command '%s' (try --help)", a->cmd);
         return fail(err);
     }
-    if (top && fr_parse_i64(top, 1, 100000, &k))
+    if (a->top && fr_parse_i64(a->top, 1, 100000, &a->k))
         return fail("--top must be an integer in [1, 100000]");
-    args = with_store_conf(&argc, argv, !strcmp(cmd, "init"), conf,
-                           sizeof conf);
+    return FR_OK;
+}
+
+/* Parses the configuration (store.conf unless --config, then --KEY=VALUE)
+ * and the one positional argument. With --help in *flags nothing else is
+ * checked. FR_EINVAL after saying what is wrong. */
+static fr_err
+read_config(cli *a, int argc, char **argv, client_config *cfg, int *flags)
+{
+    char err[FR_CONFIG_ERR_MAX], conf[CLIENT_PATH_MAX + 16];
+    int pos[2], npos = 0, shift;
+    char **args;
+    fr_err rc;
+
+    args = with_store_conf(&argc, argv, is_cmd(a, "init"), conf, sizeof conf);
     shift = args != argv ? 2 : 0;
-    rc = fr_config_parse_cli(&client_config_table, &cfg, argc, args, pos, 2,
-                             &npos, &flags, err, sizeof err);
+    rc = fr_config_parse_cli(&client_config_table, cfg, argc, args, pos, 2,
+                             &npos, flags, err, sizeof err);
     if (shift)
         free(args);
     if (rc)
         return fail(err);
+    if (*flags & FR_CONFIG_FLAG_HELP)
+        return FR_OK;
+    if (fr_log_level_parse(cfg->log_level, &a->level))
+        return fail("log_level: expected err, warn, notice, info or debug");
+    if (fr_log_format_parse(cfg->log_format, &a->format))
+        return fail("log_format: expected human or json");
+    if (npos) {
+        if (!is_cmd(a, "import") && !(a->sub && is_cmd(a, "consent")))
+            return fail("unexpected argument (try --help)");
+        /* positional indices refer to the argv the parser saw */
+        a->aa.file = argv[pos[0] - shift];
+    }
+    return FR_OK;
+}
+
+/* Runs the command; returns its exit status. */
+static int
+run_command(const cli *a, const client_config *cfg, int flags)
+{
+    if (is_cmd(a, "init") || is_cmd(a, "import") || is_cmd(a, "consent") ||
+        is_cmd(a, "member") || is_cmd(a, "audit") || is_cmd(a, "notice") ||
+        is_cmd(a, "pseudonym")) {
+        if (!*cfg->store) {
+            (void)fail("this command needs --store DIR");
+            return EXIT_USAGE;
+        }
+        if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP)) {
+            if (flags & FR_CONFIG_FLAG_DUMP)
+                fr_config_dump(&client_config_table, cfg, stdout);
+            return 0;
+        }
+        return client_admin(cfg, a->cmd, a->sub, &a->aa);
+    }
+    if (check_files(cfg, is_cmd(a, "run")))
+        return EXIT_USAGE;
+    if (flags & FR_CONFIG_FLAG_DUMP)
+        fr_config_dump(&client_config_table, cfg, stdout);
+    if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP))
+        return 0;
+    fr_model_set_threads((int)cfg->blas_threads);
+    if (a->member)
+        return client_recommend(cfg, a->member, (uint32_t)a->k);
+    if (a->item)
+        return client_segment(cfg, (uint32_t)a->item_id, (uint32_t)a->k);
+    if (a->input)
+        return client_score(cfg, a->input);
+    return client_run(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    client_config cfg;
+    cli a = {.k = 10};
+    int flags = 0;
+
+    fr_log_set_ident("fedrec-client");
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    a.cmd = argv[1];
+    argv[1] = argv[0];
+    argc--;
+    argv++;
+    take_subcommand(&a, &argc, argv);
+    if (take_command_options(&a, &argc, argv) ||
+        read_config(&a, argc, argv, &cfg, &flags))
+        return EXIT_USAGE;
     if (flags & FR_CONFIG_FLAG_HELP) {
         usage(stdout);
         return 0;
     }
-    if (fr_log_level_parse(cfg.log_level, &level))
-        return fail("log_level: expected err, warn, notice, info or debug");
-    if (fr_log_format_parse(cfg.log_format, &format))
-        return fail("log_format: expected human or json");
-    if (npos) {
-        if (strcmp(cmd, "import") && !(sub && !strcmp(cmd, "consent")))
-            return fail("unexpected argument (try --help)");
-        /* positional indices refer to the argv the parser saw */
-        aa.file = argv[pos[0] - shift];
+    fr_log_set_level(a.level);
+    fr_log_set_format(a.format);
+    fr_progress_set_format(a.format);
+    if (fr_crypto_init()) {
+        (void)fail("libsodium failed to start");
+        return EXIT_USAGE;
     }
-    fr_log_set_level(level);
-    fr_log_set_format(format);
-    fr_progress_set_format(format);
-    if (fr_crypto_init())
-        return fail("libsodium failed to start");
-    if (!strcmp(cmd, "init") || !strcmp(cmd, "import") ||
-        !strcmp(cmd, "consent") || !strcmp(cmd, "member") ||
-        !strcmp(cmd, "audit") || !strcmp(cmd, "notice") ||
-        !strcmp(cmd, "pseudonym")) {
-        if (!*cfg.store)
-            return fail("this command needs --store DIR");
-        if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP)) {
-            if (flags & FR_CONFIG_FLAG_DUMP)
-                fr_config_dump(&client_config_table, &cfg, stdout);
-            return 0;
-        }
-        return client_admin(&cfg, cmd, sub, &aa);
-    }
-    if ((rc = check_files(&cfg, !strcmp(cmd, "run"))))
-        return rc;
-    if (flags & FR_CONFIG_FLAG_DUMP)
-        fr_config_dump(&client_config_table, &cfg, stdout);
-    if (flags & (FR_CONFIG_FLAG_CHECK | FR_CONFIG_FLAG_DUMP))
-        return 0;
-    fr_model_set_threads((int)cfg.blas_threads);
-    if (member)
-        return client_recommend(&cfg, member, (uint32_t)k);
-    if (item)
-        return client_segment(&cfg, (uint32_t)item_id, (uint32_t)k);
-    if (input)
-        return client_score(&cfg, input);
-    return client_run(&cfg);
+    return run_command(&a, &cfg, flags);
 }

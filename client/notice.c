@@ -9,6 +9,7 @@
  */
 #include "notice.h"
 
+#include <stdbool.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -199,13 +200,13 @@ static const char *const cmd_withdrawal =
 static const char *const cmd_objection =
     "fedrec-client consent withdraw --member ID --purpose marketing";
 
-static int
+static bool
 recognised(const char *column)
 {
     for (size_t i = 0; import_identifier_names[i]; i++)
         if (!strcmp(import_identifier_names[i], column))
-            return 1;
-    return 0;
+            return true;
+    return false;
 }
 
 static void
@@ -270,15 +271,15 @@ write_rights(FILE *out, const phrases *p)
 }
 
 /* A configured string goes into headings and prose: one line of text. */
-static int
+static bool
 printable(const char *s)
 {
     if (!s || !*s)
-        return 0;
+        return false;
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7F)
-            return 0;
-    return 1;
+            return false;
+    return true;
 }
 
 fr_err

@@ -10,6 +10,7 @@
  */
 #include "vault_int.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,8 @@ normalise(vault *v)
     return gone;
 }
 
-/* Non-zero if the n sorted records hold pid. */
-static int
+/* True if the n sorted records hold pid. */
+static bool
 has_member(const rec *recs, size_t n, const uint8_t *pid)
 {
     size_t lo = 0, hi = n;

@@ -9,12 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "base/log.h"
 #include "base/util.h"
 #include "client_int.h"
 #include "crypto/crypto.h"
+#include "crypto/prim.h"
 #include "dp.h"
 #include "secagg/quant.h"
 
@@ -71,8 +70,9 @@ sa_try_mask(client *c)
     fr_crypto_wipe(c->sa_input, (size_t)c->sa_setup.n_words * 4);
 }
 
-/* Sets up the secure part of a round; 0 if this store cannot take part. */
-int
+/* Sets up the secure part of a round; an error (logged) if this store
+ * cannot take part. */
+fr_err
 client_sa_begin(client *c, const fr_msg *msg)
 {
     const fr_msg_round_start *rs = &msg->u.round_start;
@@ -87,6 +87,7 @@ client_sa_begin(client *c, const fr_msg *msg)
                         ? rs->dp.dim
                         : (uint64_t)rs->n_items * rs->dim + rs->n_items + 1;
     fr_sa_msg adv;
+    fr_err rc;
 
     client_sa_reset(c);
     if (!c->id) {
@@ -94,7 +95,7 @@ client_sa_begin(client *c, const fr_msg *msg)
                    "round id %llu is a secure round, but this store has "
                    "no identity key (sign_key_file): not taking part",
                    (unsigned long long)msg->round_id);
-        return 0;
+        return FR_ESTATE;
     }
     if (su->n_words != want) {
         fr_log_err(TAG,
@@ -102,17 +103,17 @@ client_sa_begin(client *c, const fr_msg *msg)
                    "for a model of %llu parameters: not taking part",
                    (unsigned long long)msg->round_id, su->n_words,
                    (unsigned long long)(want - 1));
-        return 0;
+        return FR_EPROTO;
     }
     memcpy(p.graph_commit, su->graph_commit, 32);
-    if (fr_sa_client_new(&p, su->index, c->id, &c->sa) ||
-        fr_sa_client_advertise(c->sa, &adv)) {
+    if ((rc = fr_sa_client_new(&p, su->index, c->id, &c->sa)) ||
+        (rc = fr_sa_client_advertise(c->sa, &adv))) {
         fr_log_err(TAG,
                    "round id %llu: secure aggregation parameters "
                    "refused",
                    (unsigned long long)msg->round_id);
         client_sa_reset(c);
-        return 0;
+        return rc;
     }
     c->sa_round = msg->round_id;
     c->sa_setup = *su;
@@ -120,7 +121,7 @@ client_sa_begin(client *c, const fr_msg *msg)
     if (rs->has_dp)
         c->sa_dp_setup = rs->dp;
     sa_send(c, &adv, NULL);
-    return 1;
+    return FR_OK;
 }
 
 void
@@ -234,9 +235,11 @@ client_member_ids(const store_data *sd)
         return NULL;
     for (uint32_t i = 0; i < n; i++) {
         const char *id = store_data_member_id(sd, i);
+        fr_crypto_hash_state st;
         uint8_t h[8];
-        crypto_generichash(h, sizeof h, (const uint8_t *)id, strlen(id), NULL,
-                           0);
+        fr_crypto_hash_init(&st, sizeof h);
+        fr_crypto_hash_update(&st, id, strlen(id));
+        fr_crypto_hash_final(&st, h, sizeof h);
         ids[i] = fr_get_u64le(h);
     }
     return ids;

@@ -39,18 +39,22 @@ served_close(served *s)
     cstate_close(&s->cs);
 }
 
-static int
+/* Opens the store's data; cstate_open logs what went wrong. */
+static fr_err
 served_data(const client_config *cfg, served *s)
 {
-    if (cstate_open(cfg, &s->cs))
-        return -1;
+    fr_err rc = cstate_open(cfg, &s->cs);
+
+    if (rc)
+        return rc;
     s->data = cstate_data(s->cs);
-    return 0;
+    return FR_OK;
 }
 
 /* Loads the model and the member state; the data must be loaded first, so
- * that a bad member or item is reported before a missing model. */
-static int
+ * that a bad member or item is reported before a missing model. An error
+ * after saying why. */
+static fr_err
 served_open(const client_config *cfg, served *s)
 {
     fr_err rc;
@@ -58,17 +62,15 @@ served_open(const client_config *cfg, served *s)
     if ((rc = cstate_load_model(s->cs, &s->model))) {
         fprintf(stderr, "fedrec-client: no usable global model: %s (has "
                 "this store completed a round?)\n", fr_strerror(rc));
-        return -1;
+        return rc;
     }
     if (fr_model_n_items(s->model) != (uint32_t)cfg->n_items) {
         fprintf(stderr, "fedrec-client: the saved model has %u items, "
                 "n_items is %lld\n", fr_model_n_items(s->model),
                 (long long)cfg->n_items);
-        return -1;
+        return FR_EINVAL;
     }
-    if (client_open_members(cfg, s->cs, fr_model_dim(s->model), &s->mf))
-        return -1;
-    return 0;
+    return client_open_members(cfg, s->cs, fr_model_dim(s->model), &s->mf);
 }
 
 int
@@ -146,34 +148,37 @@ out:
     return status;
 }
 
-static int
+/* Prints the scores of one input line; an error after saying why. */
+static fr_err
 score_line(served *s, char *line, uint32_t n_items, unsigned long lineno)
 {
     uint32_t items[EVALSET_MAX_NEGATIVES + 1], member;
     float scores[EVALSET_MAX_NEGATIVES + 1];
     char key[STORE_MEMBER_ID_MAX];
     const char *id;
-    int n = evalset_parse_line(line, &id, &items[0], items + 1,
-                               EVALSET_MAX_NEGATIVES, n_items);
+    int n = 0;
+    fr_err rc = evalset_parse_line(line, &id, &items[0], items + 1,
+                                   EVALSET_MAX_NEGATIVES, n_items, &n);
 
-    if (n < 0) {
+    if (rc) {
         fprintf(stderr, "fedrec-client: input line %lu: malformed or unknown "
                 "item (want '(member,item)<TAB>items...', items below %u)\n",
                 lineno, n_items);
-        return -1;
+        return rc;
     }
     cstate_member_key(s->cs, id, key);
     if (store_data_member(s->data, key, &member)) {
         fprintf(stderr, "fedrec-client: input line %lu: unknown member\n",
                 lineno);
-        return -1;
+        return FR_ENOENT;
     }
-    if (fr_mf_score(s->mf, s->model, member, items, (size_t)n + 1, scores))
-        return -1;
+    if ((rc = fr_mf_score(s->mf, s->model, member, items, (size_t)n + 1,
+                          scores)))
+        return rc;
     for (int i = 0; i <= n; i++)
         printf(i ? "\t%.9g" : "%.9g", scores[i]);
     putchar('\n');
-    return 0;
+    return FR_OK;
 }
 
 int

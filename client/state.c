@@ -8,6 +8,7 @@
  */
 #include "state.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -125,7 +126,7 @@ cstate_close(cstate **csp)
     *csp = NULL;
 }
 
-int
+bool
 cstate_is_vault(const cstate *cs)
 {
     return cs->v != NULL;
@@ -152,7 +153,7 @@ cstate_member_key(const cstate *cs, const char *raw, char *out)
         snprintf(out, STORE_MEMBER_ID_MAX, "%s", raw);
 }
 
-int
+bool
 cstate_marketing_ok(const cstate *cs, const char *internal_id)
 {
     return !cs->v || vault_consents(cs->v, internal_id, VAULT_MARKETING);

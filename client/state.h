@@ -14,6 +14,8 @@
 #ifndef FR_CLIENT_STATE_H
 #define FR_CLIENT_STATE_H
 
+#include <stdbool.h>
+
 #include "base/err.h"
 #include "client.h"
 #include "crypto/crypto.h"
@@ -27,7 +29,7 @@ typedef struct cstate cstate;
 FR_NODISCARD fr_err cstate_open(const client_config *cfg, cstate **out);
 void cstate_close(cstate **csp);
 
-int cstate_is_vault(const cstate *cs);
+bool cstate_is_vault(const cstate *cs);
 /* The training data (consenting members only, in a vault). Borrowed; a
  * refresh may replace it. */
 store_data *cstate_data(const cstate *cs);
@@ -37,8 +39,8 @@ const fr_crypto_signkey *cstate_identity(const cstate *cs);
 /* Maps a member id typed by an operator to the id the data uses (its
  * pseudonym in a vault). out needs STORE_MEMBER_ID_MAX bytes. */
 void cstate_member_key(const cstate *cs, const char *raw, char *out);
-/* Non-zero if the member (internal id) may be served for marketing. */
-int cstate_marketing_ok(const cstate *cs, const char *internal_id);
+/* True if the member (internal id) may be served for marketing. */
+bool cstate_marketing_ok(const cstate *cs, const char *internal_id);
 
 FR_NODISCARD fr_err cstate_load_model(const cstate *cs, fr_model **out);
 FR_NODISCARD fr_err cstate_save_model(const cstate *cs, const fr_model *m);

@@ -7,6 +7,7 @@
  */
 #include "store.h"
 
+#include <stdbool.h>
 #include <stdarg.h>
 #include <sys/types.h>
 #include <stdio.h>
@@ -92,20 +93,20 @@ split_csv(char *line, csv_row *row)
     }
 }
 
-static int
+static bool
 valid_utf8(const unsigned char *s)
 {
     while (*s) {
         int n = *s < 0x80 ? 0 : (*s >> 5) == 6 ? 1 : (*s >> 4) == 14 ? 2
                 : (*s >> 3) == 30 ? 3 : -1;
         if (n < 0)
-            return 0;
+            return false;
         s++;
         for (int i = 0; i < n; i++, s++)
             if ((*s & 0xC0) != 0x80)
-                return 0;
+                return false;
     }
-    return 1;
+    return true;
 }
 
 typedef struct columns {

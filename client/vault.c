@@ -33,6 +33,7 @@
  */
 #include "vault_int.h"
 
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -277,7 +278,7 @@ unlock(vault *v)
     (void)flock(v->lock_fd, LOCK_UN);
 }
 
-static int
+static bool
 file_unchanged(const vault *v, const char *p)
 {
     struct stat st;

@@ -30,6 +30,7 @@
 #ifndef FR_CLIENT_VAULT_H
 #define FR_CLIENT_VAULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -134,8 +135,8 @@ FR_NODISCARD fr_err vault_audit(vault *v, const char *event,
 
 /* ---- reading ---- */
 
-/* Non-zero if the pseudonymous member currently consents to purpose p. */
-int vault_consents(const vault *v, const char *pid_hex, vault_purpose p);
+/* True if the pseudonymous member currently consents to purpose p. */
+bool vault_consents(const vault *v, const char *pid_hex, vault_purpose p);
 
 /* Calls fn for every interaction of members consenting to purpose p (or of
  * all members if p is VAULT_PURPOSES), member as pseudonym hex. */

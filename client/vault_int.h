@@ -22,6 +22,7 @@
 #ifndef FR_CLIENT_VAULT_INT_H
 #define FR_CLIENT_VAULT_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -123,15 +124,15 @@ extern const char *const vault_purpose_names[VAULT_PURPOSES];
 
 /* Rebuilds v->granted from v->evts. */
 FR_NODISCARD fr_err vault_index_consents(vault *v);
-/* Non-zero if pid currently consents to p (from the index). */
-int vault_granted(const vault *v, const uint8_t *pid, vault_purpose p);
+/* True if pid currently consents to p (from the index). */
+bool vault_granted(const vault *v, const uint8_t *pid, vault_purpose p);
 /* Current consent of pid for p from the events, and since when. */
-int vault_consent_of(const vault *v, const uint8_t *pid, vault_purpose p,
-                     int64_t *since);
+bool vault_consent_of(const vault *v, const uint8_t *pid, vault_purpose p,
+                      int64_t *since);
 
 /* ---- erasure.c ---- */
 
-/* Non-zero if pid was erased (v->fgts is sorted). */
-int vault_is_forgotten(const vault *v, const uint8_t *pid);
+/* True if pid was erased (v->fgts is sorted). */
+bool vault_is_forgotten(const vault *v, const uint8_t *pid);
 
 #endif
