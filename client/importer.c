@@ -580,8 +580,10 @@ check_item(const char *s, const limits *lim, import_row *row, reasons *r)
         reason(r, "item_id is empty");
     else if (parse_int(s, &v) || v < 0 || v >= (int64_t)lim->n_items)
         reason(r, "item_id is not an integer in [0, %u)", lim->n_items);
-    else
+    else {
         row->item = (uint32_t)v;
+        snprintf(row->sku, sizeof row->sku, "%s", s);
+    }
 }
 
 static void
@@ -644,6 +646,7 @@ read_row(const fields *fl, const schema *sc, const limits *lim,
         return FR_EINVAL;
     }
     memcpy(row->member_id, id, strlen(id) + 1);
+    row->qty_milli = (int64_t)row->quantity * 1000;
     return FR_OK;
 }
 

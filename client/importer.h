@@ -58,11 +58,15 @@
 #define IMPORT_MAX_COLUMNS   256
 #define IMPORT_NAME_MAX      64 /* reported column names, NUL included */
 
+#define IMPORT_SKU_MAX 65 /* FR_CATALOGUE_SKU_MAX bytes and a terminator */
+
 typedef struct import_row {
     char member_id[IMPORT_MEMBER_ID_MAX];
-    uint32_t item;
+    char sku[IMPORT_SKU_MAX]; /* the item as the export names it, trimmed */
+    uint32_t item;            /* legacy: sku as an integer in [0, n_items) */
     int64_t timestamp;
     uint32_t quantity; /* 1 when the column is absent */
+    int64_t qty_milli; /* signed quantity in thousandths: returns < 0 */
 } import_row;
 
 typedef struct import_result {
