@@ -67,20 +67,30 @@ fr_crypto_init(void)
     return sodium_init() < 0 ? FR_ESYS : FR_OK;
 }
 
-/* Allocates a writable guarded key pair; the caller seals it when filled. */
-static fr_err
-keypair_alloc(fr_crypto_keypair **out)
+fr_err
+fr_crypto_guarded_alloc(size_t len, void **out)
 {
-    fr_crypto_keypair *kp;
+    void *p;
 
     /* sodium_malloc needs sodium_init (page size); make misuse harmless. */
     if (fr_crypto_init() != FR_OK)
         return FR_ESYS;
-    kp = sodium_malloc(sizeof *kp);
-    if (!kp)
+    if (!(p = sodium_malloc(len)))
         return FR_ENOMEM;
-    *out = kp;
+    *out = p;
     return FR_OK;
+}
+
+/* Allocates a writable guarded key pair; the caller seals it when filled. */
+static fr_err
+keypair_alloc(fr_crypto_keypair **out)
+{
+    void *p = NULL;
+    fr_err rc = fr_crypto_guarded_alloc(sizeof **out, &p);
+
+    if (rc == FR_OK)
+        *out = p;
+    return rc;
 }
 
 /* Makes the key pair read-only so a stray write faults instead of
@@ -358,15 +368,12 @@ fr_crypto_keypair_save(const fr_crypto_keypair *kp, const char *base,
 static fr_err
 signkey_alloc(fr_crypto_signkey **out)
 {
-    fr_crypto_signkey *k;
+    void *p = NULL;
+    fr_err rc = fr_crypto_guarded_alloc(sizeof **out, &p);
 
-    if (fr_crypto_init() != FR_OK)
-        return FR_ESYS;
-    k = sodium_malloc(sizeof *k);
-    if (!k)
-        return FR_ENOMEM;
-    *out = k;
-    return FR_OK;
+    if (rc == FR_OK)
+        *out = p;
+    return rc;
 }
 
 fr_err

@@ -41,4 +41,9 @@ FR_NODISCARD fr_err fr_crypto_read_secret_hex(const char *path,
                                               const char *what, uint8_t *out,
                                               size_t n);
 
+/* Allocates len bytes of guarded memory (sodium_malloc, after making sure
+ * libsodium is initialised) into *out: FR_ESYS if libsodium cannot start,
+ * FR_ENOMEM. The one allocator of the key objects of this module. */
+FR_NODISCARD fr_err fr_crypto_guarded_alloc(size_t len, void **out);
+
 #endif

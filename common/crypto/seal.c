@@ -133,16 +133,12 @@ create_hex_file(const char *path, const uint8_t *bin, size_t n)
 static fr_err
 key_alloc(fr_seal_key **out)
 {
-    fr_seal_key *k;
+    void *p = NULL;
+    fr_err rc = fr_crypto_guarded_alloc(sizeof **out, &p);
 
-    /* sodium_malloc needs sodium_init (page size); make misuse harmless. */
-    if (fr_crypto_init() != FR_OK)
-        return FR_ESYS;
-    k = sodium_malloc(sizeof *k);
-    if (!k)
-        return FR_ENOMEM;
-    *out = k;
-    return FR_OK;
+    if (rc == FR_OK)
+        *out = p;
+    return rc;
 }
 
 fr_err
