@@ -79,8 +79,10 @@ FR_NODISCARD fr_err agg_config_validate(const agg_config *cfg, char *errbuf,
 FR_NODISCARD fr_err secure_config_check(const agg_config *c, char *errbuf,
                                         size_t errlen);
 
-/* Configuration-time check of the catalogue key (config.c): the file
- * parses, n_items equals its item count and its bytes fit one message. */
+/* Check of the catalogue key (config.c), which reads the file, so it is
+ * not part of agg_config_validate: the daemon runs it after that (also for
+ * --check-config). The file parses, n_items equals its item count and its
+ * bytes fit one message. */
 FR_NODISCARD fr_err agg_catalogue_check(const agg_config *c, char *errbuf,
                                         size_t errlen);
 

@@ -165,8 +165,6 @@ agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
                  "public estimate of the members of all stores");
         return FR_EINVAL;
     }
-    if (agg_catalogue_check(c, errbuf, errlen))
-        return FR_EINVAL;
     return c->secagg ? secure_config_check(c, errbuf, errlen) : FR_OK;
 }
 

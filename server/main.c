@@ -400,7 +400,8 @@ main(int argc, char **argv)
                            "debug");
     if (fr_log_format_parse(cfg.log_format, &format))
         return usage_error("log_format: expected json or human");
-    if (agg_config_validate(&cfg, err, sizeof err))
+    if (agg_config_validate(&cfg, err, sizeof err) ||
+        agg_catalogue_check(&cfg, err, sizeof err))
         return usage_error(err);
     if (flags & FR_CONFIG_FLAG_DUMP)
         fr_config_dump(&agg_config_table, &cfg, stdout);
