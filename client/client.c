@@ -184,6 +184,10 @@ refresh_data(client *c, const fr_msg *msg)
     int changed = 0;
     fr_err rc;
 
+    /* CATALOGUE HOOK: the store's SKUs map to item indices through
+     * client_cat_for_round(c) (NULL: the legacy integer rule); the data
+     * are built with it once cstate_refresh passes a catalogue on to
+     * vault_each. Until then they follow the legacy rule. */
     if ((rc = cstate_refresh(c->cs, &changed))) {
         fr_log_err(TAG, "round id %llu ignored: cannot read the store: %s",
                    (unsigned long long)msg->round_id, fr_strerror(rc));
@@ -243,14 +247,24 @@ nomem:
     return FR_ENOMEM;
 }
 
+/* Starts the round of *msgp; the catalogue check may take the message
+ * (then *msgp is NULL) to hold it while the catalogue is fetched. */
 static void
-on_round_start(client *c, const fr_msg *msg)
+on_round_start(client *c, fr_msg **msgp)
 {
+    const fr_msg *msg = *msgp;
     const fr_msg_round_start *rs = &msg->u.round_start;
     train_job *job = NULL;
     fr_err rc;
 
     FR_ASSERT(!c->busy);
+    if (c->finish) {
+        fr_log_info(TAG, "round id %llu ignored: this run is ending",
+                    (unsigned long long)msg->round_id);
+        return;
+    }
+    if (client_cat_check(c, msgp) != CAT_GO)
+        return;
     if (rs->n_items != (uint32_t)c->cfg->n_items) {
         fr_log_err(TAG,
                    "round id %llu ignored: the aggregator's model has "
@@ -417,6 +431,7 @@ on_job_done(client *c)
                     job->metrics.train_loss, job->metrics.hr10,
                     job->metrics.ndcg10);
         client_sa_update_ready(c, job);
+        c->joined_round = job->round_id;
         train_job_destroy(&job);
         client_send_hello(c);
         return;
@@ -429,6 +444,7 @@ on_job_done(client *c)
     u->delta_bias = fr_model_item_bias_const(job->delta);
     u->metrics = job->metrics;
     client_send_msg(c, &m);
+    c->joined_round = job->round_id;
     {
         char detail[160];
         snprintf(detail, sizeof detail,
@@ -498,6 +514,7 @@ abandon_round(client *c, const char *why)
         c->train_abandoned = 1;
     }
     fr_msg_destroy(&c->pending);
+    fr_msg_destroy(&c->cat_wait);
 }
 
 static void
@@ -636,11 +653,19 @@ on_message(client *c)
         c->pending = msg;
         msg = NULL;
     } else if (msg->type == FR_MSG_ROUND_START) {
-        on_round_start(c, msg);
+        on_round_start(c, &msg);
     } else if (msg->type == FR_MSG_ROUND_END) {
         if (msg->round_id == c->sa_round)
             client_sa_reset(c);
         on_round_end(c, msg);
+        client_finish_round_end(c, msg);
+    } else if (msg->type == FR_MSG_DONE) {
+        client_finish_done(c, msg);
+    } else if (msg->type == FR_MSG_CATALOGUE) {
+        fr_msg *held = client_cat_on_message(c, msg);
+        if (held)
+            on_round_start(c, &held);
+        fr_msg_destroy(&held);
     } else if (msg->type == FR_MSG_SECAGG) {
         client_on_secagg(c, msg);
     } else {
@@ -654,7 +679,7 @@ on_message(client *c)
 static void
 loop(client *c)
 {
-    while (!stop_requested) {
+    while (!stop_requested && !(c->finish && !c->busy)) {
         fr_net_sock *socks[3];
         unsigned ready = 0, n = 0, i_conn = 0, i_mon = 0;
         int64_t now = fr_clock_ms(), wake;
@@ -683,7 +708,7 @@ loop(client *c)
         if (ready & 1)
             on_job_done(c);
         if (!c->busy && c->pending) {
-            on_round_start(c, c->pending);
+            on_round_start(c, &c->pending);
             fr_msg_destroy(&c->pending);
         }
         if (i_mon && (ready & (1u << i_mon)))
@@ -788,7 +813,7 @@ report_peak_rss(void)
 }
 
 int
-client_run(const client_config *cfg)
+client_run(const client_config *cfg, const client_run_opts *opts)
 {
     client c = {.cfg = cfg};
     struct sigaction sa;
@@ -799,6 +824,8 @@ client_run(const client_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (opts)
+        c.run = *opts;
     if (!*cfg->store && mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
         fr_log_err(TAG, "cannot create state_dir %s", cfg->state_dir);
         return 1;
@@ -810,19 +837,21 @@ client_run(const client_config *cfg)
     }
     if (cstate_open(cfg, &c.cs) ||
         load_evalset(cfg, cstate_data(c.cs), &c.eval) || load_identity(&c) ||
+        client_cat_open(&c) ||
         load_keys(&c) || fr_net_ctx_new(&c.ctx) || connect_store(&c) ||
         worker_new(&c.work, c.ctx))
         goto out;
     fr_log_notice(TAG, "store client running; aggregator %s", cfg->connect);
     loop(&c);
     fr_log_notice(TAG, "stopping");
-    status = 0;
+    status = c.finish ? c.finish_status : 0;
 out:
     worker_destroy(&c.work); /* waits for a job in progress */
     link_close(&c);
     fr_crypto_keypair_destroy(&c.kp);
     fr_net_ctx_destroy(&c.ctx);
     fr_msg_destroy(&c.pending);
+    client_cat_close(&c);
     client_sa_reset(&c);
     fr_crypto_signkey_destroy(&c.own_id);
     fr_mf_destroy(&c.mf);

@@ -34,12 +34,25 @@ typedef struct client_config {
     double dp_epsilon_budget; /* the store's own budget; 0: the aggregator's */
     double dp_delta;          /* 0: the aggregator's */
     int dp_report_metrics;    /* send quality figures in DP rounds */
+    char catalogue[CLIENT_PATH_MAX]; /* empty: DIR/catalogue or
+                                        state_dir/catalogue */
+    int catalogue_fetch; /* fetch the round's catalogue when lacking it */
 } client_config;
 
 extern const fr_config_table client_config_table;
 
-/* `run`: takes part in rounds until SIGINT/SIGTERM. Returns an exit code. */
-int client_run(const client_config *cfg);
+/* How long `run` runs: rounds > 0 exits (0) after taking part in that many
+ * completed rounds; until_done exits (0) when the aggregator announces the
+ * end of training. Neither: a daemon, until SIGINT/SIGTERM. */
+typedef struct client_run_opts {
+    int64_t rounds;
+    int until_done;
+} client_run_opts;
+
+/* `run`: takes part in rounds until SIGINT/SIGTERM or what opts (may be
+ * NULL) asks for. With rounds but not until_done, an end of training
+ * before that many rounds exits 1. Returns an exit code. */
+int client_run(const client_config *cfg, const client_run_opts *opts);
 
 /* `recommend`: the top k items for member_id, from the saved state.
  * Returns an exit code, as do segment and score. */

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "catalogue/catalogue.h"
 #include "client.h"
 #include "crypto/crypto.h"
 #include "dp.h"
@@ -60,11 +61,52 @@ typedef struct client {
     int sa_dp;          /* the secure round runs member-level DP */
     fr_dp_setup sa_dp_setup;
     store_dp *dp; /* the store's privacy ledger and policy */
+    /* how long run runs (finish.c) */
+    client_run_opts run;    /* zero: a daemon */
+    uint64_t joined_round;  /* round id whose update this store handed in */
+    uint64_t rounds_joined; /* completed rounds it took part in */
+    int finish;             /* leave the loop once the worker is idle */
+    int finish_status;      /* exit status then */
+    int end_told;           /* the end of training was logged */
+    /* the item catalogue (catalog.c) */
+    fr_catalogue *cat; /* the store's; NULL: none */
+    char cat_path[CLIENT_PATH_MAX + 16];
+    fr_msg *cat_wait;  /* a ROUND_START waiting for its catalogue (owned) */
+    int64_t cat_wait_ms; /* when it came */
+    uint8_t cat_want[FR_CATALOGUE_ID_BYTES]; /* the id asked for */
+    int64_t cat_asked_ms; /* when it was asked for; 0: not asked */
+    int legacy_told;      /* a round without a catalogue was logged */
+    int round_cat;        /* the round in hand names a catalogue */
 } client;
 
 /* client.c */
 void client_send_msg(client *c, const fr_msg *m);
 void client_send_hello(client *c);
+
+/* finish.c */
+/* A ROUND_END: counts the rounds this store took part in, and ends the run
+ * when the target is reached or training is done (as opts ask). */
+void client_finish_round_end(client *c, const fr_msg *msg);
+/* The aggregator says training has ended (DONE). */
+void client_finish_done(client *c, const fr_msg *msg);
+
+/* catalog.c */
+/* Loads the store's catalogue (c->cat stays NULL if there is none). */
+FR_NODISCARD fr_err client_cat_open(client *c);
+void client_cat_close(client *c);
+typedef enum cat_verdict {
+    CAT_GO,      /* train: legacy round, or this store has the catalogue */
+    CAT_HELD,    /* fetching: *msgp was taken into c->cat_wait */
+    CAT_REFUSED, /* another catalogue, no fetch (logged) */
+} cat_verdict;
+cat_verdict client_cat_check(client *c, fr_msg **msgp);
+/* A CATALOGUE from the aggregator: checked against the id asked for,
+ * saved, and made the store's. Returns the held ROUND_START if there is
+ * still time to train in it (owned by the caller), else NULL. */
+fr_msg *client_cat_on_message(client *c, const fr_msg *msg);
+/* The catalogue the current round's data must follow: NULL in legacy
+ * rounds (integer item ids). */
+const fr_catalogue *client_cat_for_round(const client *c);
 
 /* secure.c */
 /* Forgets the secure round in progress, wiping its secrets. */

@@ -57,6 +57,12 @@ static const fr_config_key keys[] = {
                 "epochs fitting member embeddings to each new global model"),
     FR_CFG_INT_(C, n_items, "500", 1, 1048576,
                 "items in the catalogue (must match the aggregator)"),
+    FR_CFG_STRING_(C, catalogue, "",
+                   "this store's copy of the item catalogue; empty: "
+                   "DIR/catalogue (state_dir/catalogue in benchmark mode)"),
+    FR_CFG_BOOL_(C, catalogue_fetch, "yes",
+                 "fetch the catalogue a round names from the aggregator "
+                 "when this store lacks it (checked against its id)"),
     FR_CFG_INT_(C, heartbeat_ms, "1000", 50, 600000,
                 "interval between presence messages to the aggregator"),
     FR_CFG_INT_(C, reconnect_max_ms, "30000", 1000, 3600000,
@@ -110,7 +116,11 @@ usage(FILE *out)
             "  pseudonym --member ID        the member's pseudonym in this "
             "store\n"
             "federation and marketing:\n"
-            "  run                          take part in federated rounds\n"
+            "  run [--rounds N] [--until-done]\n"
+            "                               take part in federated rounds "
+            "(until stopped;\n"
+            "                               or N completed rounds; or the "
+            "end of training)\n"
             "  recommend --member ID [--top K]\n"
             "                               top-K items for a member "
             "(default K 10)\n"
@@ -221,6 +231,7 @@ typedef struct cli {
     const char *member, *top, *item, *input; /* serving commands */
     int64_t k, item_id;
     admin_args aa;             /* store commands */
+    client_run_opts run;       /* run */
     fr_log_level level;
     fr_log_format format;
 } cli;
@@ -282,7 +293,19 @@ take_command_options(cli *a, int *argc, char **argv)
         a->aa.lang = take_option(argc, argv, "--lang", &bad);
         if (bad)
             return fail("--lang needs a value (en or zh-TW)");
-    } else if (!is_cmd(a, "run") && !is_cmd(a, "import") &&
+    } else if (is_cmd(a, "run")) {
+        const char *n = take_option(argc, argv, "--rounds", &bad);
+        for (int i = 1; i < *argc; i++)
+            if (!strcmp(argv[i], "--until-done")) {
+                a->run.until_done = 1;
+                memmove(&argv[i], &argv[i + 1],
+                        (size_t)(*argc - i) * sizeof *argv);
+                (*argc)--;
+                i--;
+            }
+        if (bad || (n && fr_parse_i64(n, 1, INT32_MAX, &a->run.rounds)))
+            return fail("--rounds needs a positive integer");
+    } else if (!is_cmd(a, "import") &&
                !is_cmd(a, "audit")) {
         snprintf(err, sizeof err, "unknown command '%s' (try --help)", a->cmd);
         return fail(err);
@@ -357,7 +380,7 @@ run_command(const cli *a, const client_config *cfg, int flags)
         return client_segment(cfg, (uint32_t)a->item_id, (uint32_t)a->k);
     if (a->input)
         return client_score(cfg, a->input);
-    return client_run(cfg);
+    return client_run(cfg, &a->run);
 }
 
 int

@@ -24,11 +24,13 @@ typedef struct agg_config {
     char log_format[16];
     char http_listen[AGG_PATH_MAX];
     char admin_socket[AGG_PATH_MAX];
+    char catalogue[AGG_PATH_MAX]; /* item catalogue file; empty: legacy ids */
     int64_t n_items;
     int64_t dim;
     int64_t min_stores;
     double fraction;
     int64_t rounds;
+    int64_t linger_ms;          /* after the last round: answer, then exit */
     int64_t round_timeout_ms;
     int64_t start_delay_ms;
     int64_t heartbeat_timeout_ms;
@@ -75,6 +77,13 @@ FR_NODISCARD fr_err agg_config_validate(const agg_config *cfg, char *errbuf,
  * the neighbour graph and threshold for the smallest round (min_stores)
  * must be safe and tolerate secagg_max_dropout. */
 FR_NODISCARD fr_err secure_config_check(const agg_config *c, char *errbuf,
+                                        size_t errlen);
+
+/* Check of the catalogue key (config.c), which reads the file, so it is
+ * not part of agg_config_validate: the daemon runs it after that (also for
+ * --check-config). The file parses, n_items equals its item count and its
+ * bytes fit one message. */
+FR_NODISCARD fr_err agg_catalogue_check(const agg_config *c, char *errbuf,
                                         size_t errlen);
 
 /* The admin socket's path: admin_socket, or STATE_DIR/admin.sock when that

@@ -7,6 +7,7 @@
 
 #include "agg.h"
 #include "base/util.h"
+#include "catalogue/catalogue.h"
 #include "config/config.h"
 
 typedef agg_config C;
@@ -31,6 +32,11 @@ static const fr_config_key keys[] = {
                    "Unix socket for fedrec-ctl (mode 0660: owner and group); "
                    "empty: STATE_DIR/admin.sock"),
     FR_CFG_INT_(C, n_items, "500", 1, 1048576, "items in the catalogue"),
+    FR_CFG_STRING_(C, catalogue, "",
+                   "item catalogue file (fedrec-catalogue 1; its item count "
+                   "must equal n_items): every round start names its id, "
+                   "stores without it fetch it; read at start only; empty: "
+                   "legacy integer item ids"),
     FR_CFG_INT_(C, dim, "32", 1, 1024, "embedding dimension"),
     FR_CFG_INT_(C, min_stores, "4", 1, 100000,
                 "fewest answering stores for a round to count (secure "
@@ -39,6 +45,9 @@ static const fr_config_key keys[] = {
                    "share of ready stores selected each round"),
     FR_CFG_INT_(C, rounds, "0", 0, 100000000,
                 "stop after this many completed rounds (0: run forever)"),
+    FR_CFG_INT_(C, linger_ms, "10000", 0, 3600000,
+                "after the last of 'rounds', keep answering stores that "
+                "training is done for this long (at least 1 s), then exit"),
     FR_CFG_INT_(C, round_timeout_ms, "60000", 100, 86400000,
                 "deadline for updates after a round starts"),
     FR_CFG_INT_(C, start_delay_ms, "2000", 0, 3600000,
@@ -157,6 +166,42 @@ agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
         return FR_EINVAL;
     }
     return c->secagg ? secure_config_check(c, errbuf, errlen) : FR_OK;
+}
+
+/* Room for the envelope around a catalogue's bytes (version, type, id,
+ * count and length prefixes). */
+#define CATALOGUE_ENVELOPE_BYTES 128
+
+fr_err
+agg_catalogue_check(const agg_config *c, char *errbuf, size_t errlen)
+{
+    fr_catalogue *cat = NULL;
+    char why[FR_CONFIG_ERR_MAX];
+    size_t len = 0;
+    fr_err rc;
+
+    if (!*c->catalogue)
+        return FR_OK;
+    if ((rc = fr_catalogue_load(c->catalogue, &cat, why, sizeof why))) {
+        snprintf(errbuf, errlen, "catalogue: %s", why);
+        return rc;
+    }
+    (void)fr_catalogue_bytes(cat, &len);
+    rc = FR_EINVAL;
+    if (fr_catalogue_n_items(cat) != (uint64_t)c->n_items)
+        snprintf(errbuf, errlen, "catalogue %s lists %u items but n_items is "
+                 "%lld: set n_items %u (the model has one row per item)",
+                 c->catalogue, fr_catalogue_n_items(cat),
+                 (long long)c->n_items, fr_catalogue_n_items(cat));
+    else if (len + CATALOGUE_ENVELOPE_BYTES > (uint64_t)c->max_message_bytes)
+        snprintf(errbuf, errlen, "catalogue %s is %zu bytes: it does not fit "
+                 "one message of max_message_bytes %lld (stores fetch it "
+                 "whole); raise max_message_bytes here and in the stores",
+                 c->catalogue, len, (long long)c->max_message_bytes);
+    else
+        rc = FR_OK;
+    fr_catalogue_destroy(&cat);
+    return rc;
 }
 
 

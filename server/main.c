@@ -9,7 +9,11 @@
  * Under systemd (Type=notify) it reports READY, STATUS, WATCHDOG and
  * STOPPING. SIGTERM/SIGINT stop it cleanly: no new round, the round in
  * progress finishes within stop_grace_ms or is abandoned, the checkpoint is
- * written. SIGHUP re-reads the allow-list.
+ * written. SIGHUP re-reads the allow-list (not the catalogue, which is
+ * read at start only). With a `rounds` target, once it is reached the
+ * daemon keeps answering for linger_ms (at least 1 s), telling each store
+ * that says HELLO that training is done (announce.c), then exits as on
+ * SIGTERM.
  */
 #include <errno.h>
 #include <signal.h>
@@ -232,11 +236,17 @@ run_loop(daemon *d)
         }
         notify_status(d, now, &last_status);
         if (aggregator_done(d->a) && !drain_at) {
-            /* Let the last round's messages reach the stores, then leave. */
-            if (!done_at)
+            /* Let the last round's messages reach the stores and tell the
+             * ones that ask (HELLO -> DONE) for linger_ms, then leave. */
+            if (!done_at) {
                 done_at = now;
-            else if (now - done_at > 1000)
+                fr_log_info(TAG, "training done: answering stores for "
+                            "%lld ms before exiting",
+                            (long long)d->cfg->linger_ms);
+            } else if (now - done_at > d->cfg->linger_ms &&
+                       now - done_at > 1000) {
                 break;
+            }
         }
     }
     aggregator_stop(d->a, fr_clock_ms()); /* abandons a round cut short */
@@ -390,7 +400,8 @@ main(int argc, char **argv)
                            "debug");
     if (fr_log_format_parse(cfg.log_format, &format))
         return usage_error("log_format: expected json or human");
-    if (agg_config_validate(&cfg, err, sizeof err))
+    if (agg_config_validate(&cfg, err, sizeof err) ||
+        agg_catalogue_check(&cfg, err, sizeof err))
         return usage_error(err);
     if (flags & FR_CONFIG_FLAG_DUMP)
         fr_config_dump(&agg_config_table, &cfg, stdout);

@@ -23,6 +23,8 @@ typedef struct store_entry {
     int busy;
     int revoked;           /* key revoked: not alive until a listed key
                               speaks again */
+    int64_t catalogue_sent_ms; /* last catalogue sent to it (0: never) */
+    int64_t done_sent_ms;      /* last DONE sent to it (0: never) */
 } store_entry;
 
 typedef struct registry registry;

@@ -114,7 +114,8 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
     if (!a->selected || !a->answered)
         goto fail;
     if ((rc = registry_new(&a->reg, (size_t)cfg->max_stores)) ||
-        (rc = load_or_init(a)) || (rc = agg_dp_open(a)))
+        (rc = load_or_init(a)) || (rc = agg_dp_open(a)) ||
+        (rc = agg_cat_open(a)))
         goto fail;
     a->n_params = fr_model_n_params(a->model);
     a->scratch = malloc(a->n_params * sizeof(float));
@@ -150,6 +151,7 @@ aggregator_destroy(aggregator **ap)
     a = *ap;
     secure_end(a);
     agg_dp_close(a);
+    agg_cat_close(a);
     fr_agg_destroy(&a->acc);
     fr_model_destroy(&a->model);
     registry_destroy(&a->reg);
@@ -265,10 +267,13 @@ out:
 }
 
 /* Tells every selected store how the round ended; a completed round carries
- * the new global model so stores can serve recommendations from it. */
+ * the new global model so stores can serve recommendations from it, and
+ * the round that reaches the target says that training is done. */
 static void
 announce_end(aggregator *a, int completed)
 {
+    int64_t target = a->cfg->rounds;
+
     fr_msg m = {.type = FR_MSG_ROUND_END, .round_id = a->round_id};
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -276,6 +281,8 @@ announce_end(aggregator *a, int completed)
     m.u.round_end.completed = (uint32_t)completed;
     m.u.round_end.contributors = (uint32_t)a->n_answered;
     m.u.round_end.completed_rounds = a->completed;
+    m.u.round_end.training_done =
+        completed && target > 0 && a->completed >= (uint64_t)target;
     if (completed) {
         m.u.round_end.has_model = 1;
         m.u.round_end.n_items = fr_model_n_items(a->model);
@@ -468,6 +475,7 @@ round_encode_start(aggregator *a, const fr_secagg_setup *sa, uint8_t **buf,
         rs->has_dp = 1;
         rs->dp = a->dp_setup;
     }
+    agg_cat_fill_start(a, rs);
     return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
 }
 
@@ -753,6 +761,10 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
     case FR_MSG_HELLO:
         e->num_examples = msg->u.hello.num_examples;
         e->busy = msg->u.hello.busy != 0;
+        agg_hello_after_end(a, e, now);
+        break;
+    case FR_MSG_CATALOGUE:
+        agg_on_catalogue(a, e, msg, now);
         break;
     case FR_MSG_UPDATE:
         if (a->cfg->secagg) {

@@ -10,6 +10,7 @@
 
 #include "agg.h"
 #include "base/util.h"
+#include "catalogue/catalogue.h"
 #include "model/aggregate.h"
 #include "model/model.h"
 #include "registry.h"
@@ -66,6 +67,10 @@ struct aggregator {
     int dp_round;         /* the round in progress runs DP */
     int dp_exhausted;     /* the budget does not fit another round */
     double dp_spent;      /* epsilon charged so far (incl. this round) */
+    /* the item catalogue (announce.c); NULL: legacy integer ids */
+    fr_catalogue *cat;
+    uint8_t *cat_msg; /* the encoded answer to a catalogue request */
+    size_t cat_msg_len;
 };
 
 
@@ -97,6 +102,22 @@ FR_NODISCARD fr_err agg_dp_plan(aggregator *a, uint32_t n,
 /* Decodes the unmasked sum into a->scratch as the mean update. */
 FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum);
 bool agg_dp_exhausted(const aggregator *a);
+
+/* announce.c: what stores hear outside a round */
+/* Loads cfg->catalogue (if set) and encodes the answer to requests. */
+FR_NODISCARD fr_err agg_cat_open(aggregator *a);
+void agg_cat_close(aggregator *a);
+/* Names the catalogue in a round start (nothing in legacy mode). */
+void agg_cat_fill_start(const aggregator *a, fr_msg_round_start *rs);
+/* A store asks for the catalogue: answered at most once per store every
+ * AGG_CATALOGUE_EVERY_MS, only for the aggregator's own id. */
+void agg_on_catalogue(aggregator *a, store_entry *e, const fr_msg *msg,
+                      int64_t now);
+/* A HELLO after training ended is answered with DONE (at most once per
+ * store every AGG_DONE_EVERY_MS). */
+void agg_hello_after_end(aggregator *a, store_entry *e, int64_t now);
+#define AGG_CATALOGUE_EVERY_MS 5000
+#define AGG_DONE_EVERY_MS 1000
 
 /* secure.c */
 /* Starts a secure round with the n chosen stores (names in a->selected are

@@ -45,6 +45,8 @@ fr_msg_type_name(fr_msg_type type)
     case FR_MSG_UPDATE: return "update";
     case FR_MSG_ROUND_END: return "round_end";
     case FR_MSG_SECAGG: return "secagg";
+    case FR_MSG_DONE: return "done";
+    case FR_MSG_CATALOGUE: return "catalogue";
     }
     return "unknown";
 }
@@ -138,7 +140,7 @@ check_msg(const fr_msg *m)
             why = m->u.round_start.has_secagg
                       ? wire_dp_check(&m->u.round_start.dp)
                       : "dp: needs secure aggregation";
-        return why;
+        return why ? why : wire_cat_check_rs(&m->u.round_start);
     case FR_MSG_UPDATE:
         if (m->u.update.num_examples == 0)
             return "update with zero num_examples";
@@ -148,12 +150,20 @@ check_msg(const fr_msg *m)
     case FR_MSG_ROUND_END:
         if (m->u.round_end.completed > 1)
             return "round_end completed must be 0 or 1";
+        if (m->u.round_end.training_done > 1)
+            return "round_end training_done must be 0 or 1";
+        if (m->u.round_end.training_done && !m->u.round_end.completed)
+            return "round_end training_done on an abandoned round";
         if (!m->u.round_end.has_model)
             return NULL;
         return check_model(m->u.round_end.n_items, m->u.round_end.dim,
                            m->u.round_end.item_emb, m->u.round_end.item_bias);
     case FR_MSG_SECAGG:
         return wire_sa_check(&m->u.secagg);
+    case FR_MSG_DONE:
+        return NULL;
+    case FR_MSG_CATALOGUE:
+        return wire_catmsg_check(&m->u.catalogue);
     }
     return "unknown message type";
 }
@@ -223,6 +233,8 @@ typedef struct enc_parts {
     Fedrec__SecAggSetup setup;
     Fedrec__DpSetup dp;
     Fedrec__SecAgg sa;
+    Fedrec__Done done;
+    Fedrec__Catalogue cat;
     void *sa_scratch;
 } enc_parts;
 
@@ -240,6 +252,8 @@ enc_parts_init(enc_parts *p)
     fedrec__sec_agg_setup__init(&p->setup);
     fedrec__dp_setup__init(&p->dp);
     fedrec__sec_agg__init(&p->sa);
+    fedrec__done__init(&p->done);
+    fedrec__catalogue__init(&p->cat);
     p->sa_scratch = NULL;
 }
 
@@ -259,6 +273,7 @@ view_round_start(enc_parts *p, const fr_msg_round_start *rs)
         wire_dp_view(&p->dp, &rs->dp);
         p->rs.dp = &p->dp;
     }
+    wire_cat_view_rs(&p->rs, rs);
     p->env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
     p->env.round_start = &p->rs;
 }
@@ -282,6 +297,7 @@ view_round_end(enc_parts *p, const fr_msg_round_end *re)
     p->re.completed = re->completed;
     p->re.contributors = re->contributors;
     p->re.completed_rounds = re->completed_rounds;
+    p->re.training_done = re->training_done != 0;
     if (re->has_model) {
         model_view(&p->model, re->n_items, re->dim, re->item_emb,
                    re->item_bias);
@@ -309,6 +325,16 @@ view_msg(enc_parts *p, const fr_msg *m)
     case FR_MSG_ROUND_START: view_round_start(p, &m->u.round_start); break;
     case FR_MSG_UPDATE: view_update(p, &m->u.update); break;
     case FR_MSG_ROUND_END: view_round_end(p, &m->u.round_end); break;
+    case FR_MSG_DONE:
+        p->done.completed_rounds = m->u.done.completed_rounds;
+        p->env.body_case = FEDREC__ENVELOPE__BODY_DONE;
+        p->env.done = &p->done;
+        break;
+    case FR_MSG_CATALOGUE:
+        wire_catmsg_view(&p->cat, &m->u.catalogue);
+        p->env.body_case = FEDREC__ENVELOPE__BODY_CATALOGUE;
+        p->env.catalogue = &p->cat;
+        break;
     case FR_MSG_SECAGG:
         p->env.body_case = FEDREC__ENVELOPE__BODY_SECAGG;
         p->env.secagg = &p->sa;
@@ -387,6 +413,9 @@ body_for_type(Fedrec__MsgType type)
     case FEDREC__MSG_TYPE__MSG_ROUND_END:
         return FEDREC__ENVELOPE__BODY_ROUND_END;
     case FEDREC__MSG_TYPE__MSG_SECAGG: return FEDREC__ENVELOPE__BODY_SECAGG;
+    case FEDREC__MSG_TYPE__MSG_DONE: return FEDREC__ENVELOPE__BODY_DONE;
+    case FEDREC__MSG_TYPE__MSG_CATALOGUE:
+        return FEDREC__ENVELOPE__BODY_CATALOGUE;
     default: return FEDREC__ENVELOPE__BODY__NOT_SET;
     }
 }
@@ -428,6 +457,11 @@ check_round_start_structure(const Fedrec__RoundStart *rs)
     }
     if (rs->dp) {
         const char *why = wire_dp_check_pb(rs->dp);
+        if (why)
+            return why;
+    }
+    {
+        const char *why = wire_cat_check_rs_pb(rs);
         if (why)
             return why;
     }
@@ -478,6 +512,9 @@ check_structure(const Fedrec__Envelope *env)
         return check_round_end_structure(env->round_end);
     case FEDREC__ENVELOPE__BODY_SECAGG:
         return wire_sa_check_pb(env->secagg);
+    case FEDREC__ENVELOPE__BODY_DONE: return wire_done_check_pb(env->done);
+    case FEDREC__ENVELOPE__BODY_CATALOGUE:
+        return wire_catmsg_check_pb(env->catalogue);
     default: return "missing message body";
     }
 }
@@ -507,6 +544,7 @@ fill_round_start(fr_msg_round_start *out, const Fedrec__RoundStart *rs)
         out->has_dp = 1;
         wire_dp_fill(&out->dp, rs->dp);
     }
+    wire_cat_fill_rs(out, rs);
 }
 
 static void
@@ -533,6 +571,7 @@ fill_round_end(fr_msg_round_end *out, const Fedrec__RoundEnd *re)
     out->completed = re->completed;
     out->contributors = re->contributors;
     out->completed_rounds = re->completed_rounds;
+    out->training_done = re->training_done ? 1u : 0u;
     if (re->model) {
         out->has_model = 1;
         out->n_items = re->model->n_items;
@@ -562,6 +601,12 @@ fill_msg(fr_msg *m, const Fedrec__Envelope *env)
         break;
     case FEDREC__ENVELOPE__BODY_ROUND_END:
         fill_round_end(&m->u.round_end, env->round_end);
+        break;
+    case FEDREC__ENVELOPE__BODY_DONE:
+        m->u.done.completed_rounds = env->done->completed_rounds;
+        break;
+    case FEDREC__ENVELOPE__BODY_CATALOGUE:
+        wire_catmsg_fill(&m->u.catalogue, env->catalogue);
         break;
     case FEDREC__ENVELOPE__BODY_SECAGG:
         return wire_sa_fill(&m->u.secagg, env->secagg, &m->owned_sa_);

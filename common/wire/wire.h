@@ -31,6 +31,9 @@
 #define FR_WIRE_MAX_DIM 1024u
 /* Default maximum encoded message size (also set as ZMQ_MAXMSGSIZE). */
 #define FR_WIRE_DEFAULT_MAX_BYTES (64u << 20)
+/* A catalogue id: BLAKE2b-256 of the catalogue's canonical bytes
+ * (catalogue/catalogue.h, FR_CATALOGUE_ID_BYTES). */
+#define FR_WIRE_CATALOGUE_ID_BYTES 32u
 
 typedef enum fr_msg_type {
     FR_MSG_HELLO = 1,       /* store -> aggregator: presence and heartbeat */
@@ -38,6 +41,9 @@ typedef enum fr_msg_type {
     FR_MSG_UPDATE = 3,      /* store -> aggregator: model delta + metrics */
     FR_MSG_ROUND_END = 4,   /* aggregator -> store: outcome of a round */
     FR_MSG_SECAGG = 5,      /* both ways: one phase of secure aggregation */
+    FR_MSG_DONE = 6,        /* aggregator -> store: training has ended */
+    FR_MSG_CATALOGUE = 7,   /* store -> aggregator: a catalogue request;
+                               aggregator -> store: the catalogue */
 } fr_msg_type;
 
 typedef struct fr_msg_hello {
@@ -68,6 +74,12 @@ typedef struct fr_msg_round_start {
     fr_secagg_setup secagg;
     uint32_t has_dp;        /* 1: member-level DP (needs has_secagg) */
     fr_dp_setup dp;
+    /* The catalogue the model's rows follow. has_catalogue 0: legacy
+     * integer item ids (catalogue_items 0); 1: catalogue_items equals
+     * n_items. */
+    uint32_t has_catalogue;
+    uint8_t catalogue_id[FR_WIRE_CATALOGUE_ID_BYTES];
+    uint32_t catalogue_items;
 } fr_msg_round_start;
 
 typedef struct fr_metrics {
@@ -100,7 +112,25 @@ typedef struct fr_msg_round_end {
     uint32_t dim;
     const float *item_emb;  /* n_items * dim */
     const float *item_bias; /* n_items */
+    uint32_t training_done; /* 1: this round completed the target */
 } fr_msg_round_end;
+
+/* Training has ended; the aggregator answers HELLOs with this. */
+typedef struct fr_msg_done {
+    uint64_t completed_rounds;
+} fr_msg_done;
+
+/* A catalogue request (content_len 0, items 0) or the catalogue: its
+ * canonical bytes (borrowed), which the receiver must still parse and hash
+ * against id. The decoder checks only the shape: items in
+ * [1, FR_WIRE_MAX_ITEMS] and a content length that so many
+ * lines can have. */
+typedef struct fr_msg_catalogue {
+    uint8_t id[FR_WIRE_CATALOGUE_ID_BYTES];
+    uint32_t items;
+    const uint8_t *content;
+    size_t content_len;
+} fr_msg_catalogue;
 
 /* One SecAgg+ phase. The arrays inside sa are borrowed (from the decoded
  * message, or from the caller when encoding). Metrics ride along with the
@@ -120,6 +150,8 @@ typedef struct fr_msg {
         fr_msg_update update;
         fr_msg_round_end round_end;
         fr_msg_secagg secagg;
+        fr_msg_done done;
+        fr_msg_catalogue catalogue;
     } u;
     void *owned_;    /* decoder's storage; NULL for caller-built messages */
     void *owned_sa_; /* decoder's arrays for a SecAgg body */

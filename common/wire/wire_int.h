@@ -24,6 +24,18 @@ const char *wire_dp_check_pb(const Fedrec__DpSetup *pb);
 void wire_dp_view(Fedrec__DpSetup *pb, const fr_dp_setup *d);
 void wire_dp_fill(fr_dp_setup *d, const Fedrec__DpSetup *pb);
 
+/* ---- RoundStart catalogue fields, Done, Catalogue (wire_cat.c) ---- */
+const char *wire_cat_check_rs(const fr_msg_round_start *rs);
+const char *wire_cat_check_rs_pb(const Fedrec__RoundStart *pb);
+void wire_cat_view_rs(Fedrec__RoundStart *pb, const fr_msg_round_start *rs);
+void wire_cat_fill_rs(fr_msg_round_start *rs, const Fedrec__RoundStart *pb);
+const char *wire_done_check_pb(const Fedrec__Done *pb);
+const char *wire_catmsg_check(const fr_msg_catalogue *m);
+const char *wire_catmsg_check_pb(const Fedrec__Catalogue *pb);
+/* pb points at m's bytes (borrowed). */
+void wire_catmsg_view(Fedrec__Catalogue *pb, const fr_msg_catalogue *m);
+void wire_catmsg_fill(fr_msg_catalogue *m, const Fedrec__Catalogue *pb);
+
 /* ---- SecAgg body ---- */
 const char *wire_sa_check(const fr_msg_secagg *m);
 const char *wire_sa_check_pb(const Fedrec__SecAgg *pb);

@@ -623,8 +623,10 @@ test_type_body_mismatch(void **state)
     expect_refused(&w, FR_EPROTO, "message type does not match body");
     raw_envelope(&w, 1, 0, ENV_UPDATE, &body);
     expect_refused(&w, FR_EPROTO, "unknown message type");
-    raw_envelope(&w, 1, 6, ENV_UPDATE, &body);
+    raw_envelope(&w, 1, 8, ENV_UPDATE, &body);
     expect_refused(&w, FR_EPROTO, "unknown message type");
+    raw_envelope(&w, 1, FR_MSG_DONE, ENV_UPDATE, &body);
+    expect_refused(&w, FR_EPROTO, "message type does not match body");
     raw_envelope(&w, 1, FR_MSG_SECAGG, ENV_UPDATE, &body);
     expect_refused(&w, FR_EPROTO, "message type does not match body");
     raw_envelope(&w, 1, FR_MSG_UPDATE, 0, NULL);
@@ -1161,6 +1163,8 @@ test_type_names(void **state)
     assert_string_equal(fr_msg_type_name(FR_MSG_UPDATE), "update");
     assert_string_equal(fr_msg_type_name(FR_MSG_ROUND_END), "round_end");
     assert_string_equal(fr_msg_type_name(FR_MSG_SECAGG), "secagg");
+    assert_string_equal(fr_msg_type_name(FR_MSG_DONE), "done");
+    assert_string_equal(fr_msg_type_name(FR_MSG_CATALOGUE), "catalogue");
     assert_string_equal(fr_msg_type_name((fr_msg_type)0), "unknown");
     fr_msg_destroy(NULL);
 }
