@@ -16,6 +16,10 @@
  *
  * Everything derives from --seed: the item catalogue from the seed itself,
  * store s from (seed, s), so a store's file does not depend on --stores.
+ *
+ * --format raw writes the same members' purchases as point-of-sale exports
+ * in the online-retail shape instead, with the product master and the
+ * counts a correct import reports (datagen_raw.c says how).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,41 +34,21 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "datagen.h"
 #include "model/model.h"
 
-#define PROG "fedrec-datagen"
 #define EXIT_USAGE 2
 
-#define D 8                  /* latent dimension of the generator */
 #define BETA 3.0             /* weight of taste in a member's choices */
 #define ALPHA 0.6            /* weight of log popularity */
 #define ZIPF_S 1.0           /* popularity of the item of rank r ~ r^-s */
 #define STORE_SHIFT 0.5      /* std-dev of a store's taste offset */
 #define K_SPREAD 0.6         /* log-normal spread of items per member */
-#define T0 1704067200LL      /* 2024-01-01T00:00:00Z */
-#define PERIOD (365LL * 86400)
 #define CONSENT_YES 0.9
 
 #define MAX_STORES 99
 #define MAX_MEMBERS 100000
 #define MAX_INTERACTIONS 1000
-
-typedef struct args {
-    int64_t stores, members, items, interactions;
-    uint64_t seed;
-    const char *out;
-} args;
-
-typedef struct catalogue {
-    uint32_t n;
-    double *v;       /* n x D latent item vectors */
-    double *log_pop; /* n */
-} catalogue;
-
-typedef struct keyed {
-    double key;
-    uint32_t item;
-} keyed;
 
 static const char *const first_names[] = {
     "Anna", "Ben", "Carla", "David", "Elena", "Felix", "Grace", "Hugo",
@@ -85,14 +69,17 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: " PROG " --stores N --seed S --out DIR [--members M]\n"
-            "       [--items I] [--interactions K]\n"
+            "       [--items I] [--interactions K] [--format fedrec|raw]\n"
             "  --stores N        number of stores, 1..%d\n"
             "  --seed S          unsigned 64-bit seed; same seed, same data\n"
             "  --out DIR         output directory (created 0700 if missing)\n"
             "  --members M       members per store, 1..%d (default 200)\n"
             "  --items I         catalogue size, 10..%u (default 500)\n"
             "  --interactions K  mean distinct items per member, 3..%d and\n"
-            "                    at most I/2 (default 30)\n",
+            "                    at most I/2 (default 30)\n"
+            "  --format F        fedrec: the columns fedrec-client imports\n"
+            "                    (default); raw: POS exports in the online-retail\n"
+            "                    shape, with DIR/products.csv and DIR/expected.txt\n",
             MAX_STORES, MAX_MEMBERS, FR_MODEL_MAX_ITEMS, MAX_INTERACTIONS);
 }
 
@@ -132,6 +119,12 @@ set_arg(args *a, const char *key, const char *value, int *seen_seed)
         *seen_seed = 1;
         if (fr_parse_u64(value, UINT64_MAX, &a->seed) != FR_OK)
             return bad_arg(key, value, "is not an unsigned 64-bit integer");
+        return FR_OK;
+    }
+    if (!strcmp(key, "--format")) {
+        if (strcmp(value, "fedrec") && strcmp(value, "raw"))
+            return bad_arg(key, value, "is neither 'fedrec' nor 'raw'");
+        a->raw = !strcmp(value, "raw");
         return FR_OK;
     }
     if (!strcmp(key, "--out")) {
@@ -228,16 +221,15 @@ make_dirs(const char *path)
 static fr_err
 catalogue_make(catalogue *c, uint32_t n, uint64_t seed)
 {
-    uint32_t *rank = malloc((size_t)n * sizeof *rank);
+    uint32_t *rank;
     fr_rng rng;
 
     c->n = n;
     c->v = malloc((size_t)n * D * sizeof *c->v);
     c->log_pop = malloc((size_t)n * sizeof *c->log_pop);
-    if (!rank || !c->v || !c->log_pop) {
-        free(rank);
+    c->rank = rank = malloc((size_t)n * sizeof *rank);
+    if (!rank || !c->v || !c->log_pop)
         return FR_ENOMEM;
-    }
     fr_rng_seed(&rng, seed);
     for (size_t i = 0; i < (size_t)n * D; i++)
         c->v[i] = fr_rng_normal(&rng);
@@ -250,7 +242,6 @@ catalogue_make(catalogue *c, uint32_t n, uint64_t seed)
     }
     for (uint32_t i = 0; i < n; i++)
         c->log_pop[i] = -ZIPF_S * log((double)rank[i] + 1.0);
-    free(rank);
     return FR_OK;
 }
 
@@ -259,6 +250,7 @@ catalogue_free(catalogue *c)
 {
     free(c->v);
     free(c->log_pop);
+    free(c->rank);
 }
 
 /* Min-heap on key of the k best so far: O(n log k) top-k selection. */
@@ -351,13 +343,6 @@ draw_times(fr_rng *rng, uint32_t k, int64_t *t)
             t[j] = t[j - 1] + 60;
 }
 
-typedef struct person {
-    char name[48];
-    char email[80];
-    char phone[24];
-    const char *consent;
-} person;
-
 static void
 lower_into(char *dst, const char *src)
 {
@@ -394,34 +379,32 @@ draw_quantity(fr_rng *rng)
     return x < 0.7 ? 1 : x < 0.9 ? 2 : 3 + (unsigned)fr_rng_below(rng, 3);
 }
 
-typedef struct scratch {
-    keyed *heap;
-    uint32_t *items;
-    int64_t *times;
-} scratch;
-
-/* Writes one member's rows; returns the row count. */
-static uint64_t
-write_member(FILE *f, const catalogue *c, const args *a, const double *shift,
-             unsigned store, unsigned m, fr_rng *rng, scratch *s)
+uint32_t
+draw_member(const catalogue *c, const args *a, const double *shift,
+            fr_rng *rng, scratch *s, person *p)
 {
     double u[D];
-    person p;
     uint32_t k = draw_count(rng, a);
 
     for (int t = 0; t < D; t++)
         u[t] = shift[t] + fr_rng_normal(rng);
-    make_person(rng, &p);
+    make_person(rng, p);
     choose_items(c, u, k, rng, s->heap, s->items);
     draw_times(rng, k, s->times);
     for (uint32_t j = 0; j < k; j++)
-        fprintf(f, "M%02u-%06u,%u,%lld,%u,%s,%s,%s,%s\n", store, m,
-                s->items[j], (long long)s->times[j], draw_quantity(rng),
-                p.consent, p.name, p.email, p.phone);
+        s->qty[j] = draw_quantity(rng);
     return k;
 }
 
-static FILE *
+void
+store_begin(const args *a, unsigned store, fr_rng *rng, double *shift)
+{
+    fr_rng_seed(rng, a->seed ^ (0x53544f5245000000ull + store));
+    for (int t = 0; t < D; t++)
+        shift[t] = STORE_SHIFT * fr_rng_normal(rng);
+}
+
+FILE *
 open_private(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -430,6 +413,22 @@ open_private(const char *path)
     if (fd >= 0 && !f)
         close(fd);
     return f;
+}
+
+fr_err
+close_into_place(FILE *f, const char *tmp, const char *path)
+{
+    int ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved;
+
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return FR_ESYS;
+    }
+    return FR_OK;
 }
 
 /*
@@ -444,9 +443,9 @@ write_store(const args *a, const catalogue *c, unsigned store, scratch *s,
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     double shift[D];
+    person p;
     fr_rng rng;
     FILE *f;
-    int ok;
 
     if (snprintf(path, sizeof path, "%s/store-%02u.csv", a->out, store) >=
             (int)sizeof path ||
@@ -454,19 +453,17 @@ write_store(const args *a, const catalogue *c, unsigned store, scratch *s,
         return FR_ELIMIT;
     if (!(f = open_private(tmp)))
         return FR_ESYS;
-    fr_rng_seed(&rng, a->seed ^ (0x53544f5245000000ull + store));
-    for (int t = 0; t < D; t++)
-        shift[t] = STORE_SHIFT * fr_rng_normal(&rng);
+    store_begin(a, store, &rng, shift);
     fputs("member_id,item_id,timestamp,quantity,consent,name,email,phone\n", f);
-    for (unsigned m = 1; m <= (unsigned)a->members; m++)
-        *rows += write_member(f, c, a, shift, store, m, &rng, s);
-    ok = !ferror(f) && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return FR_ESYS;
+    for (unsigned m = 1; m <= (unsigned)a->members; m++) {
+        uint32_t k = draw_member(c, a, shift, &rng, s, &p);
+        for (uint32_t j = 0; j < k; j++)
+            fprintf(f, "M%02u-%06u,%u,%lld,%u,%s,%s,%s,%s\n", store, m,
+                    s->items[j], (long long)s->times[j], s->qty[j],
+                    p.consent, p.name, p.email, p.phone);
+        *rows += k;
     }
-    return FR_OK;
+    return close_into_place(f, tmp, path);
 }
 
 static fr_err
@@ -479,9 +476,14 @@ generate(const args *a, uint64_t *rows)
     s.heap = malloc((size_t)a->items * sizeof *s.heap);
     s.items = malloc((size_t)a->items * sizeof *s.items);
     s.times = malloc((size_t)a->items * sizeof *s.times);
-    if (!s.heap || !s.items || !s.times ||
+    s.qty = malloc((size_t)a->items * sizeof *s.qty);
+    if (!s.heap || !s.items || !s.times || !s.qty ||
         catalogue_make(&c, (uint32_t)a->items, a->seed) != 0) {
         fprintf(stderr, PROG ": out of memory\n");
+        goto out;
+    }
+    if (a->raw) {
+        rc = raw_generate(a, &c, &s, rows);
         goto out;
     }
     for (unsigned st = 1; st <= (unsigned)a->stores; st++) {
@@ -497,6 +499,7 @@ out:
     free(s.heap);
     free(s.items);
     free(s.times);
+    free(s.qty);
     return rc;
 }
 
@@ -518,8 +521,10 @@ main(int argc, char **argv)
     }
     if (generate(&a, &rows))
         return 1;
-    printf(PROG ": wrote %lld file%s, %llu rows, %lld items to %s\n",
-           (long long)a.stores, a.stores == 1 ? "" : "s",
-           (unsigned long long)rows, (long long)a.items, a.out);
+    printf(PROG ": wrote %lld %s%s, %llu rows, %lld items%s to %s\n",
+           (long long)a.stores, a.raw ? "raw export" : "file",
+           a.stores == 1 ? "" : "s", (unsigned long long)rows,
+           (long long)a.items,
+           a.raw ? ", products.csv and expected.txt" : "", a.out);
     return 0;
 }
