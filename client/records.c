@@ -11,10 +11,10 @@
  *
  * Netting: a member's rows of one item (SKU, or item index after the
  * mapping) sum their quantities; a pair whose sum is <= 0 was fully
- * returned and is no positive. Training gets every purchase row (quantity
- * > 0) of a net-positive, mapped pair, in the vault's order, so data
- * without returns gives exactly the rows, and the dataset (model/data.h:
- * one interaction per (member, item) at its latest time), of before.
+ * returned and is no positive. Training gets one interaction per
+ * net-positive pair, at the time of its latest purchase: the dataset
+ * (model/data.h) keeps one interaction per (member, item) at its latest
+ * time anyway, so data without returns trains exactly as before.
  */
 #include "vault_int.h"
 
@@ -232,7 +232,7 @@ sku_map(const vault *v, const fr_catalogue *cat, uint32_t n_items,
 /* One (member, key) pair after netting. */
 typedef struct pairsum {
     uint32_t key;
-    int64_t qty;
+    int64_t qty, last_buy; /* last_buy INT64_MIN: no purchase */
 } pairsum;
 
 static int
@@ -263,12 +263,15 @@ net_member(const rec *r, size_t n, const uint32_t *map, pairsum *out)
     for (size_t i = 0; i < n; i++) {
         uint32_t key = map ? map[r[i].sku] : r[i].sku;
         if (key != FR_CATALOGUE_NONE)
-            out[m++] = (pairsum){key, r[i].qty};
+            out[m++] = (pairsum){key, r[i].qty,
+                                 r[i].qty > 0 ? r[i].ts : INT64_MIN};
     }
     qsort(out, m, sizeof *out, cmp_pairsum);
     for (size_t i = 0; i < m; i++) {
         if (k && out[k - 1].key == out[i].key) {
             out[k - 1].qty = add_sat(out[k - 1].qty, out[i].qty);
+            if (out[i].last_buy > out[k - 1].last_buy)
+                out[k - 1].last_buy = out[i].last_buy;
         } else {
             out[k++] = out[i];
         }
@@ -290,16 +293,6 @@ net_scratch(const vault *v)
     return malloc(longest * sizeof(pairsum));
 }
 
-/* The net quantity of key among the k netted pairs ps (sorted by key). */
-static int64_t
-net_of(const pairsum *ps, size_t k, uint32_t key)
-{
-    pairsum want = {.key = key};
-    const pairsum *x = bsearch(&want, ps, k, sizeof *ps, cmp_pairsum);
-
-    return x ? x->qty : 0;
-}
-
 fr_err
 vault_each(const vault *v, vault_purpose p, const fr_catalogue *cat,
            uint32_t n_items,
@@ -319,12 +312,9 @@ vault_each(const vault *v, vault_purpose p, const fr_catalogue *cat,
             continue;
         vault_pid_hex(v->recs[i].pid, hex);
         k = net_member(&v->recs[i], j - i, map, ps);
-        for (size_t x = i; !rc && x < j; x++) {
-            uint32_t item = map[v->recs[x].sku];
-            if (v->recs[x].qty > 0 && item != FR_CATALOGUE_NONE &&
-                net_of(ps, k, item) > 0)
-                rc = fn(ctx, hex, item, v->recs[x].ts);
-        }
+        for (size_t x = 0; !rc && x < k; x++)
+            if (ps[x].qty > 0)
+                rc = fn(ctx, hex, ps[x].key, ps[x].last_buy);
     }
     free(map);
     free(ps);
@@ -518,7 +508,7 @@ parse_export(const char *csv_path, const vault_import_opts *o,
     fr_err rc;
 
     if (o->profile && strcmp(o->profile, "fedrec")) {
-        snprintf(errbuf, errlen, "unknown profile %s",
+        snprintf(errbuf, errlen, "unknown profile '%s' (known: fedrec)",
                  o->profile);
         return FR_EINVAL;
     }
@@ -580,14 +570,15 @@ vault_import_report_print(const vault_import_report *r, FILE *out)
     fprintf(out, "imported %zu of %zu rows (%zu duplicates, %zu new "
             "members)\n", r->rows_added, r->rows_read, r->rows_duplicate,
             r->members_new);
-    if (r->rows_return || r->pairs_fully_returned)
-        fprintf(out, "%zu rows were returns (negative quantity); the store "
-                "now holds %zu (member, item) pair(s) fully returned: not "
-                "trained\n", r->rows_return, r->pairs_fully_returned);
-    if (r->rows_outside_catalogue)
-        fprintf(out, "the store now holds %zu rows of %zu item(s) outside "
-                "the catalogue: kept for a later catalogue, not trained\n",
-                r->rows_outside_catalogue, r->skus_outside_catalogue);
+    fprintf(out, "rows_read: %zu\nrows_added: %zu\nrows_duplicate: %zu\n"
+            "rows_return: %zu\nrows_forgotten: %zu\n"
+            "members_forgotten: %zu\nrows_expired: %zu\nmembers_new: %zu\n"
+            "pairs_fully_returned: %zu\nrows_outside_catalogue: %zu\n"
+            "skus_outside_catalogue: %zu\n", r->rows_read, r->rows_added,
+            r->rows_duplicate, r->rows_return, r->rows_forgotten,
+            r->members_forgotten, r->rows_expired, r->members_new,
+            r->pairs_fully_returned, r->rows_outside_catalogue,
+            r->skus_outside_catalogue);
 }
 
 /* ---- reading ---- */

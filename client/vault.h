@@ -176,8 +176,8 @@ FR_NODISCARD fr_err vault_import(vault *v, const char *csv_path,
                                  char *errbuf, size_t errlen);
 
 /* The import summary: the line "imported A of R rows (D duplicates, N new
- * members)", then, when there are any, a line on returns and fully
- * returned pairs and one on the rows outside the catalogue. */
+ * members)", then one "NAME: COUNT" line per field of r, in the order of
+ * the struct, NAME being the field's name. */
 void vault_import_report_print(const vault_import_report *r, FILE *out);
 
 FR_NODISCARD fr_err vault_consent_set(vault *v, const char *raw_id,
@@ -212,13 +212,15 @@ FR_NODISCARD fr_err vault_audit(vault *v, const char *event,
 /* True if the pseudonymous member currently consents to purpose p. */
 bool vault_consents(const vault *v, const char *pid_hex, vault_purpose p);
 
-/* Calls fn for every purchase row (quantity > 0) of a (member, item) pair
- * whose net quantity (purchases plus returns of the SKUs mapped to the
- * item) is > 0, of members consenting to purpose p (or of all members if p
- * is VAULT_PURPOSES), member as pseudonym hex, in the vault's order (by
- * pseudonym, then time). Item indices come from cat, or when cat is NULL
- * from the legacy rule with n_items; rows outside are skipped (and stay).
- * Without returns this is every row the mapping knows, as before netting. */
+/* Calls fn once for every (member, item) pair with a net-positive quantity
+ * (purchases plus returns of the SKUs mapped to the item) of members
+ * consenting to purpose p (or of all members if p is VAULT_PURPOSES),
+ * member as pseudonym hex, with the time of the pair's latest purchase.
+ * Members come in pseudonym order. Item indices come from cat, or when cat
+ * is NULL from the legacy rule with n_items; rows outside are skipped (and
+ * stay). The dataset keeps one interaction per (member, item) at its latest
+ * time (model/data.h), so without returns it is the same as from every
+ * row. */
 FR_NODISCARD fr_err vault_each(const vault *v, vault_purpose p,
                                const fr_catalogue *cat, uint32_t n_items,
                                fr_err (*fn)(void *ctx, const char *pid,

@@ -864,7 +864,8 @@ put_sku(bytes *f, const char *sku)
 }
 
 /* Purchases and returns of one SKU net: 3 bought and 3 returned is no
- * positive, 3 bought and 1 returned is one, at the time of the purchase. */
+ * positive, 3 bought and 1 returned is one, at the time of the purchase;
+ * a pair bought twice is one interaction, at the later purchase. */
 static void
 test_netting(void **state)
 {
@@ -887,7 +888,7 @@ test_netting(void **state)
     put_sku(&f, "5");
     put_sku(&f, "7");
     put_sku(&f, "85123A");
-    put64(&f, 6);
+    put64(&f, 7);
     for (int pass = 0; pass < 2; pass++) {
         const uint8_t *p = pass ? second : first;
         if (p == a) {
@@ -897,6 +898,7 @@ test_netting(void **state)
             put_rec(&f, a, 0, -3000, 1700000100);
             put_rec(&f, a, 1, -1000, 1700000200);
         } else {
+            put_rec(&f, b, 0, 1000, 1700000250);
             put_rec(&f, b, 0, 1000, 1700000300);
         }
     }
@@ -917,6 +919,20 @@ test_netting(void **state)
     assert_int_equal(r.pairs_fully_returned, 1);
     assert_int_equal(r.rows_outside_catalogue, 1);
     assert_int_equal(r.skus_outside_catalogue, 1);
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        vault_import_report_print(&r, out);
+        fclose(out);
+        assert_true(!strncmp(text, "imported 1 of 1 rows (0 duplicates, 1 "
+                                   "new members)\n", 46));
+        assert_non_null(strstr(text, "\nrows_return: 0\n"));
+        assert_non_null(strstr(text, "\npairs_fully_returned: 1\n"));
+        assert_non_null(strstr(text, "\nrows_outside_catalogue: 1\n"));
+        assert_non_null(strstr(text, "\nskus_outside_catalogue: 1\n"));
+        free(text);
+    }
     vault_close(&v);
     /* Returns survive the rewrite. */
     v = open_ok(fx);
