@@ -28,17 +28,56 @@ say(int code, const char *fmt, const char *a, const char *b)
     return code;
 }
 
-/* Opens the store's vault; an error after saying why (the command then
- * exits with 1). */
+fr_err
+client_member_policy(const client_config *cfg, vault_member_policy *out,
+                     const char **why)
+{
+    const char *c = cfg->member_id_case, *z = cfg->member_id_leading_zeros;
+
+    *out = vault_policy_legacy;
+    out->trim = cfg->member_id_trim != 0;
+    out->numeric = cfg->member_id_numeric != 0;
+    if (!*c || !strcmp(c, "keep"))
+        out->id_case = VAULT_CASE_KEEP;
+    else if (!strcmp(c, "upper"))
+        out->id_case = VAULT_CASE_UPPER;
+    else if (!strcmp(c, "lower"))
+        out->id_case = VAULT_CASE_LOWER;
+    else {
+        *why = "member_id_case: expected keep, upper or lower";
+        return FR_EINVAL;
+    }
+    if (!*z || !strcmp(z, "keep"))
+        out->leading_zeros = VAULT_ZEROS_KEEP;
+    else if (!strcmp(z, "strip"))
+        out->leading_zeros = VAULT_ZEROS_STRIP;
+    else {
+        *why = "member_id_leading_zeros: expected keep or strip";
+        return FR_EINVAL;
+    }
+    return FR_OK;
+}
+
+/* Opens the store's vault with the store's member-id policy; an error
+ * after saying why (the command then exits with 1). */
 static fr_err
 open_vault(const client_config *cfg, vault **v)
 {
     char err[1024] = "";
     vault_unlock u = {.passphrase = getenv("FEDREC_PASSPHRASE")};
-    fr_err rc = vault_open(cfg->store, &u, v, err, sizeof err);
+    vault_member_policy mp;
+    const char *why = "";
+    fr_err rc = client_member_policy(cfg, &mp, &why);
 
+    if (rc) {
+        (void)say(1, "%s%s", why, NULL);
+        return rc;
+    }
+    rc = vault_open(cfg->store, &u, v, err, sizeof err);
     if (rc)
         (void)say(1, "%s%s", err, NULL);
+    else
+        vault_set_member_policy(*v, &mp);
     return rc;
 }
 
@@ -51,7 +90,8 @@ cmd_init(const client_config *cfg, const admin_args *a)
                          .server_key = cfg->server_key,
                          .n_items = cfg->n_items,
                          .retention_days = cfg->retention_days,
-                         .passphrase = getenv("FEDREC_PASSPHRASE")};
+                         .passphrase = getenv("FEDREC_PASSPHRASE"),
+                         .policy = &vault_policy_recommended};
 
     if (vault_init(cfg->store, &o, stdout, err, sizeof err))
         return say(1, "%s%s", err, NULL);
@@ -67,19 +107,22 @@ cmd_import(const client_config *cfg, const admin_args *a)
 {
     vault *v = NULL;
     vault_import_report r;
+    vault_import_opts o = {.profile = *cfg->profile ? cfg->profile : NULL,
+                           .catalogue = NULL,
+                           .n_items = (uint32_t)cfg->n_items,
+                           .now_s = (int64_t)time(NULL),
+                           .dry_run = a->dry_run != 0};
     char err[4096] = "";
 
     if (!a->file)
         return say(2, "import needs a file: import FILE.csv%s%s", NULL, NULL);
     if (open_vault(cfg, &v))
         return 1;
-    if (vault_import(v, a->file, (uint32_t)cfg->n_items, (int64_t)time(NULL),
-                     &r, stdout, err, sizeof err)) {
+    if (vault_import(v, a->file, &o, &r, stdout, err, sizeof err)) {
         vault_close(&v);
         return say(1, "import refused, nothing changed:\n%s%s", err, NULL);
     }
-    printf("imported %zu of %zu rows (%zu duplicates, %zu new members)\n",
-           r.rows_added, r.rows_read, r.rows_duplicate, r.members_new);
+    vault_import_report_print(&r, stdout);
     vault_close(&v);
     return 0;
 }

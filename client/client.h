@@ -37,6 +37,12 @@ typedef struct client_config {
     char catalogue[CLIENT_PATH_MAX]; /* empty: DIR/catalogue or
                                         state_dir/catalogue */
     int catalogue_fetch; /* fetch the round's catalogue when lacking it */
+    /* member-id policy (vault.h vault_member_policy) */
+    int member_id_trim;
+    char member_id_case[8];          /* keep, upper or lower */
+    int member_id_numeric;
+    char member_id_leading_zeros[8]; /* keep or strip */
+    char profile[CLIENT_PATH_MAX];   /* import profile: name or file */
 } client_config;
 
 extern const fr_config_table client_config_table;
@@ -75,9 +81,17 @@ typedef struct admin_args {
     const char *purpose; /* consent */
     const char *file;    /* import, consent import */
     const char *lang;    /* notice */
+    int dry_run;         /* import */
 } admin_args;
 int client_admin(const client_config *cfg, const char *cmd, const char *sub,
                  const admin_args *a);
+
+/* The member-id policy cfg names (admin.c); FR_EINVAL, with *why set, if
+ * member_id_case or member_id_leading_zeros is not one of its words. */
+struct vault_member_policy;
+FR_NODISCARD fr_err client_member_policy(const client_config *cfg,
+                                         struct vault_member_policy *out,
+                                         const char **why);
 
 /* Shared by run and the serving commands (client.c). */
 typedef struct cstate cstate;

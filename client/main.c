@@ -80,6 +80,20 @@ static const fr_config_key keys[] = {
     FR_CFG_DOUBLE_(C, dp_delta, "0", 0.0, 0.1,
                    "delta of the store's guarantee; 0 takes the "
                    "aggregator's at the first DP round"),
+    FR_CFG_BOOL_(C, member_id_trim, "yes",
+                 "drop spaces and tabs around member ids before "
+                 "pseudonymising them"),
+    FR_CFG_STRING_(C, member_id_case, "keep",
+                   "keep, upper or lower: ASCII letters of member ids"),
+    FR_CFG_BOOL_(C, member_id_numeric, "no",
+                 "read a member id of digits with an all-zero fraction as "
+                 "the digits (17850.0 is 17850); init writes yes"),
+    FR_CFG_STRING_(C, member_id_leading_zeros, "keep",
+                   "keep or strip the leading zeros of all-digit member "
+                   "ids"),
+    FR_CFG_STRING_(C, profile, "fedrec",
+                   "import profile: the columns and formats of the store's "
+                   "exports (fedrec: member_id,item_id,timestamp[,quantity])"),
     FR_CFG_BOOL_(C, dp_report_metrics, "no",
                  "in DP rounds, also send the local quality figures "
                  "(HR@10, loss): a release the privacy ledger does not "
@@ -100,10 +114,15 @@ usage(FILE *out)
             "                               With FEDREC_PASSPHRASE set, the "
             "data key comes\n"
             "                               from that passphrase (Argon2id)\n"
-            "  import FILE.csv              add purchases (member_id, item_id, "
-            "timestamp\n"
-            "                               [, quantity]); every other column "
-            "is discarded\n"
+            "  import [--profile NAME_OR_FILE] [--dry-run] FILE.csv\n"
+            "                               add purchases (profile fedrec: "
+            "member_id,\n"
+            "                               item_id, timestamp[, quantity]); "
+            "every other\n"
+            "                               column is discarded. --dry-run "
+            "reports what\n"
+            "                               the import would do and writes "
+            "nothing\n"
             "  consent grant|withdraw --member ID --purpose training|marketing\n"
             "  consent import FILE.csv      member_id,purpose,grant|withdraw"
             "[,time]\n"
@@ -174,6 +193,23 @@ take_option(int *argc, char **argv, const char *name, int *bad)
         }
     }
     return value;
+}
+
+/* Removes every "--name" from argv; returns whether there was one. */
+static int
+take_flag(int *argc, char **argv, const char *name)
+{
+    int found = 0;
+
+    for (int i = 1; i < *argc; i++)
+        if (!strcmp(argv[i], name)) {
+            memmove(&argv[i], &argv[i + 1],
+                    (size_t)(*argc - i) * sizeof *argv);
+            (*argc)--;
+            i--;
+            found = 1;
+        }
+    return found;
 }
 
 /* The files a serving or run command needs are named (the key files only
@@ -295,18 +331,12 @@ take_command_options(cli *a, int *argc, char **argv)
             return fail("--lang needs a value (en or zh-TW)");
     } else if (is_cmd(a, "run")) {
         const char *n = take_option(argc, argv, "--rounds", &bad);
-        for (int i = 1; i < *argc; i++)
-            if (!strcmp(argv[i], "--until-done")) {
-                a->run.until_done = 1;
-                memmove(&argv[i], &argv[i + 1],
-                        (size_t)(*argc - i) * sizeof *argv);
-                (*argc)--;
-                i--;
-            }
+        a->run.until_done = take_flag(argc, argv, "--until-done");
         if (bad || (n && fr_parse_i64(n, 1, INT32_MAX, &a->run.rounds)))
             return fail("--rounds needs a positive integer");
-    } else if (!is_cmd(a, "import") &&
-               !is_cmd(a, "audit")) {
+    } else if (is_cmd(a, "import")) {
+        a->aa.dry_run = take_flag(argc, argv, "--dry-run");
+    } else if (!is_cmd(a, "audit")) {
         snprintf(err, sizeof err, "unknown command '%s' (try --help)", a->cmd);
         return fail(err);
     }
@@ -340,6 +370,12 @@ read_config(cli *a, int argc, char **argv, client_config *cfg, int *flags)
         return fail("log_level: expected err, warn, notice, info or debug");
     if (fr_log_format_parse(cfg->log_format, &a->format))
         return fail("log_format: expected human or json");
+    {
+        vault_member_policy mp;
+        const char *why = "";
+        if (client_member_policy(cfg, &mp, &why))
+            return fail(why);
+    }
     if (npos) {
         if (!is_cmd(a, "import") && !(a->sub && is_cmd(a, "consent")))
             return fail("unexpected argument (try --help)");

@@ -43,7 +43,8 @@ build_from_vault(cstate *cs, store_data **out)
     fr_err rc = store_data_new((uint32_t)cs->cfg->n_items, &d);
 
     if (!rc)
-        rc = vault_each(cs->v, VAULT_TRAINING, add_one, d);
+        rc = vault_each(cs->v, VAULT_TRAINING, NULL,
+                        (uint32_t)cs->cfg->n_items, add_one, d);
     if (!rc)
         rc = store_data_finish(d);
     if (rc) {
@@ -77,12 +78,19 @@ cstate_open(const client_config *cfg, cstate **out)
     cs->cfg = cfg;
     if (*cfg->store) {
         vault_unlock u = {.passphrase = getenv("FEDREC_PASSPHRASE")};
+        vault_member_policy mp;
+        const char *why = "";
         size_t purged = 0;
+        if ((rc = client_member_policy(cfg, &mp, &why))) {
+            fr_log_err(TAG, "%s", why);
+            goto fail;
+        }
         rc = vault_open(cfg->store, &u, &cs->v, err, sizeof err);
         if (rc) {
             fr_log_err(TAG, "%s", err);
             goto fail;
         }
+        vault_set_member_policy(cs->v, &mp);
         if ((rc = vault_purge(cs->v, (int64_t)time(NULL), cfg->retention_days,
                               &purged)) ||
             (rc = build_from_vault(cs, &cs->data))) {

@@ -24,12 +24,17 @@
  * - Every record is keyed by the 16-byte pseudonym; the raw id a caller
  *   passes is hashed at the door and never kept.
  *
- * vault.sealed plaintext (little-endian):
- *   "FRVT" u32 version(1) u64 change_counter
+ * vault.sealed plaintext (little-endian), version 2:
+ *   "FRVT" u32 version(2) u64 change_counter
  *   u32 name_len, name bytes
- *   u64 n_recs      { [16] pid, u32 item, u32 quantity, i64 timestamp }
+ *   u64 n_skus      { u16 len (1..64), bytes }   sorted by bytes, no repeats
+ *   u64 n_recs      { [16] pid, u32 sku index, i64 quantity in thousandths
+ *                     (returns < 0), i64 timestamp }
  *   u64 n_events    { [16] pid, u8 purpose, u8 granted, [6] 0, i64 time }
  *   u64 n_forgotten { [16] pid, i64 time }
+ * Version 1 had no SKU table and records { [16] pid, u32 item, u32
+ * quantity, i64 timestamp }; it still opens, read as SKU "item" (decimal)
+ * and quantity * 1000, and the next change writes version 2.
  */
 #include "vault_int.h"
 
@@ -47,8 +52,9 @@
 
 #define TAG "vault"
 #define VAULT_MAGIC "FRVT"
-#define VAULT_VERSION 1u
-#define REC_BYTES 32
+#define VAULT_VERSION 2u
+#define REC1_BYTES 32 /* version 1 */
+#define REC_BYTES 36
 #define EVT_BYTES 32
 #define FGT_BYTES 24
 
@@ -86,12 +92,36 @@ vault_identity(const vault *v)
 
 /* ---- (de)serialisation ---- */
 
+static size_t
+skus_bytes(const vault *v)
+{
+    size_t n = 8;
+
+    for (size_t i = 0; i < v->n_skus; i++)
+        n += 2 + v->skus[i].len;
+    return n;
+}
+
+static uint8_t *
+put_skus(const vault *v, uint8_t *p)
+{
+    fr_put_u64le(p, v->n_skus), p += 8;
+    for (size_t i = 0; i < v->n_skus; i++) {
+        p[0] = v->skus[i].len;
+        p[1] = 0;
+        memcpy(p + 2, v->skus[i].s, v->skus[i].len);
+        p += 2 + v->skus[i].len;
+    }
+    return p;
+}
+
 static fr_err
 encode(const vault *v, uint8_t **buf_out, size_t *len_out)
 {
     size_t nl = strlen(v->name);
-    size_t len = 4 + 4 + 8 + 4 + nl + 8 + v->n_recs * REC_BYTES +
-                 8 + v->n_evts * EVT_BYTES + 8 + v->n_fgts * FGT_BYTES;
+    size_t len = 4 + 4 + 8 + 4 + nl + skus_bytes(v) + 8 +
+                 v->n_recs * REC_BYTES + 8 + v->n_evts * EVT_BYTES + 8 +
+                 v->n_fgts * FGT_BYTES;
     uint8_t *b = calloc(1, len), *p = b;
 
     if (!b)
@@ -101,12 +131,13 @@ encode(const vault *v, uint8_t **buf_out, size_t *len_out)
     fr_put_u64le(p, v->changes), p += 8;
     fr_put_u32le(p, (uint32_t)nl), p += 4;
     memcpy(p, v->name, nl), p += nl;
+    p = put_skus(v, p);
     fr_put_u64le(p, v->n_recs), p += 8;
     for (size_t i = 0; i < v->n_recs; i++, p += REC_BYTES) {
         memcpy(p, v->recs[i].pid, 16);
-        fr_put_u32le(p + 16, v->recs[i].item);
-        fr_put_u32le(p + 20, v->recs[i].qty);
-        fr_put_u64le(p + 24, (uint64_t)v->recs[i].ts);
+        fr_put_u32le(p + 16, v->recs[i].sku);
+        fr_put_u64le(p + 20, (uint64_t)v->recs[i].qty);
+        fr_put_u64le(p + 28, (uint64_t)v->recs[i].ts);
     }
     fr_put_u64le(p, v->n_evts), p += 8;
     for (size_t i = 0; i < v->n_evts; i++, p += EVT_BYTES) {
@@ -141,72 +172,227 @@ take_count(const uint8_t **p, const uint8_t *end, size_t each, size_t *n)
     return FR_OK;
 }
 
+/* What decode reads, before it replaces v's state. */
+typedef struct decoded {
+    vault_sku *skus;
+    size_t n_skus;
+    rec *recs;
+    size_t n_recs;
+    evt *evts;
+    size_t n_evts;
+    fgt *fgts;
+    size_t n_fgts;
+} decoded;
+
+static void
+decoded_free(decoded *d)
+{
+    if (d->recs)
+        fr_crypto_wipe(d->recs, d->n_recs * sizeof *d->recs);
+    free(d->skus);
+    free(d->recs);
+    free(d->evts);
+    free(d->fgts);
+}
+
+/* The SKU table: each 1..VAULT_SKU_MAX bytes without NUL, strictly
+ * increasing. */
+static fr_err
+decode_skus(const uint8_t **pp, const uint8_t *end, decoded *d)
+{
+    const uint8_t *p = *pp;
+    size_t n;
+
+    if (take_count(&p, end, 3, &n))
+        return FR_EPROTO;
+    d->skus = calloc(n ? n : 1, sizeof *d->skus);
+    if (!d->skus)
+        return FR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        vault_sku *k = &d->skus[i];
+        uint32_t len;
+        if ((size_t)(end - p) < 2)
+            return FR_EPROTO;
+        len = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+        p += 2;
+        if (len == 0 || len > VAULT_SKU_MAX || (size_t)(end - p) < len ||
+            memchr(p, 0, len))
+            return FR_EPROTO;
+        k->len = (uint8_t)len;
+        memcpy(k->s, p, len);
+        k->s[len] = 0;
+        p += len;
+        if (i && vault_cmp_sku(&d->skus[i - 1], k) >= 0)
+            return FR_EPROTO;
+    }
+    d->n_skus = n;
+    *pp = p;
+    return FR_OK;
+}
+
+static fr_err
+decode_recs(const uint8_t **pp, const uint8_t *end, decoded *d)
+{
+    const uint8_t *p = *pp;
+    size_t n;
+
+    if (take_count(&p, end, REC_BYTES, &n))
+        return FR_EPROTO;
+    d->recs = calloc(n ? n : 1, sizeof *d->recs);
+    if (!d->recs)
+        return FR_ENOMEM;
+    d->n_recs = n;
+    for (size_t i = 0; i < n; i++, p += REC_BYTES) {
+        rec *r = &d->recs[i];
+        memcpy(r->pid, p, 16);
+        r->sku = fr_get_u32le(p + 16);
+        r->qty = (int64_t)fr_get_u64le(p + 20);
+        r->ts = (int64_t)fr_get_u64le(p + 28);
+        if (r->sku >= d->n_skus)
+            return FR_EPROTO;
+    }
+    *pp = p;
+    return FR_OK;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Version 1 rows: item k becomes SKU "k", quantity q becomes q * 1000.
+ * The table is in item order here; vault_skus_tidy sorts it later. */
+static fr_err
+decode_recs_v1(const uint8_t **pp, const uint8_t *end, decoded *d)
+{
+    const uint8_t *p = *pp;
+    uint32_t *items;
+    size_t n, m = 0;
+
+    if (take_count(&p, end, REC1_BYTES, &n))
+        return FR_EPROTO;
+    d->recs = calloc(n ? n : 1, sizeof *d->recs);
+    items = malloc((n ? n : 1) * sizeof *items);
+    if (!d->recs || !items) {
+        free(items);
+        return FR_ENOMEM;
+    }
+    d->n_recs = n;
+    for (size_t i = 0; i < n; i++)
+        items[i] = fr_get_u32le(p + i * REC1_BYTES + 16);
+    qsort(items, n, sizeof *items, cmp_u32);
+    for (size_t i = 0; i < n; i++)
+        if (!m || items[m - 1] != items[i])
+            items[m++] = items[i];
+    d->skus = calloc(m ? m : 1, sizeof *d->skus);
+    for (size_t i = 0; d->skus && i < m; i++)
+        d->skus[i].len = (uint8_t)snprintf(d->skus[i].s, sizeof d->skus[i].s,
+                                           "%u", items[i]);
+    d->n_skus = d->skus ? m : 0;
+    for (size_t i = 0; d->skus && i < n; i++, p += REC1_BYTES) {
+        uint32_t item = fr_get_u32le(p + 16);
+        rec *r = &d->recs[i];
+        memcpy(r->pid, p, 16);
+        r->sku = (uint32_t)((uint32_t *)bsearch(&item, items, m, sizeof *items,
+                                                cmp_u32) - items);
+        r->qty = (int64_t)fr_get_u32le(p + 20) * 1000;
+        r->ts = (int64_t)fr_get_u64le(p + 24);
+    }
+    free(items);
+    *pp = p;
+    return d->skus ? FR_OK : FR_ENOMEM;
+}
+
+static fr_err
+decode_consents(const uint8_t **pp, const uint8_t *end, decoded *d)
+{
+    const uint8_t *p = *pp;
+    size_t n;
+
+    if (take_count(&p, end, EVT_BYTES, &n))
+        return FR_EPROTO;
+    d->evts = calloc(n ? n : 1, sizeof *d->evts);
+    if (!d->evts)
+        return FR_ENOMEM;
+    for (size_t i = 0; i < n; i++, p += EVT_BYTES) {
+        evt *e = &d->evts[i];
+        memcpy(e->pid, p, 16);
+        e->purpose = p[16];
+        e->granted = p[17];
+        e->ts = (int64_t)fr_get_u64le(p + 24);
+        if (e->purpose >= VAULT_PURPOSES || e->granted > 1)
+            return FR_EPROTO;
+    }
+    d->n_evts = n;
+    if (take_count(&p, end, FGT_BYTES, &n))
+        return FR_EPROTO;
+    d->fgts = calloc(n ? n : 1, sizeof *d->fgts);
+    if (!d->fgts)
+        return FR_ENOMEM;
+    for (size_t i = 0; i < n; i++, p += FGT_BYTES) {
+        memcpy(d->fgts[i].pid, p, 16);
+        d->fgts[i].ts = (int64_t)fr_get_u64le(p + 16);
+    }
+    d->n_fgts = n;
+    *pp = p;
+    return FR_OK;
+}
+
+/* Moves what was decoded into v (whose old state goes). */
+static void
+adopt(vault *v, decoded *d)
+{
+    decoded old = {v->skus, v->n_skus, v->recs, v->n_recs,
+                   v->evts, v->n_evts, v->fgts, v->n_fgts};
+
+    decoded_free(&old);
+    v->skus = d->skus, v->n_skus = d->n_skus;
+    v->recs = d->recs, v->n_recs = d->n_recs;
+    v->evts = d->evts, v->n_evts = d->n_evts;
+    v->fgts = d->fgts, v->n_fgts = d->n_fgts;
+}
+
 static fr_err
 decode(vault *v, const uint8_t *b, size_t len)
 {
     const uint8_t *p = b, *end = b + len;
-    uint32_t nl;
-    size_t n;
-    rec *recs = NULL;
-    evt *evts = NULL;
-    fgt *fgts = NULL;
+    decoded d = {0};
+    uint32_t nl, version;
+    fr_err rc;
 
-    if (len < 20 || memcmp(p, VAULT_MAGIC, 4) ||
-        fr_get_u32le(p + 4) != VAULT_VERSION)
+    if (len < 20 || memcmp(p, VAULT_MAGIC, 4))
         return FR_EPROTO;
-    p += 8;
-    v->changes = fr_get_u64le(p), p += 8;
-    nl = fr_get_u32le(p), p += 4;
-    if (nl == 0 || nl > VAULT_NAME_MAX_LEN || (size_t)(end - p) < nl)
+    version = fr_get_u32le(p + 4);
+    if (version != 1 && version != VAULT_VERSION)
         return FR_EPROTO;
-    memcpy(v->name, p, nl);
+    nl = fr_get_u32le(p + 16);
+    if (nl == 0 || nl > VAULT_NAME_MAX_LEN || len - 20 < nl)
+        return FR_EPROTO;
+    p += 20 + nl;
+    rc = version == 1 ? decode_recs_v1(&p, end, &d)
+                      : decode_skus(&p, end, &d);
+    if (!rc && version != 1)
+        rc = decode_recs(&p, end, &d);
+    if (!rc)
+        rc = decode_consents(&p, end, &d);
+    if (!rc && p != end)
+        rc = FR_EPROTO;
+    if (rc) {
+        decoded_free(&d);
+        return rc;
+    }
+    v->changes = fr_get_u64le(b + 8);
+    memcpy(v->name, b + 20, nl);
     v->name[nl] = 0;
-    p += nl;
-    if (take_count(&p, end, REC_BYTES, &n))
-        return FR_EPROTO;
-    recs = calloc(n ? n : 1, sizeof *recs);
-    if (!recs)
-        return FR_ENOMEM;
-    for (size_t i = 0; i < n; i++, p += REC_BYTES) {
-        memcpy(recs[i].pid, p, 16);
-        recs[i].item = fr_get_u32le(p + 16);
-        recs[i].qty = fr_get_u32le(p + 20);
-        recs[i].ts = (int64_t)fr_get_u64le(p + 24);
+    adopt(v, &d);
+    if (version == 1) { /* the table in SKU order, the rows in theirs */
+        if ((rc = vault_skus_tidy(v)))
+            return rc;
+        (void)vault_recs_normalise(v);
     }
-    free(v->recs);
-    v->recs = recs;
-    v->n_recs = n;
-    if (take_count(&p, end, EVT_BYTES, &n))
-        return FR_EPROTO;
-    evts = calloc(n ? n : 1, sizeof *evts);
-    if (!evts)
-        return FR_ENOMEM;
-    for (size_t i = 0; i < n; i++, p += EVT_BYTES) {
-        memcpy(evts[i].pid, p, 16);
-        evts[i].purpose = p[16];
-        evts[i].granted = p[17];
-        evts[i].ts = (int64_t)fr_get_u64le(p + 24);
-        if (evts[i].purpose >= VAULT_PURPOSES || evts[i].granted > 1) {
-            free(evts);
-            return FR_EPROTO;
-        }
-    }
-    free(v->evts);
-    v->evts = evts;
-    v->n_evts = n;
-    if (take_count(&p, end, FGT_BYTES, &n))
-        return FR_EPROTO;
-    fgts = calloc(n ? n : 1, sizeof *fgts);
-    if (!fgts)
-        return FR_ENOMEM;
-    for (size_t i = 0; i < n; i++, p += FGT_BYTES) {
-        memcpy(fgts[i].pid, p, 16);
-        fgts[i].ts = (int64_t)fr_get_u64le(p + 16);
-    }
-    free(v->fgts);
-    v->fgts = fgts;
-    v->n_fgts = n;
-    return p == end ? FR_OK : FR_EPROTO;
+    return FR_OK;
 }
 
 static fr_err
@@ -346,7 +532,9 @@ vault_commit_as(vault *v, const char *event, const char *detail, int data)
 
     if (data) {
         v->changes++;
-        rc = vault_index_consents(v);
+        rc = vault_skus_tidy(v);
+        if (!rc)
+            rc = vault_index_consents(v);
     }
     if (!rc)
         rc = fr_audit_trail_append(v->trail, v->id, event, detail,
@@ -368,6 +556,17 @@ vault_rollback(vault *v)
 {
     forget_seen(v);
     unlock(v);
+}
+
+fr_err
+vault_rollback_reload(vault *v)
+{
+    fr_err rc = load_state(v);
+
+    if (rc)
+        forget_seen(v);
+    unlock(v);
+    return rc;
 }
 
 /* ---- open / init ---- */
@@ -445,6 +644,7 @@ vault_open(const char *dir, const vault_unlock *u, vault **out,
     if (!v)
         return FR_ENOMEM;
     v->lock_fd = -1;
+    v->policy = vault_policy_legacy;
     snprintf(v->dir, sizeof v->dir, "%s", dir);
     snprintf(errbuf, errlen, "cannot open the store in %s", dir);
     if ((rc = unlock_key(v, u, errbuf, errlen)))
@@ -503,11 +703,11 @@ vault_close(vault **vp)
 
     if (!v)
         return;
-    if (v->recs)
-        fr_crypto_wipe(v->recs, v->n_recs * sizeof *v->recs);
-    free(v->recs);
-    free(v->evts);
-    free(v->fgts);
+    {
+        decoded d = {v->skus, v->n_skus, v->recs, v->n_recs,
+                     v->evts, v->n_evts, v->fgts, v->n_fgts};
+        decoded_free(&d);
+    }
     for (int p = 0; p < VAULT_PURPOSES; p++)
         free(v->granted[p]);
     if (v->pkey) {
@@ -523,9 +723,13 @@ vault_close(vault **vp)
     *vp = NULL;
 }
 
+static const char *const case_names[] = {"keep", "upper", "lower"};
+
 static fr_err
 write_conf(const char *dir, const vault_init_opts *o)
 {
+    const vault_member_policy *mp =
+        o->policy ? o->policy : &vault_policy_recommended;
     char p[VAULT_PATH_MAX], text[2048];
     int n;
 
@@ -539,11 +743,20 @@ write_conf(const char *dir, const vault_init_opts *o)
                  "key_file %s/keys/%s.key\n"
                  "%sserver_key %s\n"
                  "n_items %lld\n"
-                 "retention_days %lld\n",
+                 "retention_days %lld\n"
+                 "# how member ids are read before pseudonymisation; change "
+                 "them only\n# before the first import\n"
+                 "member_id_trim %s\n"
+                 "member_id_case %s\n"
+                 "member_id_numeric %s\n"
+                 "member_id_leading_zeros %s\n",
                  o->name, dir, o->connect ? o->connect : "tcp://127.0.0.1:7600",
                  dir, o->name, has_sk ? "" : "# set before run: ",
                  has_sk ? o->server_key : "/path/to/aggregator.pub",
-                 (long long)o->n_items, (long long)o->retention_days);
+                 (long long)o->n_items, (long long)o->retention_days,
+                 mp->trim ? "yes" : "no", case_names[mp->id_case % 3],
+                 mp->numeric ? "yes" : "no",
+                 mp->leading_zeros == VAULT_ZEROS_STRIP ? "strip" : "keep");
     if (n < 0 || (size_t)n >= sizeof text)
         return FR_ELIMIT;
     return fr_file_write_atomic(p, text, (size_t)n, 0644);

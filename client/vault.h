@@ -24,8 +24,21 @@
  * BLAKE2b-128 keyed with the store's pseudonym key. Nothing the vault writes
  * holds a raw id.
  *
+ * Member-id policy: before hashing, every door (import, consent, export,
+ * forget, pseudonym, recommend/score) rewrites the raw id by the store's
+ * policy (vault_member_policy), so one member spelt "17850.0" in one
+ * export and "17850" in another has one pseudonym.
+ *
  * Consent: per member and purpose (training, marketing), opt-in: no record
  * means no consent. Every change is kept with its time.
+ *
+ * Interactions: each row keeps the item as the export names it (its SKU)
+ * and a signed quantity in thousandths (returns are negative). Training
+ * sees, per member, the items whose quantities sum to more than zero
+ * (vault_each); an item index comes from the catalogue, or without one from
+ * the legacy rule: a SKU that is a decimal integer in [0, n_items) is that
+ * index. Rows whose SKU the mapping does not know stay in the vault (a
+ * later catalogue may list them) and are counted (vault_count_outside).
  */
 #ifndef FR_CLIENT_VAULT_H
 #define FR_CLIENT_VAULT_H
@@ -35,6 +48,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "catalogue/catalogue.h"
 #include "crypto/crypto.h"
 
 #define VAULT_PID_BYTES 16
@@ -48,6 +62,37 @@ typedef enum vault_purpose {
 
 typedef struct vault vault;
 
+/* The member-id policy (store.conf member_id_*), applied in this order:
+ *   trim           drop leading and trailing spaces and tabs
+ *   id_case        ASCII letters to upper or lower case (other bytes kept)
+ *   numeric        digits, '.', then one or more '0' -> the digits
+ *                  ("17850.0", "17850.00" -> "17850"; "17850." kept)
+ *   leading_zeros  strip: an id of digits only loses its leading zeros,
+ *                  keeping one digit ("007" -> "7", "000" -> "0")
+ * The legacy policy (a store.conf without the keys): trim only. */
+typedef enum vault_id_case {
+    VAULT_CASE_KEEP = 0,
+    VAULT_CASE_UPPER,
+    VAULT_CASE_LOWER
+} vault_id_case;
+
+typedef enum vault_id_zeros {
+    VAULT_ZEROS_KEEP = 0,
+    VAULT_ZEROS_STRIP
+} vault_id_zeros;
+
+typedef struct vault_member_policy {
+    bool trim;
+    vault_id_case id_case;
+    bool numeric;
+    vault_id_zeros leading_zeros;
+} vault_member_policy;
+
+/* Trim only: how stores made before the policy existed hash their ids. */
+extern const vault_member_policy vault_policy_legacy;
+/* What `init` writes into a new store.conf: trim, keep case, numeric. */
+extern const vault_member_policy vault_policy_recommended;
+
 /* How to unlock a store: a passphrase (non-NULL) or the data.key file. */
 typedef struct vault_unlock {
     const char *passphrase;
@@ -60,6 +105,8 @@ typedef struct vault_init_opts {
     int64_t n_items;
     int64_t retention_days;    /* 0: kept until erased */
     const char *passphrase;    /* non-NULL: passphrase mode */
+    /* written into store.conf; NULL: vault_policy_recommended */
+    const vault_member_policy *policy;
 } vault_init_opts;
 
 /* Creates DIR (0700) with keys, data key (or salt), an empty vault and the
@@ -76,6 +123,10 @@ FR_NODISCARD fr_err vault_open(const char *dir, const vault_unlock *u,
                                vault **out, char *errbuf, size_t errlen);
 void vault_close(vault **vp);
 
+/* Sets the member-id policy for every later door of v (vault_open starts
+ * with vault_policy_legacy). */
+void vault_set_member_policy(vault *v, const vault_member_policy *p);
+
 /* Re-reads the sealed state if the file changed since this process last
  * read it (another command may have written it); *changed says whether. */
 FR_NODISCARD fr_err vault_reload(vault *v, int *changed);
@@ -84,8 +135,8 @@ const char *vault_dir(const vault *v);
 const char *vault_name(const vault *v);
 const fr_crypto_signkey *vault_identity(const vault *v);
 
-/* The pseudonym of a raw member id, as hex (what the dataset and the
- * serving commands use) and as bytes. */
+/* The pseudonym of a raw member id (after the member-id policy), as hex
+ * (what the dataset and the serving commands use). */
 void vault_pseudonym(const vault *v, const char *raw_id,
                      char out[VAULT_PID_CHARS + 1]);
 
@@ -93,18 +144,41 @@ void vault_pseudonym(const vault *v, const char *raw_id,
 
 typedef struct vault_import_report {
     size_t rows_read, rows_added, rows_duplicate;
+    size_t rows_return;       /* of rows_read: returns (quantity < 0) */
     size_t rows_forgotten;    /* rows of erased members, not imported */
     size_t members_forgotten; /* how many erased members they belong to */
     size_t rows_expired;      /* older than the retention period */
     size_t members_new;
+    /* In the store after this import (all members): (member, SKU) pairs
+     * whose quantities sum to <= 0 (not a positive), and the rows and
+     * distinct SKUs the import's mapping does not know (kept, not trained). */
+    size_t pairs_fully_returned;
+    size_t rows_outside_catalogue, skus_outside_catalogue;
 } vault_import_report;
 
+typedef struct vault_import_opts {
+    const char *profile;           /* NULL or "fedrec" (the only one yet) */
+    const fr_catalogue *catalogue; /* NULL: the legacy rule with n_items */
+    uint32_t n_items;
+    int64_t now_s;
+    bool dry_run; /* everything but writing: vault.sealed and the audit
+                   * trail stay as they were */
+} vault_import_opts;
+
 /* Imports a CSV export through the minimising parser (importer.h). All or
- * nothing: on any error nothing changes, and errbuf lists the bad lines. */
+ * nothing: on any error nothing changes, and errbuf lists the bad lines.
+ * report_out (may be NULL) gets the discarded columns and notes; a dry run
+ * first prints "dry run: nothing written". An unknown profile is FR_EINVAL
+ * ("unknown profile"). */
 FR_NODISCARD fr_err vault_import(vault *v, const char *csv_path,
-                                 uint32_t n_items, int64_t now_s,
+                                 const vault_import_opts *o,
                                  vault_import_report *rep, FILE *report_out,
                                  char *errbuf, size_t errlen);
+
+/* The import summary: the line "imported A of R rows (D duplicates, N new
+ * members)", then one "NAME: COUNT" line per field of r, in the order of
+ * the struct, NAME being the field's name. */
+void vault_import_report_print(const vault_import_report *r, FILE *out);
 
 FR_NODISCARD fr_err vault_consent_set(vault *v, const char *raw_id,
                                       vault_purpose p, int granted,
@@ -138,16 +212,33 @@ FR_NODISCARD fr_err vault_audit(vault *v, const char *event,
 /* True if the pseudonymous member currently consents to purpose p. */
 bool vault_consents(const vault *v, const char *pid_hex, vault_purpose p);
 
-/* Calls fn for every interaction of members consenting to purpose p (or of
- * all members if p is VAULT_PURPOSES), member as pseudonym hex. */
+/* Calls fn once for every (member, item) pair with a net-positive quantity
+ * (purchases plus returns of the SKUs mapped to the item) of members
+ * consenting to purpose p (or of all members if p is VAULT_PURPOSES),
+ * member as pseudonym hex, with the time of the pair's latest purchase.
+ * Members come in pseudonym order. Item indices come from cat, or when cat
+ * is NULL from the legacy rule with n_items; rows outside are skipped (and
+ * stay). The dataset keeps one interaction per (member, item) at its latest
+ * time (model/data.h), so without returns it is the same as from every
+ * row. */
 FR_NODISCARD fr_err vault_each(const vault *v, vault_purpose p,
+                               const fr_catalogue *cat, uint32_t n_items,
                                fr_err (*fn)(void *ctx, const char *pid,
                                             uint32_t item, int64_t ts),
                                void *ctx);
 
-/* Prints, as JSON, everything held about the member: interactions,
- * consents with their history, whether an embedding exists (has_embedding
- * is the caller's knowledge, -1 if unknown). FR_ENOENT if nothing. */
+/* Over all rows of the vault: how many rows, and how many distinct SKUs,
+ * the mapping (cat, or the legacy rule with n_items) does not know. */
+FR_NODISCARD fr_err vault_count_outside(const vault *v,
+                                        const fr_catalogue *cat,
+                                        uint32_t n_items, size_t *rows,
+                                        size_t *skus);
+
+/* Prints, as JSON, everything held about the member: interactions (sku,
+ * item_id when the SKU is a decimal integer, timestamp, quantity with
+ * returns negative), consents with their history, whether an embedding
+ * exists (has_embedding is the caller's knowledge, -1 if unknown).
+ * FR_ENOENT if nothing. */
 FR_NODISCARD fr_err vault_export_member(vault *v, const char *raw_id,
                                         int has_embedding, FILE *out);
 

@@ -40,11 +40,25 @@
 #define VAULT_NAME_MAX_LEN 63
 #define VAULT_PATH_MAX     600
 
+#define VAULT_SKU_MAX FR_CATALOGUE_SKU_MAX /* bytes, no terminator */
+
+/* One interaction row: the SKU by its index in v->skus, the signed
+ * quantity in thousandths (int64: a v1 quantity, up to 2^32 - 1, times 1000
+ * needs more than 32 bits; sums saturate). */
 typedef struct rec {
     uint8_t pid[VAULT_PID_BYTES];
-    uint32_t item, qty;
+    uint32_t sku;
+    int64_t qty;
     int64_t ts;
 } rec;
+
+/* A SKU of the table: len bytes of s, NUL-terminated. The table is kept
+ * sorted by bytes (shorter first on a common prefix) without repeats, and
+ * every SKU in it is used by some row once a change is committed. */
+typedef struct vault_sku {
+    uint8_t len;
+    char s[VAULT_SKU_MAX + 1];
+} vault_sku;
 
 typedef struct evt {
     uint8_t pid[VAULT_PID_BYTES];
@@ -65,6 +79,9 @@ struct vault {
     uint8_t *pkey; /* pseudonym key, wiped with fr_crypto_wipe */
     uint64_t changes;
     fr_audit_trail *trail; /* audit.log and its recorded head */
+    vault_member_policy policy;
+    vault_sku *skus;
+    size_t n_skus;
     rec *recs;
     size_t n_recs;
     evt *evts;
@@ -100,6 +117,20 @@ FR_NODISCARD fr_err vault_commit(vault *v, const char *event,
                                  const char *detail);
 /* Gives up a change: unlocks. */
 void vault_rollback(vault *v);
+/* Gives up a change and puts the state on disk back in memory before
+ * unlocking, so v reads as if the change never started. */
+FR_NODISCARD fr_err vault_rollback_reload(vault *v);
+
+/* ---- records.c: the SKU table and the order of the rows ---- */
+
+/* memcmp order of two SKUs, shorter first on a common prefix. */
+int vault_cmp_sku(const vault_sku *a, const vault_sku *b);
+/* Drops SKUs no row uses, sorts the table and renumbers the rows'
+ * indices. Keeps the rows' order valid when the table was sorted. */
+FR_NODISCARD fr_err vault_skus_tidy(vault *v);
+/* Sorts the rows by (pid, time, SKU, quantity) and removes exact
+ * duplicates; returns how many went. Needs a sorted table. */
+size_t vault_recs_normalise(vault *v);
 
 /* ---- pseudonym.c ---- */
 

@@ -4,7 +4,9 @@
  * consent leaves the update bit-identical), erasure that sticks across
  * re-imports, retention, access export, tamper detection on every sealed
  * file, the audit trail (round events beside changes from other handles
- * and processes), and crash safety under SIGKILL.
+ * and processes), crash safety under SIGKILL; the v1 -> v2 upgrade of
+ * vault.sealed, netting of returns, dry runs, rows outside the item mapping
+ * and the member-id policy at every door.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +26,9 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "crypto/crypto.h"
+#include "crypto/seal.h"
 #include "model/mf.h"
 #include "model/model.h"
 #include "store.h"
@@ -94,13 +98,16 @@ static const char *export_csv =
     "M-CAROL-003,Carol King,carol@example.com,11,1700000400,0933333333,1\n"
     "M-CAROL-003,Carol King,carol@example.com,12,1700000500,0933333333,1\n";
 
+static const vault_import_opts legacy_opts = {.n_items = ITEMS,
+                                              .now_s = 1800000000};
+
 static void
 import_ok(vault *v, const fixture *fx, vault_import_report *r)
 {
     char err[2048];
     FILE *devnull = fopen("/dev/null", "w");
-    assert_int_equal(vault_import(v, fx->csv, ITEMS, 1800000000, r, devnull,
-                                  err, sizeof err),
+    assert_int_equal(vault_import(v, fx->csv, &legacy_opts, r, devnull, err,
+                                  sizeof err),
                      FR_OK);
     fclose(devnull);
 }
@@ -203,7 +210,8 @@ train_delta(vault *v, size_t *n_out)
     size_t n;
 
     assert_int_equal(store_data_new(ITEMS, &c.d), FR_OK);
-    assert_int_equal(vault_each(v, VAULT_TRAINING, add_row, &c), FR_OK);
+    assert_int_equal(vault_each(v, VAULT_TRAINING, NULL, ITEMS, add_row, &c),
+                     FR_OK);
     assert_int_equal(store_data_finish(c.d), FR_OK);
     assert_int_equal(fr_model_new(&m, ITEMS, 8), FR_OK);
     fr_model_init_random(m, 5, 0.1f);
@@ -344,8 +352,8 @@ test_import_all_or_nothing(void **state)
     write_file(fx->csv, "member_id,item_id,timestamp\n"
                         "M-DAVE,1,1700000000\n"
                         "M-DAVE,999,1700000000\n");
-    assert_int_equal(vault_import(v, fx->csv, ITEMS, 1800000000, &r, NULL,
-                                  err, sizeof err),
+    assert_int_equal(vault_import(v, fx->csv, &legacy_opts, &r, NULL, err,
+                                  sizeof err),
                      FR_EINVAL);
     assert_non_null(strstr(err, ":3:"));
     vault_close(&v);
@@ -550,7 +558,7 @@ test_crash_safety(void **state)
             if (vault_open(fx->store, NULL, &cv, err, sizeof err))
                 _exit(3);
             for (;;)
-                if (vault_import(cv, big, ITEMS, 1800000000, &r, NULL, err,
+                if (vault_import(cv, big, &legacy_opts, &r, NULL, err,
                                  sizeof err) ||
                     vault_forget(cv, "M00001", 1) ||
                     vault_consent_set(cv, "M00002", VAULT_TRAINING,
@@ -614,6 +622,530 @@ test_crash_safety_blobs(void **state)
     }
 }
 
+
+/* ---- vault.sealed built by hand, from the layout in client/vault.c ---- */
+
+typedef struct bytes {
+    uint8_t b[4096];
+    size_t n;
+} bytes;
+
+static void
+put(bytes *b, const void *p, size_t n)
+{
+    assert_true(b->n + n <= sizeof b->b);
+    memcpy(b->b + b->n, p, n);
+    b->n += n;
+}
+
+static void
+put32(bytes *b, uint32_t x)
+{
+    uint8_t t[4];
+    fr_put_u32le(t, x);
+    put(b, t, 4);
+}
+
+static void
+put64(bytes *b, uint64_t x)
+{
+    uint8_t t[8];
+    fr_put_u64le(t, x);
+    put(b, t, 8);
+}
+
+/* "FRVT" u32 version u64 change_counter u32 name_len name */
+static void
+put_head(bytes *b, uint32_t version, uint64_t changes)
+{
+    put(b, "FRVT", 4);
+    put32(b, version);
+    put64(b, changes);
+    put32(b, 7);
+    put(b, "store01", 7);
+}
+
+#define KIND_VAULT_FILE 1 /* client/vault_int.h KIND_VAULT */
+
+static fr_seal_key *
+data_key(const fixture *fx)
+{
+    fr_seal_key *k = NULL;
+    char p[256];
+
+    snprintf(p, sizeof p, "%s/data.key", fx->store);
+    assert_int_equal(fr_seal_key_load_file(p, &k), FR_OK);
+    return k;
+}
+
+/* Seals b as vault.sealed, as vault.c does. */
+static void
+seal_vault(const fixture *fx, const bytes *b)
+{
+    fr_seal_key *k = data_key(fx);
+    char p[256];
+
+    snprintf(p, sizeof p, "%s/vault.sealed", fx->store);
+    assert_int_equal(fr_seal_write(k, KIND_VAULT_FILE, "vault", p, b->b, b->n),
+                     FR_OK);
+    fr_seal_key_destroy(&k);
+}
+
+/* The plaintext of vault.sealed (malloc'd). */
+static uint8_t *
+unseal_vault(const fixture *fx, size_t *len)
+{
+    fr_seal_key *k = data_key(fx);
+    uint8_t *buf = NULL;
+    char p[256];
+
+    snprintf(p, sizeof p, "%s/vault.sealed", fx->store);
+    assert_int_equal(fr_seal_read(k, KIND_VAULT_FILE, "vault", p, 1u << 30,
+                                  &buf, len),
+                     FR_OK);
+    fr_seal_key_destroy(&k);
+    return buf;
+}
+
+static void
+pid_of(vault *v, const char *raw, uint8_t pid[VAULT_PID_BYTES],
+       char hex[VAULT_PID_CHARS + 1])
+{
+    vault_pseudonym(v, raw, hex);
+    for (int i = 0; i < VAULT_PID_BYTES; i++) {
+        unsigned x;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &x), 1);
+        pid[i] = (uint8_t)x;
+    }
+}
+
+/* What vault_each delivers. */
+typedef struct seen {
+    char pid[16][VAULT_PID_CHARS + 1];
+    uint32_t item[16];
+    int64_t ts[16];
+    size_t n;
+} seen;
+
+static fr_err
+note_row(void *ctx, const char *pid, uint32_t item, int64_t ts)
+{
+    seen *s = ctx;
+    assert_true(s->n < 16);
+    snprintf(s->pid[s->n], sizeof s->pid[s->n], "%s", pid);
+    s->item[s->n] = item;
+    s->ts[s->n++] = ts;
+    return FR_OK;
+}
+
+static seen
+each(vault *v, vault_purpose p, uint32_t n_items)
+{
+    seen s = {.n = 0};
+    assert_int_equal(vault_each(v, p, NULL, n_items, note_row, &s), FR_OK);
+    return s;
+}
+
+static bool
+has(const seen *s, const char *pid, uint32_t item, int64_t ts)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->pid[i], pid) && s->item[i] == item && s->ts[i] == ts)
+            return true;
+    return false;
+}
+
+static char *
+export_of(vault *v, const char *raw, fr_err want)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+
+    assert_int_equal(vault_export_member(v, raw, -1, out), want);
+    fclose(out);
+    return buf;
+}
+
+/* A version 1 file (items and whole quantities) opens as SKU "k" and
+ * quantity * 1000, reads the same, and the next change writes version 2. */
+static void
+test_v1_upgrade(void **state)
+{
+    fixture *fx = *state;
+    uint8_t a[VAULT_PID_BYTES], b[VAULT_PID_BYTES], pa[24];
+    char ha[VAULT_PID_CHARS + 1], hb[VAULT_PID_CHARS + 1], *js;
+    bytes f = {.n = 0};
+    uint8_t *plain;
+    size_t len;
+    uint64_t n = 0;
+    char err[512];
+    seen s;
+    vault *v = open_ok(fx);
+    const struct {
+        const uint8_t *pid;
+        uint32_t item, qty;
+        int64_t ts;
+    } rows[] = {{a, 3, 2, 1700000000}, {a, 10, 1, 1700000000},
+                {a, 2, 4294967295u, 1700000100}, {b, 3, 1, 1700000200}};
+
+    pid_of(v, "M-A", a, ha);
+    pid_of(v, "M-B", b, hb);
+    vault_close(&v);
+    put_head(&f, 1, 9);
+    put64(&f, 4);
+    for (size_t i = 0; i < 4; i++) {
+        /* the old layout: rows sorted by pid, then time, then item */
+        size_t j = memcmp(a, b, VAULT_PID_BYTES) < 0 ? i : (i + 3) % 4;
+        memcpy(pa, rows[j].pid, VAULT_PID_BYTES);
+        put(&f, pa, VAULT_PID_BYTES);
+        put32(&f, rows[j].item);
+        put32(&f, rows[j].qty);
+        put64(&f, (uint64_t)rows[j].ts);
+    }
+    put64(&f, 0);
+    put64(&f, 0);
+    seal_vault(fx, &f);
+
+    v = open_ok(fx);
+    s = each(v, VAULT_PURPOSES, ITEMS);
+    assert_int_equal(s.n, 4);
+    assert_true(has(&s, ha, 3, 1700000000));
+    assert_true(has(&s, ha, 10, 1700000000));
+    assert_true(has(&s, ha, 2, 1700000100));
+    assert_true(has(&s, hb, 3, 1700000200));
+    js = export_of(v, "M-A", FR_OK);
+    assert_non_null(strstr(js, "\"item_id\": 10, \"sku\": \"10\""));
+    assert_non_null(strstr(js, "\"quantity\": 4294967295}"));
+    free(js);
+    /* Reading does not rewrite it ... */
+    plain = unseal_vault(fx, &len);
+    assert_int_equal(fr_get_u32le(plain + 4), 1);
+    free(plain);
+    /* ... a change does, as version 2 with its SKU table. */
+    assert_int_equal(vault_consent_set(v, "M-A", VAULT_TRAINING, 1, 5), FR_OK);
+    vault_close(&v);
+    plain = unseal_vault(fx, &len);
+    assert_int_equal(fr_get_u32le(plain + 4), 2);
+    assert_int_equal(fr_get_u64le(plain + 8), 10); /* counter carried on */
+    assert_int_equal(fr_get_u64le(plain + 27), 3); /* "10", "2", "3" */
+    assert_memory_equal(plain + 35, "\x02\x00" "10" "\x01\x00" "2", 7);
+    free(plain);
+    v = open_ok(fx);
+    s = each(v, VAULT_PURPOSES, ITEMS);
+    assert_int_equal(s.n, 4);
+    assert_true(has(&s, ha, 2, 1700000100));
+    assert_true(has(&s, hb, 3, 1700000200));
+    s = each(v, VAULT_TRAINING, ITEMS);
+    assert_int_equal(s.n, 3);
+    js = export_of(v, "M-A", FR_OK);
+    assert_non_null(strstr(js, "\"quantity\": 4294967295}"));
+    free(js);
+    assert_int_equal(vault_audit_verify(v, &n, err, sizeof err), FR_OK);
+    vault_close(&v);
+}
+
+/* A version 2 row: pid, SKU index, quantity in thousandths, time. */
+static void
+put_rec(bytes *f, const uint8_t *pid, uint32_t sku, int64_t qty, int64_t ts)
+{
+    put(f, pid, VAULT_PID_BYTES);
+    put32(f, sku);
+    put64(f, (uint64_t)qty);
+    put64(f, (uint64_t)ts);
+}
+
+static void
+put_sku(bytes *f, const char *sku)
+{
+    uint8_t len[2] = {(uint8_t)strlen(sku), 0};
+    put(f, len, 2);
+    put(f, sku, strlen(sku));
+}
+
+/* Purchases and returns of one SKU net: 3 bought and 3 returned is no
+ * positive, 3 bought and 1 returned is one, at the time of the purchase;
+ * a pair bought twice is one interaction, at the later purchase. */
+static void
+test_netting(void **state)
+{
+    fixture *fx = *state;
+    uint8_t a[VAULT_PID_BYTES], b[VAULT_PID_BYTES];
+    char ha[VAULT_PID_CHARS + 1], hb[VAULT_PID_CHARS + 1], *js;
+    const uint8_t *first, *second;
+    bytes f = {.n = 0};
+    vault_import_report r;
+    seen s;
+    vault *v = open_ok(fx);
+
+    pid_of(v, "M-A", a, ha);
+    pid_of(v, "M-B", b, hb);
+    vault_close(&v);
+    first = memcmp(a, b, VAULT_PID_BYTES) < 0 ? a : b;
+    second = first == a ? b : a;
+    put_head(&f, 2, 1);
+    put64(&f, 3);
+    put_sku(&f, "5");
+    put_sku(&f, "7");
+    put_sku(&f, "85123A");
+    put64(&f, 7);
+    for (int pass = 0; pass < 2; pass++) {
+        const uint8_t *p = pass ? second : first;
+        if (p == a) {
+            put_rec(&f, a, 0, 3000, 1700000000);
+            put_rec(&f, a, 1, 3000, 1700000000);
+            put_rec(&f, a, 2, 1000, 1700000000);
+            put_rec(&f, a, 0, -3000, 1700000100);
+            put_rec(&f, a, 1, -1000, 1700000200);
+        } else {
+            put_rec(&f, b, 0, 1000, 1700000250);
+            put_rec(&f, b, 0, 1000, 1700000300);
+        }
+    }
+    put64(&f, 0);
+    put64(&f, 0);
+    seal_vault(fx, &f);
+
+    v = open_ok(fx);
+    s = each(v, VAULT_PURPOSES, ITEMS);
+    assert_int_equal(s.n, 2);
+    assert_true(has(&s, ha, 7, 1700000000)); /* net 2, latest purchase */
+    assert_true(has(&s, hb, 5, 1700000300));
+    /* An import reports the pairs fully returned and the rows outside. */
+    write_file(fx->csv, "member_id,item_id,timestamp\nM-C,1,1700000400\n");
+    import_ok(v, fx, &r);
+    assert_int_equal(r.rows_added, 1);
+    assert_int_equal(r.rows_return, 0);
+    assert_int_equal(r.pairs_fully_returned, 1);
+    assert_int_equal(r.rows_outside_catalogue, 1);
+    assert_int_equal(r.skus_outside_catalogue, 1);
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        vault_import_report_print(&r, out);
+        fclose(out);
+        assert_true(!strncmp(text, "imported 1 of 1 rows (0 duplicates, 1 "
+                                   "new members)\n", 46));
+        assert_non_null(strstr(text, "\nrows_return: 0\n"));
+        assert_non_null(strstr(text, "\npairs_fully_returned: 1\n"));
+        assert_non_null(strstr(text, "\nrows_outside_catalogue: 1\n"));
+        assert_non_null(strstr(text, "\nskus_outside_catalogue: 1\n"));
+        free(text);
+    }
+    vault_close(&v);
+    /* Returns survive the rewrite. */
+    v = open_ok(fx);
+    s = each(v, VAULT_PURPOSES, ITEMS);
+    assert_int_equal(s.n, 3);
+    assert_true(has(&s, ha, 7, 1700000000));
+    assert_false(has(&s, ha, 5, 1700000000));
+    js = export_of(v, "M-A", FR_OK);
+    assert_non_null(strstr(js, "\"sku\": \"5\", \"timestamp\": 1700000100, "
+                               "\"quantity\": -3}"));
+    assert_non_null(strstr(js, "\"quantity\": -1}"));
+    assert_non_null(strstr(js, "{\"sku\": \"85123A\""));
+    free(js);
+    vault_close(&v);
+}
+
+static uint8_t *
+slurp(const fixture *fx, const char *name, size_t *len)
+{
+    char p[256];
+    FILE *f;
+    uint8_t *buf;
+    long n;
+
+    snprintf(p, sizeof p, "%s/%s", fx->store, name);
+    f = fopen(p, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void
+assert_file_is(const fixture *fx, const char *name, const uint8_t *was,
+               size_t was_len)
+{
+    size_t len;
+    uint8_t *now = slurp(fx, name, &len);
+
+    assert_int_equal(len, was_len);
+    assert_memory_equal(now, was, len);
+    free(now);
+}
+
+/* A dry run counts like an import and changes nothing: not the file, not
+ * the audit trail, not what the handle reads afterwards. */
+static void
+test_dry_run(void **state)
+{
+    fixture *fx = *state;
+    const char *files[] = {"vault.sealed", "audit.log", "audit_head.sealed"};
+    uint8_t *was[3];
+    size_t was_len[3], len = 0;
+    vault_import_opts o = legacy_opts;
+    vault_import_report r, real;
+    char err[512], *out = NULL;
+    uint64_t n = 0;
+    FILE *f;
+    vault *v;
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    for (int i = 0; i < 3; i++)
+        was[i] = slurp(fx, files[i], &was_len[i]);
+    write_file(fx->csv, "member_id,item_id,timestamp\nM-DAVE,1,1700000000\n"
+                        "M-DAVE,2,1700000001\n"
+                        "M-ALICE-0001,3,1700000000\n");
+    o.dry_run = true;
+    f = open_memstream(&out, &len);
+    assert_int_equal(vault_import(v, fx->csv, &o, &r, f, err, sizeof err),
+                     FR_OK);
+    fclose(f);
+    assert_true(!strncmp(out, "dry run: nothing written\n", 25));
+    free(out);
+    assert_int_equal(r.rows_read, 3);
+    assert_int_equal(r.rows_added, 2);
+    assert_int_equal(r.rows_duplicate, 1);
+    assert_int_equal(r.members_new, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_file_is(fx, files[i], was[i], was_len[i]);
+        free(was[i]);
+    }
+    assert_int_equal(each(v, VAULT_PURPOSES, ITEMS).n, 6);
+    free(export_of(v, "M-DAVE", FR_ENOENT));
+    assert_int_equal(vault_audit_verify(v, &n, err, sizeof err), FR_OK);
+    assert_int_equal(n, 2); /* init, import */
+    /* The real import does what the dry run said. */
+    import_ok(v, fx, &real);
+    assert_memory_equal(&real, &r, sizeof r);
+    assert_int_equal(each(v, VAULT_PURPOSES, ITEMS).n, 8);
+    /* An unknown profile is refused before anything is read. */
+    o.dry_run = false;
+    o.profile = "online-retail-x";
+    assert_int_equal(vault_import(v, fx->csv, &o, &r, NULL, err, sizeof err),
+                     FR_EINVAL);
+    assert_non_null(strstr(err, "unknown profile"));
+    vault_close(&v);
+}
+
+/* Rows whose SKU the mapping does not know stay in the vault, are counted,
+ * and come back under a mapping that knows them. */
+static void
+test_outside_catalogue(void **state)
+{
+    fixture *fx = *state;
+    vault_import_report r;
+    size_t rows = 9, skus = 9;
+    vault *v;
+
+    write_file(fx->csv, export_csv);
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    assert_int_equal(r.rows_outside_catalogue, 0);
+    /* Items 11 and 12 (Carol's) are outside a catalogue of 10 items. */
+    assert_int_equal(vault_count_outside(v, NULL, 10, &rows, &skus), FR_OK);
+    assert_int_equal(rows, 2);
+    assert_int_equal(skus, 2);
+    assert_int_equal(each(v, VAULT_PURPOSES, 10).n, 4);
+    assert_int_equal(vault_consent_set(v, "M-CAROL-003", VAULT_TRAINING, 1,
+                                       1), FR_OK);
+    assert_int_equal(each(v, VAULT_TRAINING, 10).n, 0);
+    vault_close(&v);
+    v = open_ok(fx);
+    assert_int_equal(vault_count_outside(v, NULL, 12, &rows, &skus), FR_OK);
+    assert_int_equal(rows, 1);
+    assert_int_equal(skus, 1);
+    assert_int_equal(vault_count_outside(v, NULL, ITEMS, &rows, &skus),
+                     FR_OK);
+    assert_int_equal(rows, 0);
+    assert_int_equal(skus, 0);
+    assert_int_equal(each(v, VAULT_PURPOSES, ITEMS).n, 6);
+    assert_int_equal(each(v, VAULT_TRAINING, ITEMS).n, 2);
+    vault_close(&v);
+}
+
+static bool
+same_pid(vault *v, const char *x, const char *y)
+{
+    char a[VAULT_PID_CHARS + 1], b[VAULT_PID_CHARS + 1];
+    vault_pseudonym(v, x, a);
+    vault_pseudonym(v, y, b);
+    return !strcmp(a, b);
+}
+
+/* The member-id policy: with numeric yes "17850.0" and "17850" are one
+ * member at every door; with the legacy policy they are two. */
+static void
+test_member_policy(void **state)
+{
+    fixture *fx = *state;
+    vault_init_opts io = {.name = "store02", .n_items = ITEMS};
+    vault_member_policy mp = vault_policy_recommended;
+    vault_import_report r;
+    char err[512], store2[128], *js;
+    seen s;
+    vault *v, *w = NULL;
+
+    write_file(fx->csv, "member_id,item_id,timestamp\n17850.0,1,1700000000\n"
+                        "17850,2,1700000100\n0042,3,1700000200\n");
+    /* Legacy (a store.conf without the keys): trim only. */
+    v = open_ok(fx);
+    import_ok(v, fx, &r);
+    assert_int_equal(r.members_new, 3);
+    assert_false(same_pid(v, "17850.0", "17850"));
+    assert_true(same_pid(v, " 17850\t", "17850"));
+    vault_close(&v);
+    /* Recommended: numeric yes. */
+    snprintf(store2, sizeof store2, "%s/s2", fx->dir);
+    assert_int_equal(vault_init(store2, &io, NULL, err, sizeof err), FR_OK);
+    assert_int_equal(vault_open(store2, NULL, &w, err, sizeof err), FR_OK);
+    vault_set_member_policy(w, &mp);
+    assert_int_equal(vault_import(w, fx->csv, &legacy_opts, &r, NULL, err,
+                                  sizeof err),
+                     FR_OK);
+    assert_int_equal(r.members_new, 2);
+    assert_true(same_pid(w, "17850.0", "17850"));
+    assert_true(same_pid(w, "17850.00", "17850"));
+    assert_false(same_pid(w, "17850.", "17850"));
+    assert_false(same_pid(w, "17850.5", "17850"));
+    assert_false(same_pid(w, "0042", "42"));
+    /* Consent, export, forget: the same door. */
+    assert_int_equal(vault_consent_set(w, "17850.00", VAULT_TRAINING, 1, 5),
+                     FR_OK);
+    s = each(w, VAULT_TRAINING, ITEMS);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.pid[0], s.pid[1]);
+    js = export_of(w, " 17850.0 ", FR_OK);
+    assert_non_null(strstr(js, "\"item_id\": 1,"));
+    assert_non_null(strstr(js, "\"item_id\": 2,"));
+    free(js);
+    assert_int_equal(vault_forget(w, "17850.0", 6), FR_OK);
+    free(export_of(w, "17850", FR_ENOENT));
+    assert_int_equal(each(w, VAULT_PURPOSES, ITEMS).n, 1);
+    /* Case and leading zeros. */
+    mp.leading_zeros = VAULT_ZEROS_STRIP;
+    mp.id_case = VAULT_CASE_UPPER;
+    vault_set_member_policy(w, &mp);
+    assert_true(same_pid(w, "0042", "42"));
+    assert_true(same_pid(w, "000", "0"));
+    assert_true(same_pid(w, "m-a", "M-A"));
+    assert_false(same_pid(w, "A0042", "A42"));
+    mp.id_case = VAULT_CASE_LOWER;
+    vault_set_member_policy(w, &mp);
+    assert_true(same_pid(w, "m-a", "M-A"));
+    vault_close(&w);
+}
+
 int
 main(void)
 {
@@ -635,6 +1167,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety_blobs, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_v1_upgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_netting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outside_catalogue, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_member_policy, setup, teardown),
     };
     if (fr_crypto_init())
         return 1;
