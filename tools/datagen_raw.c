@@ -8,9 +8,10 @@
  * and holds the same member purchases as --format fedrec for the same seed
  * (same members, items and times), dressed as a real export:
  *  - a member's purchases on one (UTC) day form one invoice; invoices are
- *    numbered with 6 digits (from 536365, or from 100000 when a store has
- *    more invoices than that leaves room for) in the order of their time,
- *    and the file lists them in that order, each line keeping its own time;
+ *    numbered from 536365 in the order of their time (from 100000 when a
+ *    store has more invoices than 6 digits leave room for from there, and
+ *    past 999999 with 7 digits), the file listing them in that order, each
+ *    line keeping its own time;
  *  - StockCode is a string SKU derived from the item index (5 digits, one
  *    in five with a letter suffix such as 85123A; a few suffixed items
  *    appear in lower case on half of their lines, which the importer's
@@ -40,10 +41,11 @@
  * counted while generating:
  *   store-SS.csv rows_read=N purchase_rows=N return_rows=N guest_rows=N
  *   nonproduct_rows=N zero_quantity_rows=N pairs_fully_returned=N
- *   ids_merged=N rows_rewritten=N
+ *   ids_merged=N rows_rewritten=N skus_case_merged=N
  * (one line; rows_rewritten counts the ".0" lines, ids_merged the members
  * seen under two spellings, pairs_fully_returned the (member, item) pairs
- * whose net quantity is 0: each member buys an item once).
+ * whose net quantity is 0: each member buys an item once; skus_case_merged
+ * the codes written in both cases, one code under the upper-case rule).
  */
 #include <errno.h>
 #include <limits.h>
@@ -117,6 +119,7 @@ typedef struct rline {
 
 typedef struct raw_counts {
     uint64_t read, purchase, ret, guest, fee, zero, full, merged, rewritten;
+    uint64_t sku_merged;
 } raw_counts;
 
 typedef struct raw_store {
@@ -126,6 +129,7 @@ typedef struct raw_store {
     fr_rng rr;      /* the export's own draws, apart from the purchases' */
     const catalogue *c;
     const double *cum; /* popularity CDF over item indices */
+    uint8_t *cases;    /* per item: 1 written upper case, 2 lower case */
     unsigned store;
     raw_counts k;
 } raw_store;
@@ -283,6 +287,8 @@ push(raw_store *rs, rline l)
     }
     l.seq = (uint32_t)rs->n;
     rs->v[rs->n++] = l;
+    if (l.kind != LINE_FEE)
+        rs->cases[l.what] |= l.flags & F_LOWER ? 2 : 1;
     return FR_OK;
 }
 
@@ -488,6 +494,8 @@ raw_build(raw_store *rs, const args *a, scratch *s)
     }
     qsort(rs->v, rs->n, sizeof *rs->v, rline_cmp);
     rs->k.read = rs->n;
+    for (uint32_t i = 0; i < rs->c->n; i++)
+        rs->k.sku_merged += rs->cases[i] == 3;
     return FR_OK;
 }
 
@@ -607,13 +615,14 @@ write_expected(const args *a, const raw_counts *k)
                 "store-%02u.csv rows_read=%llu purchase_rows=%llu "
                 "return_rows=%llu guest_rows=%llu nonproduct_rows=%llu "
                 "zero_quantity_rows=%llu pairs_fully_returned=%llu "
-                "ids_merged=%llu rows_rewritten=%llu\n",
+                "ids_merged=%llu rows_rewritten=%llu skus_case_merged=%llu\n",
                 s + 1, (unsigned long long)k->read,
                 (unsigned long long)k->purchase, (unsigned long long)k->ret,
                 (unsigned long long)k->guest, (unsigned long long)k->fee,
                 (unsigned long long)k->zero, (unsigned long long)k->full,
                 (unsigned long long)k->merged,
-                (unsigned long long)k->rewritten);
+                (unsigned long long)k->rewritten,
+                (unsigned long long)k->sku_merged);
     return close_into_place(f, tmp, path);
 }
 
@@ -635,7 +644,8 @@ raw_store_run(const args *a, const catalogue *c, const double *cum,
               unsigned store, scratch *s, raw_counts *out)
 {
     raw_store rs = {.c = c, .cum = cum, .store = store};
-    fr_err rc = raw_build(&rs, a, s);
+    fr_err rc = (rs.cases = calloc(c->n, 1)) ? raw_build(&rs, a, s)
+                                             : FR_ENOMEM;
 
     if (rc)
         fprintf(stderr, PROG ": out of memory for store %02u\n", store);
@@ -644,6 +654,7 @@ raw_store_run(const args *a, const catalogue *c, const double *cum,
                 store, a->out, strerror(errno));
     *out = rs.k;
     free(rs.v);
+    free(rs.cases);
     return rc;
 }
 

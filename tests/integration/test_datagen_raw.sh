@@ -134,6 +134,7 @@ for s in (1, 2):
     spellings, net = defaultdict(set), defaultdict(int)
     purchases = defaultdict(list)  # (member, time) -> codes
     fmts, last_inv, inv_cust, countries = set(), 0, {}, set()
+    cases = defaultdict(set)  # product code -> spellings written
     for r in rows:
         inv, sku, desc, qty, when, price, cid, country = r
         q = float(qty)
@@ -167,6 +168,7 @@ for s in (1, 2):
                 purchases[(canon(cid), t)].append(up)
         if not DROP.match(up):
             check(up in codes, f"{name}: {sku} is not in products.csv")
+            cases[up].add(sku)
     check(len(fmts) == 1, f"{name}: one time format per store, got {fmts}")
     check(len(countries) == 1, f"{name}: one country")
     formats |= fmts
@@ -178,10 +180,12 @@ for s in (1, 2):
            "nonproduct_rows": n["fee"], "zero_quantity_rows": n["zero"],
            "pairs_fully_returned": sum(v <= 0 for v in net.values()),
            "ids_merged": sum(len(v) > 1 for v in spellings.values()),
-           "rows_rewritten": n["rewritten"]}
+           "rows_rewritten": n["rewritten"],
+           "skus_case_merged": sum(len(v) > 1 for v in cases.values())}
     check(expected.get(name) == got, f"{name}: expected.txt {expected.get(name)} "
           f"but the files say {got}")
     check(got["pairs_fully_returned"] < got["return_rows"], f"{name}: no partial return")
+    check(got["skus_case_merged"] > 0, f"{name}: no code in two cases")
 
     # the members' purchases are the fedrec run's: same members, times, items
     with open(f"{T}/fed/{name}", newline="") as f:
