@@ -102,29 +102,54 @@ cmd_init(const client_config *cfg, const admin_args *a)
     return 0;
 }
 
+/* The store's catalogue file, if it has one (*out NULL otherwise). */
+static fr_err
+store_catalogue(const client_config *cfg, fr_catalogue **out)
+{
+    char path[CLIENT_PATH_MAX + 16], err[512];
+    fr_err rc;
+
+    if (*cfg->catalogue)
+        snprintf(path, sizeof path, "%s", cfg->catalogue);
+    else
+        snprintf(path, sizeof path, "%s/catalogue", cfg->store);
+    rc = fr_catalogue_load(path, out, err, sizeof err);
+    if (rc == FR_ENOENT)
+        return FR_OK;
+    if (rc)
+        fprintf(stderr, PROG ": catalogue: %s\n", err);
+    return rc;
+}
+
 static int
 cmd_import(const client_config *cfg, const admin_args *a)
 {
     vault *v = NULL;
+    fr_catalogue *cat = NULL;
     vault_import_report r;
     vault_import_opts o = {.profile = *cfg->profile ? cfg->profile : NULL,
-                           .catalogue = NULL,
                            .n_items = (uint32_t)cfg->n_items,
                            .now_s = (int64_t)time(NULL),
                            .dry_run = a->dry_run != 0};
     char err[4096] = "";
+    int status = 0;
 
     if (!a->file)
         return say(2, "import needs a file: import FILE.csv%s%s", NULL, NULL);
-    if (open_vault(cfg, &v))
+    if (store_catalogue(cfg, &cat))
         return 1;
-    if (vault_import(v, a->file, &o, &r, stdout, err, sizeof err)) {
-        vault_close(&v);
-        return say(1, "import refused, nothing changed:\n%s%s", err, NULL);
+    o.catalogue = cat;
+    if (open_vault(cfg, &v)) {
+        fr_catalogue_destroy(&cat);
+        return 1;
     }
-    vault_import_report_print(&r, stdout);
+    if (vault_import(v, a->file, &o, &r, stdout, err, sizeof err))
+        status = say(1, "import refused, nothing changed:\n%s%s", err, NULL);
+    else
+        vault_import_report_print(&r, stdout);
     vault_close(&v);
-    return 0;
+    fr_catalogue_destroy(&cat);
+    return status;
 }
 
 /* FR_EINVAL unless s names a purpose (the caller says so). */

@@ -218,6 +218,8 @@ install(client *c, fr_catalogue *cat)
     snprintf(detail, sizeof detail, "catalogue %.16s (%u items) fetched",
              hex, fr_catalogue_n_items(cat));
     cstate_audit(c->cs, "catalogue", detail);
+    /* the data may map through the old one until the next refresh */
+    cstate_set_catalogue(c->cs, NULL);
     fr_catalogue_destroy(&c->cat);
     c->cat = cat;
 }

@@ -184,10 +184,10 @@ refresh_data(client *c, const fr_msg *msg)
     int changed = 0;
     fr_err rc;
 
-    /* CATALOGUE HOOK: the store's SKUs map to item indices through
-     * client_cat_for_round(c) (NULL: the legacy integer rule); the data
-     * are built with it once cstate_refresh passes a catalogue on to
-     * vault_each. Until then they follow the legacy rule. */
+    /* The store's SKUs map to item indices through the round's catalogue
+     * (NULL: the legacy integer rule); a change of mapping rebuilds the
+     * data at this refresh. */
+    cstate_set_catalogue(c->cs, client_cat_for_round(c));
     if ((rc = cstate_refresh(c->cs, &changed))) {
         fr_log_err(TAG, "round id %llu ignored: cannot read the store: %s",
                    (unsigned long long)msg->round_id, fr_strerror(rc));

@@ -80,6 +80,7 @@ client_recommend(const client_config *cfg, const char *member_id, uint32_t k)
     uint32_t member, n = 0, *items = calloc(k, sizeof *items);
     float *scores = calloc(k, sizeof *scores);
     char key[STORE_MEMBER_ID_MAX];
+    const fr_catalogue *cat;
     int status = 1;
 
     if (!items || !scores || served_data(cfg, &s))
@@ -99,9 +100,14 @@ client_recommend(const client_config *cfg, const char *member_id, uint32_t k)
         goto out;
     if (fr_mf_recommend(s.mf, s.model, member, k, items, scores, &n))
         goto out;
-    printf("rank\titem_id\tscore\n");
+    cat = cstate_catalogue(s.cs);
+    printf(cat ? "rank\titem_id\tsku\tscore\n" : "rank\titem_id\tscore\n");
     for (uint32_t i = 0; i < n; i++)
-        printf("%u\t%u\t%.6f\n", i + 1, items[i], scores[i]);
+        if (cat && items[i] < fr_catalogue_n_items(cat))
+            printf("%u\t%u\t%s\t%.6f\n", i + 1, items[i],
+                   fr_catalogue_sku(cat, items[i]), scores[i]);
+        else
+            printf("%u\t%u\t%.6f\n", i + 1, items[i], scores[i]);
     status = 0;
 out:
     free(items);

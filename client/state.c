@@ -26,6 +26,12 @@ struct cstate {
     const client_config *cfg;
     vault *v;          /* NULL in benchmark mode */
     store_data *data;
+    /* the SKU -> item mapping of the data: a catalogue (the store's own,
+     * loaded at open, or the client's for the round in hand), or NULL for
+     * the legacy integer rule */
+    const fr_catalogue *cat;
+    fr_catalogue *own_cat; /* loaded at open; NULL: none */
+    bool map_changed;      /* rebuild at the next refresh */
     char members_path[CLIENT_PATH_MAX + 32];
     char model_path[CLIENT_PATH_MAX + 32];
 };
@@ -43,7 +49,7 @@ build_from_vault(cstate *cs, store_data **out)
     fr_err rc = store_data_new((uint32_t)cs->cfg->n_items, &d);
 
     if (!rc)
-        rc = vault_each(cs->v, VAULT_TRAINING, NULL,
+        rc = vault_each(cs->v, VAULT_TRAINING, cs->cat,
                         (uint32_t)cs->cfg->n_items, add_one, d);
     if (!rc)
         rc = store_data_finish(d);
@@ -64,6 +70,41 @@ log_data(const cstate *cs)
                 (unsigned long long)fr_dataset_n_interactions(d),
                 fr_dataset_n_members(d),
                 cs->v ? "who consent to training" : "(benchmark CSV)");
+}
+
+/* The store's catalogue file (cfg catalogue, or DIR/catalogue), if any. */
+static fr_err
+load_catalogue(cstate *cs)
+{
+    char path[CLIENT_PATH_MAX + 16], err[512];
+    fr_err rc;
+
+    if (*cs->cfg->catalogue)
+        snprintf(path, sizeof path, "%s", cs->cfg->catalogue);
+    else
+        snprintf(path, sizeof path, "%s/catalogue", cs->cfg->store);
+    rc = fr_catalogue_load(path, &cs->own_cat, err, sizeof err);
+    if (rc == FR_ENOENT)
+        return FR_OK;
+    if (rc)
+        fr_log_err(TAG, "catalogue: %s", err);
+    cs->cat = cs->own_cat;
+    return rc;
+}
+
+const fr_catalogue *
+cstate_catalogue(const cstate *cs)
+{
+    return cs->cat;
+}
+
+void
+cstate_set_catalogue(cstate *cs, const fr_catalogue *cat)
+{
+    if (cs->cat == cat)
+        return;
+    cs->cat = cat;
+    cs->map_changed = true;
 }
 
 fr_err
@@ -91,6 +132,8 @@ cstate_open(const client_config *cfg, cstate **out)
             goto fail;
         }
         vault_set_member_policy(cs->v, &mp);
+        if ((rc = load_catalogue(cs)))
+            goto fail;
         if ((rc = vault_purge(cs->v, (int64_t)time(NULL), cfg->retention_days,
                               &purged)) ||
             (rc = build_from_vault(cs, &cs->data))) {
@@ -130,6 +173,7 @@ cstate_close(cstate **csp)
         return;
     store_data_destroy(&cs->data);
     vault_close(&cs->v);
+    fr_catalogue_destroy(&cs->own_cat);
     free(cs);
     *csp = NULL;
 }
@@ -302,8 +346,9 @@ cstate_refresh(cstate *cs, int *changed)
         (rc = vault_purge(cs->v, (int64_t)time(NULL),
                           cs->cfg->retention_days, &purged)))
         return rc;
-    if (!reloaded && !purged)
+    if (!reloaded && !purged && !cs->map_changed)
         return FR_OK; /* nothing can have changed */
+    cs->map_changed = false;
     if ((rc = build_from_vault(cs, &d)))
         return rc;
     if (purged)

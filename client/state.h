@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "catalogue/catalogue.h"
 #include "client.h"
 #include "crypto/crypto.h"
 #include "model/mf.h"
@@ -53,6 +54,14 @@ FR_NODISCARD fr_err cstate_save_members(const cstate *cs, const fr_mf *mf);
  * the training data if it changed (*changed = 1; the old store_data is
  * freed, so drop anything built on it first). No-op in benchmark mode. */
 FR_NODISCARD fr_err cstate_refresh(cstate *cs, int *changed);
+
+/* The catalogue the store's SKUs map through from the next refresh on
+ * (NULL: the legacy rule, a decimal SKU in [0, n_items) is that item).
+ * Borrowed: cat must outlive its use here (until the next call). At open a
+ * store's own catalogue file, if any, is the mapping. */
+void cstate_set_catalogue(cstate *cs, const fr_catalogue *cat);
+/* The mapping in force (NULL: the legacy rule). */
+const fr_catalogue *cstate_catalogue(const cstate *cs);
 
 /* Appends an audit entry in a vault (no-op in benchmark mode) through
  * vault_audit: the member data is not locked, re-read or rewritten, so a

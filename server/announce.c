@@ -40,8 +40,8 @@ agg_cat_open(aggregator *a)
         fr_log_err(TAG, "catalogue: %s", why);
         return rc;
     }
-    if (fr_catalogue_n_items(a->cat) != (uint64_t)a->cfg->n_items) {
-        fr_log_err(TAG, "catalogue %s lists %u items but n_items is %lld",
+    if (fr_catalogue_n_items(a->cat) < (uint64_t)a->cfg->n_items) {
+        fr_log_err(TAG, "catalogue %s lists %u items, fewer than n_items %lld",
                    a->cfg->catalogue, fr_catalogue_n_items(a->cat),
                    (long long)a->cfg->n_items);
         return FR_EINVAL;

@@ -188,9 +188,10 @@ agg_catalogue_check(const agg_config *c, char *errbuf, size_t errlen)
     }
     (void)fr_catalogue_bytes(cat, &len);
     rc = FR_EINVAL;
-    if (fr_catalogue_n_items(cat) != (uint64_t)c->n_items)
-        snprintf(errbuf, errlen, "catalogue %s lists %u items but n_items is "
-                 "%lld: set n_items %u (the model has one row per item)",
+    if (fr_catalogue_n_items(cat) < (uint64_t)c->n_items)
+        snprintf(errbuf, errlen, "catalogue %s lists %u items, fewer than "
+                 "n_items %lld: the model trains the catalogue's first "
+                 "n_items items; set n_items %u or less",
                  c->catalogue, fr_catalogue_n_items(cat),
                  (long long)c->n_items, fr_catalogue_n_items(cat));
     else if (len + CATALOGUE_ENVELOPE_BYTES > (uint64_t)c->max_message_bytes)
