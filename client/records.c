@@ -164,7 +164,8 @@ vault_import(vault *v, const char *csv_path, uint32_t n_items,
     char detail[256];
     fr_err rc;
 
-    rc = import_parse(csv_path, n_items, now_s, 20, &in, errbuf, errlen);
+    rc = import_parse_legacy(csv_path, n_items, now_s, 20, &in, errbuf,
+                             errlen);
     if (rc)
         return rc;
     if (report_out)

@@ -63,7 +63,7 @@ parse_ok(void)
     import_result *r = NULL;
     char err[2048] = "";
 
-    if (import_parse(path, 10, NOW, 20, &r, err, sizeof err) != FR_OK)
+    if (import_parse_legacy(path, 10, NOW, 20, &r, err, sizeof err) != FR_OK)
         fail_msg("unexpected failure: %s", err);
     assert_non_null(r);
     return r;
@@ -223,7 +223,7 @@ test_quoted_fields(void **state)
     write_text("name,member_id,item_id,timestamp\n"
                "\"Chen\nAmy\",A1,1,5\n"
                "x,B2,99,5\n");
-    assert_int_equal(import_parse(path, 10, NOW, 20, &r, err, sizeof err),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 20, &r, err, sizeof err),
                      FR_EINVAL);
     assert_non_null(strstr(err, ":4: item_id"));
 }
@@ -237,7 +237,7 @@ expect_error(const char *text, size_t len, const char *want)
     char err[2048] = "";
 
     write_bytes(text, len);
-    assert_int_equal(import_parse(path, 10, NOW, 20, &r, err, sizeof err),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 20, &r, err, sizeof err),
                      FR_EINVAL);
     assert_null(r);
     if (!strstr(err, want))
@@ -373,7 +373,7 @@ test_several_errors_collected(void **state)
                    ",1,5\n"    /* 5 */
                    "D,1,-5\n"  /* 6 */
                    "E,2,7\n"); /* 7 good */
-    assert_int_equal(import_parse(path, 10, NOW, 20, &r, err, sizeof err),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 20, &r, err, sizeof err),
                      FR_EINVAL);
     assert_null(r);
     assert_non_null(strstr(err, ":3: item_id"));
@@ -385,13 +385,13 @@ test_several_errors_collected(void **state)
     assert_true(strstr(err, ":3:") < strstr(err, ":5:"));
 
     /* at most max_errors shown, then how many more */
-    assert_int_equal(import_parse(path, 10, NOW, 2, &r, err, sizeof err),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 2, &r, err, sizeof err),
                      FR_EINVAL);
     assert_non_null(strstr(err, ":3: item_id"));
     assert_non_null(strstr(err, ":5: member_id"));
     assert_null(strstr(err, ":6:"));
     assert_non_null(strstr(err, ": 1 more error not shown"));
-    assert_int_equal(import_parse(path, 10, NOW, 0, &r, err, sizeof err),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 0, &r, err, sizeof err),
                      FR_EINVAL);
     assert_non_null(strstr(err, ":3: item_id"));
     assert_non_null(strstr(err, ": 2 more errors not shown"));
@@ -420,7 +420,7 @@ test_all_or_nothing(void **state)
 
     snprintf(text + n, sizeof text - n, "Z,1,-1\n");
     write_text(text);
-    assert_int_equal(import_parse(path, 10, NOW, 20, &r, err, sizeof err),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 20, &r, err, sizeof err),
                      FR_EINVAL);
     assert_null(r);
     assert_non_null(strstr(err, ":2002: negative timestamp"));
@@ -467,17 +467,17 @@ test_missing_file_and_small_errbuf(void **state)
     (void)state;
 
     assert_int_equal(
-        import_parse("/nonexistent/x.csv", 10, NOW, 20, &r, err, sizeof err),
+        import_parse_legacy("/nonexistent/x.csv", 10, NOW, 20, &r, err, sizeof err),
         FR_ENOENT);
     assert_null(r);
     assert_non_null(strstr(err, "/nonexistent/x.csv: cannot open"));
 
     write_text(HDR "A,x,5\nB,x,5\n");
     memset(tiny, 'z', sizeof tiny);
-    assert_int_equal(import_parse(path, 10, NOW, 20, &r, tiny, sizeof tiny),
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 20, &r, tiny, sizeof tiny),
                      FR_EINVAL);
     assert_int_equal(strlen(tiny), sizeof tiny - 1);
-    assert_int_equal(import_parse(path, 10, NOW, 20, &r, NULL, 0), FR_EINVAL);
+    assert_int_equal(import_parse_legacy(path, 10, NOW, 20, &r, NULL, 0), FR_EINVAL);
 }
 
 static void
