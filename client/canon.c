@@ -126,16 +126,14 @@ canon_policy_from_config(int trim, const char *id_case, int numeric,
 
     if (parse_case(id_case, &q.id_case)) {
         seterr(errbuf, errlen,
-               "member_id_case: '%.16s' is not keep, upper or lower",
-               id_case);
+               "member_id_case: '%.16s' is not keep, upper or lower", id_case);
         return FR_EINVAL;
     }
     if (!strcmp(zeros, "strip"))
         q.strip_zeros = 1;
     else if (strcmp(zeros, "keep")) {
         seterr(errbuf, errlen,
-               "member_id_leading_zeros: '%.16s' is not keep or strip",
-               zeros);
+               "member_id_leading_zeros: '%.16s' is not keep or strip", zeros);
         return FR_EINVAL;
     }
     *p = q;
@@ -233,8 +231,7 @@ canon_count_add(canon_count *m, const char *raw, size_t raw_len,
         m->rewritten++;
     fr_crypto_hash_keyed(hc, sizeof hc, canonical, strlen(canonical), m->key,
                          sizeof m->key);
-    fr_crypto_hash_keyed(hr, sizeof hr, raw, raw_len, m->key,
-                         sizeof m->key);
+    fr_crypto_hash_keyed(hr, sizeof hr, raw, raw_len, m->key, sizeof m->key);
     s = find_slot(m->v, m->cap, hc);
     if (!s->used) {
         memcpy(s->canon, hc, HASH_BYTES);

@@ -27,8 +27,8 @@ reason(reasons *r, const char *fmt, ...)
     int n;
 
     if (r->len)
-        r->len += (size_t)snprintf(r->text + r->len, ROW_REASON_MAX - r->len,
-                                   "; ");
+        r->len +=
+            (size_t)snprintf(r->text + r->len, ROW_REASON_MAX - r->len, "; ");
     if (r->len >= ROW_REASON_MAX) {
         r->len = ROW_REASON_MAX - 1;
         return;
@@ -177,8 +177,7 @@ time_failed(const import_profile *p, const char *col, timefmt_status st,
         reason(r, "%s does not match the time format %s", col,
                timefmt_name(&p->formats[0]));
     else
-        reason(r, "%s matches none of the %zu time formats", col,
-               p->n_formats);
+        reason(r, "%s matches none of the %zu time formats", col, p->n_formats);
 }
 
 static void
@@ -186,9 +185,8 @@ judge_time(const char *s, const char *col, const row_policy *pol,
            import_row *row, reasons *r)
 {
     const import_profile *p = pol->prof;
-    int64_t v = 0, latest = pol->now_s > INT64_MAX - 86400
-                                ? INT64_MAX
-                                : pol->now_s + 86400;
+    int64_t v = 0, latest = pol->now_s > INT64_MAX - 86400 ? INT64_MAX
+                                                           : pol->now_s + 86400;
     timefmt_status st = TIMEFMT_SYNTAX, got;
     size_t i;
 
@@ -197,8 +195,7 @@ judge_time(const char *s, const char *col, const row_policy *pol,
         return;
     }
     for (i = 0; i < p->n_formats; i++) {
-        if ((got = timefmt_read(&p->formats[i], &p->zone, s, &v)) ==
-            TIMEFMT_OK)
+        if ((got = timefmt_read(&p->formats[i], &p->zone, s, &v)) == TIMEFMT_OK)
             break;
         if (st == TIMEFMT_SYNTAX)
             st = got; /* the first reason beyond the shape */
@@ -225,8 +222,7 @@ judge_quantity(const char *s, const char *col, const row_policy *pol,
     else if (pol->strict && (!parse_int(s, &v) || v < 1 || v > UINT32_MAX))
         reason(r, "%s is not an integer >= 1", col);
     else if (!pol->strict && !parse_milli(s, &row->qty_milli))
-        reason(r, "%s is not a number with at most 3 decimals below 2^32",
-               col);
+        reason(r, "%s is not a number with at most 3 decimals below 2^32", col);
     else if (pol->strict)
         row->qty_milli = v * 1000;
 }
@@ -244,8 +240,8 @@ cancelled(const char *invoice, const import_profile *p)
 {
     size_t n = strlen(p->conf.invoice_cancel_prefix);
 
-    return invoice && n && !strncasecmp(invoice, p->conf.invoice_cancel_prefix,
-                                        n);
+    return invoice && n &&
+           !strncasecmp(invoice, p->conf.invoice_cancel_prefix, n);
 }
 
 row_outcome
@@ -261,14 +257,13 @@ import_judge_row(const fields *fl, const schema *sc, const row_policy *pol,
     row->qty_milli = 1000;
     judge_member(field(fl, sc, COL_MEMBER), sc->name[COL_MEMBER], pol, row,
                  &guest, &r);
-    judge_sku(field(fl, sc, COL_ITEM), sc->name[COL_ITEM], pol, row, &drop,
-              &r);
+    judge_sku(field(fl, sc, COL_ITEM), sc->name[COL_ITEM], pol, row, &drop, &r);
     judge_time(field(fl, sc, COL_TIME), sc->name[COL_TIME], pol, row, &r);
     if (q)
         judge_quantity(q, sc->name[COL_QUANTITY], pol, row, &r);
     if (r.len || guest || drop || row->qty_milli == 0) {
         fr_crypto_wipe(row, sizeof *row);
-        return r.len ? ROW_BAD
+        return r.len   ? ROW_BAD
                : guest ? ROW_GUEST
                : drop  ? ROW_NON_PRODUCT
                        : ROW_ZERO;

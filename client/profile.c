@@ -86,8 +86,7 @@ static const struct {
     {"online-retail", online_retail},
 };
 
-const char *const import_profile_builtins[] = {"fedrec", "online-retail",
-                                               NULL};
+const char *const import_profile_builtins[] = {"fedrec", "online-retail", NULL};
 
 static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
     FR_PRINTF(3, 4);
@@ -108,14 +107,12 @@ seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 static fr_err
 check_columns(const import_profile_conf *c, char *errbuf, size_t errlen)
 {
-    const char *const col[] = {c->member_column, c->item_column,
-                               c->time_column,   c->quantity_column,
-                               c->price_column,  c->invoice_column,
-                               c->store_column};
-    const char *const key[] = {"member_column",   "item_column",
-                               "time_column",     "quantity_column",
-                               "price_column",    "invoice_column",
-                               "store_column"};
+    const char *const col[] = {
+        c->member_column, c->item_column,    c->time_column, c->quantity_column,
+        c->price_column,  c->invoice_column, c->store_column};
+    const char *const key[] = {
+        "member_column", "item_column",    "time_column", "quantity_column",
+        "price_column",  "invoice_column", "store_column"};
 
     for (size_t i = 0; i < FR_ARRAY_LEN(col); i++) {
         if (!*col[i] && (i < 3 || (i == 3 && c->quantity_required))) {
@@ -124,8 +121,10 @@ check_columns(const import_profile_conf *c, char *errbuf, size_t errlen)
         }
         for (size_t j = 0; *col[i] && j < i; j++)
             if (!strcasecmp(col[i], col[j])) {
-                seterr(errbuf, errlen, "profile: %s and %s name the same "
-                       "column", key[j], key[i]);
+                seterr(errbuf, errlen,
+                       "profile: %s and %s name the same "
+                       "column",
+                       key[j], key[i]);
                 return FR_EINVAL;
             }
     }
@@ -144,8 +143,10 @@ compile_re(const char *key, const char *re, regex_t *out, int *has,
     rc = regcomp(out, re, REG_EXTENDED | REG_NOSUB);
     if (rc) {
         regerror(rc, out, why, sizeof why);
-        seterr(errbuf, errlen, "profile: %s is not a POSIX extended regular "
-               "expression: %s", key, why);
+        seterr(errbuf, errlen,
+               "profile: %s is not a POSIX extended regular "
+               "expression: %s",
+               key, why);
         return FR_EINVAL;
     }
     *has = 1;
@@ -162,8 +163,7 @@ compile_times(import_profile *p, char *errbuf, size_t errlen)
     for (size_t i = 0; i < IMPORT_TIME_FORMATS; i++) {
         if (!*spec[i])
             continue;
-        if (timefmt_spec(spec[i], &p->formats[p->n_formats], why,
-                         sizeof why)) {
+        if (timefmt_spec(spec[i], &p->formats[p->n_formats], why, sizeof why)) {
             seterr(errbuf, errlen, "profile: time_format_%zu: %s", i + 1, why);
             return FR_EINVAL;
         }
@@ -191,8 +191,10 @@ import_profile_from_conf(const import_profile_conf *c, import_profile **out,
     if ((rc = check_columns(c, errbuf, errlen)))
         return rc;
     if (strcmp(c->sku_case, "keep") && strcmp(c->sku_case, "upper")) {
-        seterr(errbuf, errlen, "profile: sku_case: '%.8s' is not keep or "
-               "upper", c->sku_case);
+        seterr(errbuf, errlen,
+               "profile: sku_case: '%.8s' is not keep or "
+               "upper",
+               c->sku_case);
         return FR_EINVAL;
     }
     if (!(p = calloc(1, sizeof *p)))
@@ -223,12 +225,12 @@ import_profile_builtin(const char *name, import_profile **out, char *errbuf,
         if (strcmp(name, builtins[i].name))
             continue;
         memset(&c, 0, sizeof c);
-        if ((rc = fr_config_defaults(&import_profile_table, &c, errbuf,
-                                     errlen)))
+        if ((rc =
+                 fr_config_defaults(&import_profile_table, &c, errbuf, errlen)))
             return rc;
         for (const kv *s = builtins[i].set; s && s->key; s++)
-            if ((rc = fr_config_set(&import_profile_table, &c, s->key,
-                                    s->value, errbuf, errlen)))
+            if ((rc = fr_config_set(&import_profile_table, &c, s->key, s->value,
+                                    errbuf, errlen)))
                 return rc;
         return import_profile_from_conf(&c, out, errbuf, errlen);
     }
@@ -252,8 +254,10 @@ import_profile_load(const char *name_or_file, import_profile **out,
     rc = fr_config_load_file(&import_profile_table, &c, name_or_file, msg,
                              sizeof msg);
     if (rc == FR_ENOENT) {
-        seterr(errbuf, errlen, "profile '%.200s' is neither a built-in "
-               "(fedrec, online-retail) nor a file", name_or_file);
+        seterr(errbuf, errlen,
+               "profile '%.200s' is neither a built-in "
+               "(fedrec, online-retail) nor a file",
+               name_or_file);
         return FR_ENOENT;
     }
     if (rc) {
@@ -268,9 +272,10 @@ import_profile_load(const char *name_or_file, import_profile **out,
 void
 import_profile_print(const import_profile *p, FILE *out)
 {
-    fprintf(out, "# fedrec import profile '%s'\n"
-                 "# Edit and pass with: fedrec-client import --profile FILE\n"
-                 "# Keys left out take the values of the fedrec profile.\n",
+    fprintf(out,
+            "# fedrec import profile '%s'\n"
+            "# Edit and pass with: fedrec-client import --profile FILE\n"
+            "# Keys left out take the values of the fedrec profile.\n",
             p->conf.name);
     fr_config_dump(&import_profile_table, &p->conf, out);
 }

@@ -91,8 +91,8 @@ extern const char *const import_profile_builtins[];
 /* Checks c (columns given and distinct, formats, zone, expressions, case)
  * and compiles it. FR_EINVAL with a message naming the key otherwise. */
 FR_NODISCARD fr_err import_profile_from_conf(const import_profile_conf *c,
-                                             import_profile **out,
-                                             char *errbuf, size_t errlen);
+                                             import_profile **out, char *errbuf,
+                                             size_t errlen);
 
 /* A built-in by name; FR_ENOENT if there is none of that name. */
 FR_NODISCARD fr_err import_profile_builtin(const char *name,
