@@ -592,6 +592,17 @@ typedef struct parse_state {
     int have_header;
 } parse_state;
 
+/* Counts the member id's spelling (the trimmed field; row holds the
+ * canonical form) and appends the row. */
+static fr_err
+keep_row(parse_state *ps, const import_row *row)
+{
+    const char *raw = import_trim(ps->fl.f[ps->sc.col[COL_MEMBER]]);
+    fr_err rc = canon_count_add(ps->cc, raw, strlen(raw), row->member_id);
+
+    return rc ? rc : rows_push(&ps->rs, row);
+}
+
 /* Judges one data record (its fields split) and keeps or counts it. */
 static fr_err
 handle_row(parse_state *ps, unsigned long line, errs *e)
@@ -617,14 +628,8 @@ handle_row(parse_state *ps, unsigned long line, errs *e)
     case ROW_RETURN:
         *(o == ROW_RETURN ? &ps->counts.kept_return
                           : &ps->counts.kept_purchase) += 1;
-        if (e->n)
-            break;
-        {
-            const char *raw = import_trim(ps->fl.f[ps->sc.col[COL_MEMBER]]);
-            rc = canon_count_add(ps->cc, raw, strlen(raw), row.member_id);
-        }
-        if (rc == FR_OK)
-            rc = rows_push(&ps->rs, &row);
+        if (e->n == 0)
+            rc = keep_row(ps, &row);
         break;
     }
     fr_crypto_wipe(&row, sizeof row);
