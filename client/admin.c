@@ -32,27 +32,13 @@ fr_err
 client_member_policy(const client_config *cfg, vault_member_policy *out,
                      const char **why)
 {
-    const char *c = cfg->member_id_case, *z = cfg->member_id_leading_zeros;
+    static char msg[160];
 
-    *out = vault_policy_legacy;
-    out->trim = cfg->member_id_trim != 0;
-    out->numeric = cfg->member_id_numeric != 0;
-    if (!*c || !strcmp(c, "keep"))
-        out->id_case = VAULT_CASE_KEEP;
-    else if (!strcmp(c, "upper"))
-        out->id_case = VAULT_CASE_UPPER;
-    else if (!strcmp(c, "lower"))
-        out->id_case = VAULT_CASE_LOWER;
-    else {
-        *why = "member_id_case: expected keep, upper or lower";
-        return FR_EINVAL;
-    }
-    if (!*z || !strcmp(z, "keep"))
-        out->leading_zeros = VAULT_ZEROS_KEEP;
-    else if (!strcmp(z, "strip"))
-        out->leading_zeros = VAULT_ZEROS_STRIP;
-    else {
-        *why = "member_id_leading_zeros: expected keep or strip";
+    if (canon_policy_from_config(cfg->member_id_trim, cfg->member_id_case,
+                                 cfg->member_id_numeric,
+                                 cfg->member_id_leading_zeros, out, msg,
+                                 sizeof msg)) {
+        *why = msg;
         return FR_EINVAL;
     }
     return FR_OK;

@@ -88,9 +88,9 @@ int client_admin(const client_config *cfg, const char *cmd, const char *sub,
 
 /* The member-id policy cfg names (admin.c); FR_EINVAL, with *why set, if
  * member_id_case or member_id_leading_zeros is not one of its words. */
-struct vault_member_policy;
+struct canon_policy;
 FR_NODISCARD fr_err client_member_policy(const client_config *cfg,
-                                         struct vault_member_policy *out,
+                                         struct canon_policy *out,
                                          const char **why);
 
 /* Shared by run and the serving commands (client.c). */

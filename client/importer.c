@@ -15,7 +15,7 @@
  * Once an error is seen no more rows are kept; parsing goes on only to collect
  * further messages for the operator.
  */
-#include "importer.h"
+#include "importer_int.h"
 
 #include <stdbool.h>
 #include <errno.h>
@@ -32,8 +32,8 @@
 const char *const import_kept_columns[] = {
     "member_id", "item_id", "timestamp", "quantity", NULL,
 };
-
-enum { COL_MEMBER, COL_ITEM, COL_TIMESTAMP, COL_QUANTITY, N_KEPT };
+const char *const import_policy_columns[] = {"price", "invoice", "store",
+                                             NULL};
 
 /* name, and whether it may match anywhere inside a column name (distinctive
  * stems); the others match as a whole name or as whole words. */
@@ -278,11 +278,6 @@ utf8_bad_at(const unsigned char *s, size_t len)
     return len;
 }
 
-typedef struct fields {
-    char *f[IMPORT_MAX_COLUMNS];
-    size_t n;
-} fields;
-
 /* Splits rec in place. Spaces before an opening or after a closing quote are
  * tolerated. FR_EPROTO on text after a closing quote, FR_ELIMIT on too many
  * fields. */
@@ -325,8 +320,8 @@ split_record(char *rec, fields *fl)
     }
 }
 
-static char *
-trim(char *s)
+char *
+import_trim(char *s)
 {
     size_t n;
 
@@ -344,8 +339,8 @@ ascii_lower(int c)
     return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
-static bool
-equal_nocase(const char *a, const char *b)
+bool
+import_equal_nocase(const char *a, const char *b)
 {
     while (*a &&
            ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b))
@@ -434,11 +429,6 @@ is_identifier(const char *name)
 
 /* ---- the header ------------------------------------------------------ */
 
-typedef struct schema {
-    int col[N_KEPT]; /* field index of each kept column, -1 if absent */
-    size_t n_fields;
-} schema;
-
 /* Copies name into a reported slot, cut on a character boundary. */
 static void
 copy_name(char dst[IMPORT_NAME_MAX], const char *name)
@@ -454,200 +444,77 @@ copy_name(char dst[IMPORT_NAME_MAX], const char *name)
     dst[n] = '\0';
 }
 
-static fr_err
-read_header(const fields *fl, unsigned long line, schema *sc,
+/* The profile's names for the mapped columns ("" when unmapped). */
+static void
+schema_init(schema *sc, const import_profile *p, size_t n_fields)
+{
+    const import_profile_conf *c = &p->conf;
+
+    sc->name[COL_MEMBER] = c->member_column;
+    sc->name[COL_ITEM] = c->item_column;
+    sc->name[COL_TIME] = c->time_column;
+    sc->name[COL_QUANTITY] = c->quantity_column;
+    sc->name[COL_PRICE] = c->price_column;
+    sc->name[COL_INVOICE] = c->invoice_column;
+    sc->name[COL_STORE] = c->store_column;
+    for (int k = 0; k < N_COLS; k++)
+        sc->col[k] = -1;
+    sc->n_fields = n_fields;
+}
+
+/* Maps one header name: a mapped column, else a discarded one. */
+static void
+header_name(const char *name, size_t i, unsigned long line, schema *sc,
             import_result *res, errs *e)
 {
-    char missing[128] = "";
+    int k = 0;
+
+    while (k < N_COLS &&
+           (!*sc->name[k] || !import_equal_nocase(name, sc->name[k])))
+        k++;
+    if (k < N_COLS && sc->col[k] >= 0) {
+        err_line(e, line, "header names %s more than once", sc->name[k]);
+        return;
+    }
+    if (k < N_COLS)
+        sc->col[k] = (int)i;
+    if (k < N_STORED)
+        return;
+    copy_name(res->discarded[res->n_discarded++], name);
+    if (is_identifier(name))
+        copy_name(res->identifiers[res->n_identifiers++], name);
+    if (k < N_COLS)
+        copy_name(res->policy_read[res->n_policy_read++], name);
+}
+
+static fr_err
+read_header(const fields *fl, unsigned long line, schema *sc,
+            const import_profile *p, import_result *res, errs *e)
+{
+    char missing[4 * PROFILE_NAME_MAX + 16] = "";
     size_t before = e->n;
 
-    sc->n_fields = fl->n;
-    for (int k = 0; k < N_KEPT; k++)
-        sc->col[k] = -1;
+    schema_init(sc, p, fl->n);
     res->discarded = calloc(fl->n, sizeof *res->discarded);
     res->identifiers = calloc(fl->n, sizeof *res->identifiers);
-    if (!res->discarded || !res->identifiers)
+    res->policy_read = calloc(fl->n, sizeof *res->policy_read);
+    if (!res->discarded || !res->identifiers || !res->policy_read)
         return FR_ENOMEM;
-    for (size_t i = 0; i < fl->n; i++) {
-        const char *name = trim(fl->f[i]);
-        int k = 0;
-
-        while (k < N_KEPT && !equal_nocase(name, import_kept_columns[k]))
-            k++;
-        if (k < N_KEPT && sc->col[k] >= 0) {
-            err_line(e, line, "header names %s more than once",
-                     import_kept_columns[k]);
-        } else if (k < N_KEPT) {
-            sc->col[k] = (int)i;
-        } else {
-            copy_name(res->discarded[res->n_discarded++], name);
-            if (is_identifier(name))
-                copy_name(res->identifiers[res->n_identifiers++], name);
-        }
-    }
-    for (int k = 0; k < COL_QUANTITY; k++) {
-        if (sc->col[k] < 0) {
+    for (size_t i = 0; i < fl->n; i++)
+        header_name(import_trim(fl->f[i]), i, line, sc, res, e);
+    for (int k = 0; k < N_COLS; k++) {
+        bool required = k == COL_QUANTITY ? p->conf.quantity_required != 0
+                                          : k < COL_QUANTITY || *sc->name[k];
+        if (required && sc->col[k] < 0 &&
+            strlen(missing) + strlen(sc->name[k]) + 3 < sizeof missing) {
             strcat(missing, *missing ? ", " : "");
-            strcat(missing, import_kept_columns[k]);
+            strcat(missing, sc->name[k]);
         }
     }
     if (*missing)
         err_line(e, line, "header lacks the required column(s) %s", missing);
     res->has_quantity = sc->col[COL_QUANTITY] >= 0;
     return e->n > before ? FR_EINVAL : FR_OK;
-}
-
-/* ---- rows ------------------------------------------------------------ */
-
-/* Strict decimal integer: optional '-', digits, no overflow. FR_EINVAL
- * otherwise (the caller gives the reason). */
-static fr_err
-parse_int(const char *s, int64_t *out)
-{
-    const char *d = *s == '-' ? s + 1 : s;
-
-    if (!*d)
-        return FR_EINVAL;
-    for (const char *p = d; *p; p++)
-        if (*p < '0' || *p > '9')
-            return FR_EINVAL;
-    return fr_parse_i64(s, INT64_MIN, INT64_MAX, out) ? FR_EINVAL : FR_OK;
-}
-
-static bool
-has_control(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    for (; *p; p++) {
-        if (*p < 0x20 || *p == 0x7F)
-            return true;
-        if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) /* C1 controls */
-            return true;
-    }
-    return false;
-}
-
-typedef struct reasons {
-    char text[512];
-    size_t len;
-} reasons;
-
-static void reason(reasons *r, const char *fmt, ...) FR_PRINTF(2, 3);
-
-static void
-reason(reasons *r, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (r->len)
-        r->len +=
-            (size_t)snprintf(r->text + r->len, sizeof r->text - r->len, "; ");
-    if (r->len >= sizeof r->text)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(r->text + r->len, sizeof r->text - r->len, fmt, ap);
-    va_end(ap);
-    r->len += n > 0 ? (size_t)n : 0;
-    if (r->len >= sizeof r->text)
-        r->len = sizeof r->text - 1;
-}
-
-typedef struct limits {
-    uint32_t n_items;
-    int64_t now_s;
-} limits;
-
-static void
-check_member(const char *id, reasons *r)
-{
-    if (!*id)
-        reason(r, "member_id is empty");
-    else if (strlen(id) >= IMPORT_MEMBER_ID_MAX)
-        reason(r, "member_id is longer than %d bytes",
-               IMPORT_MEMBER_ID_MAX - 1);
-    else if (has_control(id))
-        reason(r, "member_id contains control characters");
-}
-
-static void
-check_item(const char *s, const limits *lim, import_row *row, reasons *r)
-{
-    int64_t v;
-
-    if (!*s)
-        reason(r, "item_id is empty");
-    else if (parse_int(s, &v) || v < 0 || v >= (int64_t)lim->n_items)
-        reason(r, "item_id is not an integer in [0, %u)", lim->n_items);
-    else {
-        row->item = (uint32_t)v;
-        snprintf(row->sku, sizeof row->sku, "%s", s);
-    }
-}
-
-static void
-check_timestamp(const char *s, const limits *lim, import_row *row, reasons *r)
-{
-    int64_t v, latest = lim->now_s > INT64_MAX - 86400 ? INT64_MAX
-                                                       : lim->now_s + 86400;
-
-    if (!*s)
-        reason(r, "timestamp is empty");
-    else if (parse_int(s, &v))
-        reason(r, "timestamp is not an integer unix time in seconds");
-    else if (v < 0)
-        reason(r, "negative timestamp");
-    else if (v > latest)
-        reason(r, "future timestamp%s",
-               v / 1000 <= latest ? " (milliseconds instead of seconds?)" : "");
-    else
-        row->timestamp = v;
-}
-
-static void
-check_quantity(const char *s, import_row *row, reasons *r)
-{
-    int64_t v;
-
-    if (!*s)
-        reason(r, "quantity is empty");
-    else if (parse_int(s, &v) || v < 1 || v > UINT32_MAX)
-        reason(r, "quantity is not an integer >= 1");
-    else
-        row->quantity = (uint32_t)v;
-}
-
-/* Validates one data record: fills *row when it is good, else FR_EINVAL
- * with the reasons added to e. */
-static fr_err
-read_row(const fields *fl, const schema *sc, const limits *lim,
-         unsigned long line, import_row *row, errs *e)
-{
-    reasons r = {.len = 0};
-    char *id;
-
-    if (fl->n != sc->n_fields) {
-        err_line(e, line, "wrong field count: %zu, the header has %zu", fl->n,
-                 sc->n_fields);
-        return FR_EINVAL;
-    }
-    memset(row, 0, sizeof *row);
-    row->quantity = 1;
-    id = trim(fl->f[sc->col[COL_MEMBER]]);
-    check_member(id, &r);
-    check_item(trim(fl->f[sc->col[COL_ITEM]]), lim, row, &r);
-    check_timestamp(trim(fl->f[sc->col[COL_TIMESTAMP]]), lim, row, &r);
-    if (sc->col[COL_QUANTITY] >= 0)
-        check_quantity(trim(fl->f[sc->col[COL_QUANTITY]]), row, &r);
-    if (r.len) {
-        fr_crypto_wipe(row, sizeof *row);
-        err_line(e, line, "%s", r.text);
-        return FR_EINVAL;
-    }
-    memcpy(row->member_id, id, strlen(id) + 1);
-    row->qty_milli = (int64_t)row->quantity * 1000;
-    return FR_OK;
 }
 
 /* ---- the row array --------------------------------------------------- */
@@ -717,11 +584,57 @@ record_broken(const reader *rd, int flags, unsigned long line, errs *e)
 typedef struct parse_state {
     reader rd;
     schema sc;
-    limits lim;
+    row_policy pol;
     rows rs;
     fields fl;
+    import_counts counts;
+    canon_count *cc;
     int have_header;
 } parse_state;
+
+/* Counts the member id's spelling (the trimmed field; row holds the
+ * canonical form) and appends the row. */
+static fr_err
+keep_row(parse_state *ps, const import_row *row)
+{
+    const char *raw = import_trim(ps->fl.f[ps->sc.col[COL_MEMBER]]);
+    fr_err rc = canon_count_add(ps->cc, raw, strlen(raw), row->member_id);
+
+    return rc ? rc : rows_push(&ps->rs, row);
+}
+
+/* Judges one data record (its fields split) and keeps or counts it. */
+static fr_err
+handle_row(parse_state *ps, unsigned long line, errs *e)
+{
+    import_row row;
+    char why[ROW_REASON_MAX];
+    fr_err rc = FR_OK;
+    row_outcome o;
+
+    ps->counts.rows_read++;
+    if (ps->fl.n != ps->sc.n_fields) {
+        err_line(e, line, "wrong field count: %zu, the header has %zu",
+                 ps->fl.n, ps->sc.n_fields);
+        return FR_OK;
+    }
+    o = import_judge_row(&ps->fl, &ps->sc, &ps->pol, &row, why);
+    switch (o) {
+    case ROW_BAD: err_line(e, line, "%s", why); break;
+    case ROW_GUEST: ps->counts.guest++; break;
+    case ROW_NON_PRODUCT: ps->counts.non_product++; break;
+    case ROW_ZERO: ps->counts.zero_quantity++; break;
+    case ROW_PURCHASE:
+    case ROW_RETURN:
+        *(o == ROW_RETURN ? &ps->counts.kept_return
+                          : &ps->counts.kept_purchase) += 1;
+        if (e->n == 0)
+            rc = keep_row(ps, &row);
+        break;
+    }
+    fr_crypto_wipe(&row, sizeof row);
+    return rc;
+}
 
 /* Handles one non-blank record. FR_EINVAL only for a broken header (which
  * ends parsing); row errors are collected in e and parsing goes on. */
@@ -729,7 +642,6 @@ static fr_err
 handle_record(parse_state *ps, int flags, unsigned long line,
               import_result *res, errs *e)
 {
-    import_row row;
     fr_err rc;
 
     if (record_broken(&ps->rd, flags, line, e))
@@ -745,7 +657,7 @@ handle_record(parse_state *ps, int flags, unsigned long line,
                      IMPORT_MAX_COLUMNS);
             return FR_EINVAL;
         }
-        return read_header(&ps->fl, line, &ps->sc, res, e);
+        return read_header(&ps->fl, line, &ps->sc, ps->pol.prof, res, e);
     }
     if (rc == FR_EPROTO) {
         err_line(e, line, "malformed quoting (text after a closing quote)");
@@ -758,10 +670,7 @@ handle_record(parse_state *ps, int flags, unsigned long line,
                  IMPORT_MAX_COLUMNS, ps->sc.n_fields);
         return FR_OK;
     }
-    if (read_row(&ps->fl, &ps->sc, &ps->lim, line, &row, e) == FR_OK &&
-        e->n == 0)
-        rc = rows_push(&ps->rs, &row);
-    fr_crypto_wipe(&row, sizeof row);
+    rc = handle_row(ps, line, e);
     if (e->n)
         rows_clear(&ps->rs); /* all or nothing: stop holding ids */
     return rc;
@@ -832,10 +741,23 @@ open_file(const char *path, FILE **f_out, errs *e)
     return FR_ESYS;
 }
 
-fr_err
-import_parse(const char *path, uint32_t n_items, int64_t now_s,
-             size_t max_errors, import_result **out, char *errbuf,
-             size_t errlen)
+static void
+state_free(parse_state *ps)
+{
+    if (!ps)
+        return;
+    if (ps->rd.buf)
+        fr_crypto_wipe(ps->rd.buf, IMPORT_MAX_RECORD + 1);
+    free(ps->rd.buf);
+    rows_clear(&ps->rs);
+    fr_crypto_wipe(&ps->fl, sizeof ps->fl);
+    canon_count_destroy(&ps->cc);
+    free(ps);
+}
+
+static fr_err
+parse_path(const char *path, const row_policy *pol, size_t max_errors,
+           import_result **out, char *errbuf, size_t errlen)
 {
     errs e = {.buf = errbuf,
               .cap = errlen,
@@ -846,25 +768,24 @@ import_parse(const char *path, uint32_t n_items, int64_t now_s,
     FILE *f = NULL;
     fr_err rc;
 
-    if (errbuf && errlen)
-        errbuf[0] = '\0';
-    if (out)
-        *out = NULL;
-    if (!path || !out)
-        return FR_EINVAL;
     if ((rc = open_file(path, &f, &e)))
         goto out;
     rc = FR_ENOMEM;
     ps = calloc(1, sizeof *ps);
     res = calloc(1, sizeof *res);
-    if (!ps || !res || !(ps->rd.buf = malloc(IMPORT_MAX_RECORD + 1)))
+    if (!ps || !res || !(ps->rd.buf = malloc(IMPORT_MAX_RECORD + 1)) ||
+        canon_count_new(&ps->cc))
         goto out;
     ps->rd.f = f;
     ps->rd.line = 1;
-    ps->lim.n_items = n_items;
-    ps->lim.now_s = now_s;
-    if ((rc = parse_file(ps, res, &e)))
+    ps->pol = *pol;
+    rc = parse_file(ps, res, &e);
+    timefmt_zone_end();
+    if (rc)
         goto out;
+    res->counts = ps->counts;
+    res->counts.canon_rewritten = canon_count_rewritten(ps->cc);
+    res->counts.canon_merged_ids = canon_count_merged(ps->cc);
     res->rows = ps->rs.v;
     res->n_rows = ps->rs.n;
     ps->rs.v = NULL;
@@ -874,18 +795,81 @@ out:
     if (rc == FR_ENOMEM && e.n == 0)
         err_line(&e, 0, "out of memory");
     err_finish(&e);
-    if (ps) {
-        if (ps->rd.buf)
-            fr_crypto_wipe(ps->rd.buf, IMPORT_MAX_RECORD + 1);
-        free(ps->rd.buf);
-        rows_clear(&ps->rs);
-        fr_crypto_wipe(&ps->fl, sizeof ps->fl);
-        free(ps);
-    }
+    state_free(ps);
     if (f)
         fclose(f);
     import_result_destroy(&res);
     return rc;
+}
+
+static fr_err
+parse_with(const char *path, const import_opts *o, int strict,
+           import_result **out, char *errbuf, size_t errlen)
+{
+    static const import_opts none = {.now_s = INT64_MAX - 86400};
+    row_policy pol;
+    import_profile *fedrec = NULL;
+    fr_err rc;
+
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return FR_EINVAL;
+    o = o ? o : &none;
+    pol = (row_policy){.prof = o->profile,
+                       .canon = o->canon ? o->canon : &canon_legacy,
+                       .n_items = o->n_items,
+                       .now_s = o->now_s,
+                       .strict = strict};
+    if (!pol.prof) {
+        if ((rc = import_profile_builtin("fedrec", &fedrec, errbuf, errlen)))
+            return rc;
+        pol.prof = fedrec;
+    }
+    rc = parse_path(path, &pol, o->max_errors, out, errbuf, errlen);
+    import_profile_destroy(&fedrec);
+    return rc;
+}
+
+fr_err
+import_parse(const char *path, const import_opts *o, import_result **out,
+             char *errbuf, size_t errlen)
+{
+    return parse_with(path, o, 0, out, errbuf, errlen);
+}
+
+fr_err
+import_parse_legacy(const char *path, uint32_t n_items, int64_t now_s,
+                    size_t max_errors, import_result **out, char *errbuf,
+                    size_t errlen)
+{
+    import_opts o = {.n_items = n_items, .now_s = now_s,
+                     .max_errors = max_errors};
+
+    return parse_with(path, &o, 1, out, errbuf, errlen);
+}
+
+void
+import_counts_print(const import_counts *c, FILE *out)
+{
+    fprintf(out,
+            "rows read: %llu\n"
+            "kept purchase rows: %llu\n"
+            "kept return rows: %llu\n"
+            "guest rows (no member id): %llu\n"
+            "non-product codes: %llu\n"
+            "zero quantity rows: %llu\n"
+            "rows with a rewritten member id: %llu\n"
+            "member ids seen under 2+ spellings: %llu\n",
+            (unsigned long long)c->rows_read,
+            (unsigned long long)c->kept_purchase,
+            (unsigned long long)c->kept_return, (unsigned long long)c->guest,
+            (unsigned long long)c->non_product,
+            (unsigned long long)c->zero_quantity,
+            (unsigned long long)c->canon_rewritten,
+            (unsigned long long)c->canon_merged_ids);
 }
 
 void
@@ -901,6 +885,7 @@ import_result_destroy(import_result **rp)
     free(r->rows);
     free(r->discarded);
     free(r->identifiers);
+    free(r->policy_read);
     free(r);
     *rp = NULL;
 }

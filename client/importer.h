@@ -11,13 +11,32 @@
  * second); messages never quote field values, only the file, line and what
  * is wrong.
  *
- * Kept columns (header names match case-insensitively after trimming spaces
- * and tabs and, on the first column, a UTF-8 BOM):
- *   member_id   required; 1..63 bytes, no control characters
- *   item_id     required; integer in [0, n_items)
- *   timestamp   required; unix time in seconds, >= 0, <= now_s + 86400
- *   quantity    optional; integer >= 1 (1 when the column is absent)
+ * What is read comes from an import profile (profile.h; the built-in
+ * "fedrec" by default). Header names match case-insensitively after
+ * trimming spaces and tabs and, on the first column, a UTF-8 BOM. Kept
+ * (stored) columns, named by the profile:
+ *   member id   required column; 1..63 bytes, no control characters; empty
+ *               (or matching the profile's guest_ids) is a guest row;
+ *               canonicalised by the store's policy (canon.h)
+ *   item (SKU)  required; 1..64 bytes, no control characters, after the
+ *               profile's sku_case; in "fedrec" an integer in [0, n_items)
+ *               is an item index, anything else is left to the vault
+ *   time        required; in the profile's formats and zone (timefmt.h),
+ *               <= now_s + 86400
+ *   quantity    a decimal number with at most 3 decimals, |q| < 2^32;
+ *               1 when the profile lets the column be absent; negative, or
+ *               on an invoice with the profile's cancel prefix, is a return
+ * Price, invoice and store columns, when the profile names them, must be in
+ * the header; they are read for the row policy only, never stored, and are
+ * reported with the discarded columns.
  * Kept values are trimmed of surrounding spaces and tabs.
+ *
+ * Every data row has exactly one outcome, counted in import_counts: kept
+ * purchase, kept return, guest (no member id), non-product code (the
+ * profile's drop_items), zero quantity. Any structural error refuses the
+ * whole file: undecodable CSV, a missing mapped column, invalid UTF-8, a
+ * wrong field count, a bad member id or SKU, an unparseable time or
+ * quantity.
  *
  * Direct identifiers are recognised among the discarded columns by name,
  * case-insensitively, with '_', '-', '.', '/' and spaces treated alike and
@@ -50,8 +69,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/err.h"
+#include "canon.h"
+#include "profile.h"
 
 #define IMPORT_MEMBER_ID_MAX 64
 #define IMPORT_MAX_RECORD    (64 * 1024) /* bytes in one record, line ends too */
@@ -61,13 +83,29 @@
 #define IMPORT_SKU_MAX 65 /* FR_CATALOGUE_SKU_MAX bytes and a terminator */
 
 typedef struct import_row {
-    char member_id[IMPORT_MEMBER_ID_MAX];
-    char sku[IMPORT_SKU_MAX]; /* the item as the export names it, trimmed */
-    uint32_t item;            /* legacy: sku as an integer in [0, n_items) */
-    int64_t timestamp;
-    uint32_t quantity; /* 1 when the column is absent */
+    char member_id[IMPORT_MEMBER_ID_MAX]; /* canonical (canon.h) */
+    char sku[IMPORT_SKU_MAX]; /* the item as the export names it, trimmed,
+                                 after the profile's sku_case */
+    /* legacy: the sku as an integer in [0, n_items), else UINT32_MAX */
+    uint32_t item;
+    int64_t timestamp; /* unix seconds UTC */
+    /* legacy: the quantity when it is a whole number >= 1, else 0 */
+    uint32_t quantity;
     int64_t qty_milli; /* signed quantity in thousandths: returns < 0 */
 } import_row;
+
+/* Outcomes of one file's data rows: rows_read is the sum of the five row
+ * outcomes; the canon counts are over the kept rows. */
+typedef struct import_counts {
+    uint64_t rows_read;
+    uint64_t kept_purchase;
+    uint64_t kept_return;
+    uint64_t guest;
+    uint64_t non_product;
+    uint64_t zero_quantity;
+    uint64_t canon_rewritten;  /* kept rows whose member id was rewritten */
+    uint64_t canon_merged_ids; /* canonical ids seen under 2+ spellings */
+} import_counts;
 
 typedef struct import_result {
     /* malloc'd; raw member ids: callers pseudonymise them at once and wipe
@@ -81,34 +119,69 @@ typedef struct import_result {
     /* the subset of discarded columns recognised as direct identifiers */
     char (*identifiers)[IMPORT_NAME_MAX];
     size_t n_identifiers;
+    /* the subset of discarded columns read for the row policy (price,
+     * invoice, store) */
+    char (*policy_read)[IMPORT_NAME_MAX];
+    size_t n_policy_read;
     int has_quantity;
+    import_counts counts;
 } import_result;
 
+typedef struct import_opts {
+    const import_profile *profile; /* NULL: the built-in "fedrec" */
+    const canon_policy *canon;     /* NULL: canon_legacy (trim only) */
+    uint32_t n_items;              /* for the legacy integer SKU rule */
+    int64_t now_s;                 /* times after now_s + 86400 are refused */
+    size_t max_errors;             /* messages shown; 0 counts as 1 */
+} import_opts;
+
 /*
- * Parses path. All or nothing: on FR_OK *out owns every row (possibly none:
- * an empty or header-only file is FR_OK with 0 rows); on any bad record the
- * result is FR_EINVAL, *out stays NULL and errbuf gets up to max_errors
- * "FILE:LINE: reason" messages joined by '\n' (max_errors 0 counts as 1; a
- * last line says how many more were found). A broken header (bad quoting,
- * a kept column named twice, a required one missing) stops at once.
- * FR_ENOENT if path does not exist, FR_ESYS on another open or read failure,
- * FR_ENOMEM. errbuf is always NUL-terminated when errlen > 0 and is cut on a
- * character boundary. Raw member ids pass through here: they live only in
- * wiped buffers and in *out. Thread-safe (no shared state).
+ * Parses path under o (NULL: every default). All or nothing: on FR_OK *out
+ * owns every kept row (possibly none: an empty or header-only file is FR_OK
+ * with 0 rows) and the counts; on any structural error the result is
+ * FR_EINVAL, *out stays NULL and errbuf gets up to max_errors
+ * "FILE:LINE: reason" messages joined by '\n' (a last line says how many
+ * more were found). A broken header (bad quoting, a mapped column named
+ * twice, a required one missing) stops at once. FR_ENOENT if path does not
+ * exist, FR_ESYS on another open or read failure, FR_ENOMEM. errbuf is
+ * always NUL-terminated when errlen > 0 and is cut on a character boundary.
+ * Raw member ids pass through here: they live only in wiped buffers and in
+ * *out (canonical). Thread-safe unless the profile's zone is an IANA name
+ * (timefmt.h).
  */
-FR_NODISCARD fr_err import_parse(const char *path, uint32_t n_items,
-                                 int64_t now_s, size_t max_errors,
+FR_NODISCARD fr_err import_parse(const char *path, const import_opts *o,
                                  import_result **out, char *errbuf,
                                  size_t errlen);
+
+/*
+ * The import as it was before profiles: the "fedrec" profile, trim-only
+ * member ids, and every row must be a purchase of a known item: an empty
+ * member id, an item that is not an integer in [0, n_items) and a quantity
+ * that is not an integer >= 1 refuse the file as well. The legacy row
+ * fields (item, quantity) are then always exact.
+ */
+FR_NODISCARD fr_err import_parse_legacy(const char *path, uint32_t n_items,
+                                        int64_t now_s, size_t max_errors,
+                                        import_result **out, char *errbuf,
+                                        size_t errlen);
+
+/* One line per outcome, "REASON: COUNT", in this order and wording:
+ *   rows read / kept purchase rows / kept return rows /
+ *   guest rows (no member id) / non-product codes / zero quantity rows /
+ *   rows with a rewritten member id / member ids seen under 2+ spellings */
+void import_counts_print(const import_counts *c, FILE *out);
 
 /* Wipes the rows (member ids) with fr_crypto_wipe, frees everything and sets
  * *rp = NULL. Accepts NULL and *rp == NULL. */
 void import_result_destroy(import_result **rp);
 
 /* The kept columns and the identifier names, for the data notice.
- * NULL-terminated static arrays; import_kept_columns lists the required
- * columns first, then quantity. */
+ * NULL-terminated static arrays; import_kept_columns lists the stored
+ * fields by their "fedrec" names (a profile may call them otherwise), the
+ * required ones first, then quantity; import_policy_columns the fields a
+ * profile may have read for the row policy, never stored. */
 extern const char *const import_kept_columns[];
+extern const char *const import_policy_columns[];
 extern const char *const import_identifier_names[];
 
 #endif

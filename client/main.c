@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "canon.h"
 #include "client.h"
 #include "crypto/crypto.h"
 #include "model/model.h"
@@ -80,17 +81,7 @@ static const fr_config_key keys[] = {
     FR_CFG_DOUBLE_(C, dp_delta, "0", 0.0, 0.1,
                    "delta of the store's guarantee; 0 takes the "
                    "aggregator's at the first DP round"),
-    FR_CFG_BOOL_(C, member_id_trim, "yes",
-                 "drop spaces and tabs around member ids before "
-                 "pseudonymising them"),
-    FR_CFG_STRING_(C, member_id_case, "keep",
-                   "keep, upper or lower: ASCII letters of member ids"),
-    FR_CFG_BOOL_(C, member_id_numeric, "no",
-                 "read a member id of digits with an all-zero fraction as "
-                 "the digits (17850.0 is 17850); init writes yes"),
-    FR_CFG_STRING_(C, member_id_leading_zeros, "keep",
-                   "keep or strip the leading zeros of all-digit member "
-                   "ids"),
+    CANON_CONFIG_KEYS(C),
     FR_CFG_STRING_(C, profile, "fedrec",
                    "import profile: the columns and formats of the store's "
                    "exports (fedrec: member_id,item_id,timestamp[,quantity])"),

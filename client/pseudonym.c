@@ -6,7 +6,7 @@
  * open (wiped by vault_close).
  *
  * Before hashing, the raw id is rewritten by the store's member-id policy
- * (vault.h vault_member_policy), at this one door for every caller.
+ * (canon.h), at this one door for every caller.
  */
 #include "vault_int.h"
 
@@ -17,64 +17,10 @@
 #define PSEUDO_KEY_BYTES 32
 #define CANON_MAX 256 /* longer ids are hashed as they are (see canon) */
 
-const vault_member_policy vault_policy_legacy = {
-    .trim = true, .id_case = VAULT_CASE_KEEP, .numeric = false,
-    .leading_zeros = VAULT_ZEROS_KEEP};
-const vault_member_policy vault_policy_recommended = {
-    .trim = true, .id_case = VAULT_CASE_KEEP, .numeric = true,
-    .leading_zeros = VAULT_ZEROS_KEEP};
-
 void
 vault_set_member_policy(vault *v, const vault_member_policy *p)
 {
     v->policy = *p;
-}
-
-static bool
-all_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return n > 0;
-}
-
-/* The policy applied to raw: the canonical id is out[0..*n), terminated.
- * false for an id of CANON_MAX bytes or more (no door accepts one as a
- * member id): it is hashed as it is. */
-static bool
-canon(const vault_member_policy *p, const char *raw, char out[CANON_MAX],
-      size_t *n)
-{
-    size_t a = 0, b = strlen(raw), dot;
-
-    if (b >= CANON_MAX)
-        return false;
-    while (p->trim && a < b && (raw[a] == ' ' || raw[a] == '\t'))
-        a++;
-    while (p->trim && b > a && (raw[b - 1] == ' ' || raw[b - 1] == '\t'))
-        b--;
-    *n = b - a;
-    memcpy(out, raw + a, *n);
-    out[*n] = 0;
-    for (size_t i = 0; i < *n; i++)
-        if (p->id_case == VAULT_CASE_UPPER && out[i] >= 'a' && out[i] <= 'z')
-            out[i] = (char)(out[i] - 'a' + 'A');
-        else if (p->id_case == VAULT_CASE_LOWER && out[i] >= 'A' &&
-                 out[i] <= 'Z')
-            out[i] = (char)(out[i] - 'A' + 'a');
-    dot = strcspn(out, ".");
-    if (p->numeric && dot + 1 < *n && all_digits(out, dot) &&
-        strspn(out + dot + 1, "0") == *n - dot - 1)
-        out[*n = dot] = 0;
-    if (p->leading_zeros == VAULT_ZEROS_STRIP && all_digits(out, *n)) {
-        size_t z = 0;
-        while (z + 1 < *n && out[z] == '0')
-            z++;
-        memmove(out, out + z, *n - z + 1);
-        *n -= z;
-    }
-    return true;
 }
 
 void
@@ -112,11 +58,10 @@ void
 vault_pid_of(const vault *v, const char *raw, uint8_t pid[VAULT_PID_BYTES])
 {
     char hex[FR_PSEUDONYM_CHARS + 1], id[CANON_MAX];
-    size_t n;
     fr_err rc;
 
-    if (canon(&v->policy, raw, id, &n))
-        fr_pseudonym(v->pkey, id, n, hex);
+    if (canon_apply(&v->policy, raw, strlen(raw), id, sizeof id) == FR_OK)
+        fr_pseudonym(v->pkey, id, strlen(id), hex);
     else
         fr_pseudonym(v->pkey, raw, strlen(raw), hex);
     fr_crypto_wipe(id, sizeof id);

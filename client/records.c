@@ -502,23 +502,34 @@ count_merged(const vault *v, const vault_import_opts *o,
  * unknown profile. */
 static fr_err
 parse_export(const char *csv_path, const vault_import_opts *o,
-             import_result **in, FILE *report_out, char *errbuf,
-             size_t errlen)
+             const canon_policy *canon, import_result **in,
+             FILE *report_out, char *errbuf, size_t errlen)
 {
+    import_profile *prof = NULL;
+    import_opts io = {.canon = canon, .n_items = o->n_items,
+                      .now_s = o->now_s, .max_errors = 20};
     fr_err rc;
 
-    if (o->profile && strcmp(o->profile, "fedrec")) {
-        snprintf(errbuf, errlen, "unknown profile '%s' (known: fedrec)",
-                 o->profile);
+    rc = import_profile_load(o->profile ? o->profile : "fedrec", &prof,
+                             errbuf, errlen);
+    if (rc == FR_ENOENT) {
+        snprintf(errbuf, errlen, "unknown profile '%s' (built in: fedrec, "
+                 "online-retail; or a profile file)", o->profile);
         return FR_EINVAL;
     }
-    rc = import_parse(csv_path, o->n_items, o->now_s, 20, in, errbuf, errlen);
+    if (rc)
+        return rc;
+    io.profile = prof;
+    rc = import_parse(csv_path, &io, in, errbuf, errlen);
+    import_profile_destroy(&prof);
     if (rc)
         return rc;
     if (report_out && o->dry_run)
         fprintf(report_out, "dry run: nothing written\n");
-    if (report_out)
+    if (report_out) {
         report_discarded(*in, report_out);
+        import_counts_print(&(*in)->counts, report_out);
+    }
     return FR_OK;
 }
 
@@ -530,7 +541,8 @@ vault_import(vault *v, const char *csv_path, const vault_import_opts *o,
     import_result *in = NULL;
     vault_import_report r = {0};
     char detail[256];
-    fr_err rc = parse_export(csv_path, o, &in, report_out, errbuf, errlen);
+    fr_err rc = parse_export(csv_path, o, &v->policy, &in, report_out, errbuf,
+                             errlen);
 
     if (rc)
         return rc;

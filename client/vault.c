@@ -723,8 +723,6 @@ vault_close(vault **vp)
     *vp = NULL;
 }
 
-static const char *const case_names[] = {"keep", "upper", "lower"};
-
 static fr_err
 write_conf(const char *dir, const vault_init_opts *o)
 {
@@ -745,20 +743,24 @@ write_conf(const char *dir, const vault_init_opts *o)
                  "n_items %lld\n"
                  "retention_days %lld\n"
                  "# how member ids are read before pseudonymisation; change "
-                 "them only\n# before the first import\n"
-                 "member_id_trim %s\n"
-                 "member_id_case %s\n"
-                 "member_id_numeric %s\n"
-                 "member_id_leading_zeros %s\n",
+                 "them only\n# before the first import\n",
                  o->name, dir, o->connect ? o->connect : "tcp://127.0.0.1:7600",
                  dir, o->name, has_sk ? "" : "# set before run: ",
                  has_sk ? o->server_key : "/path/to/aggregator.pub",
-                 (long long)o->n_items, (long long)o->retention_days,
-                 mp->trim ? "yes" : "no", case_names[mp->id_case % 3],
-                 mp->numeric ? "yes" : "no",
-                 mp->leading_zeros == VAULT_ZEROS_STRIP ? "strip" : "keep");
+                 (long long)o->n_items, (long long)o->retention_days);
     if (n < 0 || (size_t)n >= sizeof text)
         return FR_ELIMIT;
+    {
+        FILE *m = fmemopen(text + n, sizeof text - (size_t)n, "w");
+        long more;
+        if (!m)
+            return FR_ENOMEM;
+        canon_policy_write(mp, m);
+        more = ftell(m);
+        if (fclose(m) || more < 0 || (size_t)n + (size_t)more >= sizeof text)
+            return FR_ELIMIT;
+        n += (int)more;
+    }
     return fr_file_write_atomic(p, text, (size_t)n, 0644);
 }
 

@@ -48,6 +48,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "canon.h"
 #include "catalogue/catalogue.h"
 #include "crypto/crypto.h"
 
@@ -62,36 +63,12 @@ typedef enum vault_purpose {
 
 typedef struct vault vault;
 
-/* The member-id policy (store.conf member_id_*), applied in this order:
- *   trim           drop leading and trailing spaces and tabs
- *   id_case        ASCII letters to upper or lower case (other bytes kept)
- *   numeric        digits, '.', then one or more '0' -> the digits
- *                  ("17850.0", "17850.00" -> "17850"; "17850." kept)
- *   leading_zeros  strip: an id of digits only loses its leading zeros,
- *                  keeping one digit ("007" -> "7", "000" -> "0")
- * The legacy policy (a store.conf without the keys): trim only. */
-typedef enum vault_id_case {
-    VAULT_CASE_KEEP = 0,
-    VAULT_CASE_UPPER,
-    VAULT_CASE_LOWER
-} vault_id_case;
-
-typedef enum vault_id_zeros {
-    VAULT_ZEROS_KEEP = 0,
-    VAULT_ZEROS_STRIP
-} vault_id_zeros;
-
-typedef struct vault_member_policy {
-    bool trim;
-    vault_id_case id_case;
-    bool numeric;
-    vault_id_zeros leading_zeros;
-} vault_member_policy;
-
-/* Trim only: how stores made before the policy existed hash their ids. */
-extern const vault_member_policy vault_policy_legacy;
-/* What `init` writes into a new store.conf: trim, keep case, numeric. */
-extern const vault_member_policy vault_policy_recommended;
+/* The member-id policy (store.conf member_id_*) is canon.h's canon_policy:
+ * trim, case, numeric text ("17850.0" -> "17850"), leading zeros. The
+ * legacy policy (a store.conf without the keys): trim only. */
+typedef canon_policy vault_member_policy;
+#define vault_policy_legacy canon_legacy
+#define vault_policy_recommended canon_recommended
 
 /* How to unlock a store: a passphrase (non-NULL) or the data.key file. */
 typedef struct vault_unlock {

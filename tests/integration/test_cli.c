@@ -147,7 +147,7 @@ test_store_cli(void **state)
     expect("grep -rl -e M-77 -e 'Ann Lee' -e ann@x.org s1 || echo clean", 0,
            "clean");
     expect("printf 'member_id,item_id,timestamp\nM-99,1,1700000000\n"
-           "M-99,77,1700000000\n' > bad.csv && "
+           "M-99,7,17000000xx\n' > bad.csv && "
            "$B/fedrec-client import --store s1 bad.csv",
            1, "bad.csv:3:");
     /* Consent is opt-in and per purpose. */
