@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "client.h"
 #include "notice.h"
+#include "profile.h"
 #include "state.h"
 #include "vault.h"
 
@@ -310,6 +311,23 @@ cmd_pseudonym(const client_config *cfg, const admin_args *a)
     vault_pseudonym(v, a->member, pid);
     printf("%s\n", pid);
     vault_close(&v);
+    return 0;
+}
+
+int
+client_print_profile(const char *name_or_file)
+{
+    import_profile *p = NULL;
+    char err[512] = "";
+    fr_err rc = import_profile_load(name_or_file, &p, err, sizeof err);
+
+    if (rc == FR_ENOENT)
+        return say(1, "unknown profile '%s' (built in: fedrec, "
+                   "online-retail; or a profile file)%s", name_or_file, NULL);
+    if (rc)
+        return say(1, "%s%s", err, NULL);
+    import_profile_print(p, stdout);
+    import_profile_destroy(&p);
     return 0;
 }
 

@@ -82,7 +82,11 @@ typedef struct admin_args {
     const char *file;    /* import, consent import */
     const char *lang;    /* notice */
     int dry_run;         /* import */
+    const char *print_profile; /* import --print-profile NAME_OR_FILE */
 } admin_args;
+/* Prints a profile (built-in name or file) as a profile file to edit;
+ * an exit status. */
+int client_print_profile(const char *name_or_file);
 int client_admin(const client_config *cfg, const char *cmd, const char *sub,
                  const admin_args *a);
 

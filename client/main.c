@@ -110,10 +110,17 @@ usage(FILE *out)
             "member_id,\n"
             "                               item_id, timestamp[, quantity]); "
             "every other\n"
-            "                               column is discarded. --dry-run "
-            "reports what\n"
-            "                               the import would do and writes "
-            "nothing\n"
+            "                               column is discarded; profile "
+            "online-retail:\n"
+            "                               InvoiceNo, StockCode, Quantity, "
+            "InvoiceDate,\n"
+            "                               CustomerID (returns net, guests "
+            "and fees counted\n"
+            "                               and dropped). --dry-run reports "
+            "what the import\n"
+            "                               would do and writes nothing\n"
+            "  import --print-profile NAME  a profile as a file to edit "
+            "(--profile FILE)\n"
             "  consent grant|withdraw --member ID --purpose training|marketing\n"
             "  consent import FILE.csv      member_id,purpose,grant|withdraw"
             "[,time]\n"
@@ -327,6 +334,9 @@ take_command_options(cli *a, int *argc, char **argv)
             return fail("--rounds needs a positive integer");
     } else if (is_cmd(a, "import")) {
         a->aa.dry_run = take_flag(argc, argv, "--dry-run");
+        a->aa.print_profile = take_option(argc, argv, "--print-profile", &bad);
+        if (bad)
+            return fail("--print-profile needs a profile name or file");
     } else if (!is_cmd(a, "audit")) {
         snprintf(err, sizeof err, "unknown command '%s' (try --help)", a->cmd);
         return fail(err);
@@ -383,6 +393,8 @@ run_command(const cli *a, const client_config *cfg, int flags)
     if (is_cmd(a, "init") || is_cmd(a, "import") || is_cmd(a, "consent") ||
         is_cmd(a, "member") || is_cmd(a, "audit") || is_cmd(a, "notice") ||
         is_cmd(a, "pseudonym")) {
+        if (is_cmd(a, "import") && a->aa.print_profile)
+            return client_print_profile(a->aa.print_profile);
         if (!*cfg->store) {
             (void)fail("this command needs --store DIR");
             return EXIT_USAGE;

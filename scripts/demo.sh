@@ -2,10 +2,14 @@
 # A local federation on generated demo data: one aggregator and five store
 # clients on loopback, ten rounds under secure aggregation, then the
 # per-round quality next to a popularity baseline and the top-10 items for
-# one member. Each store is a protected store (fedrec-client init): the
-# generated export is imported (identifying columns dropped, member ids
-# pseudonymised, everything sealed at rest) with the members' consents: all
-# demo members agree to training, about four in five to marketing.
+# one member. Each store is a protected store (fedrec-client init) that
+# imports a raw POS export as it is (InvoiceNo, StockCode, Description,
+# Quantity, InvoiceDate, UnitPrice, CustomerID, Country: string SKUs,
+# date-time text, returns, guest rows, "17850.0"-style ids) through the
+# built-in online-retail profile; head office builds the item catalogue
+# from its product master and the aggregator serves it. The members'
+# consents: all demo members agree to training, about four in five to
+# marketing.
 # usage: scripts/demo.sh BIN_DIR   (make demo passes build/bin)
 set -euo pipefail
 
@@ -33,7 +37,11 @@ mkdir -p "$RUN"/{data,logs,state}
 chmod 700 "$RUN"
 
 echo "== synthetic purchase data"
-"$BIN/fedrec-datagen" --stores "$STORES" --seed 42 --items "$ITEMS" --out "$RUN/data"
+"$BIN/fedrec-datagen" --format raw --stores "$STORES" --seed 42 --items "$ITEMS" --out "$RUN/data"
+
+echo "== the item catalogue, from head office's product master"
+"$BIN/fedrec-catalogue" build --master "$RUN/data/products.csv" --out "$RUN/catalogue" |
+  sed -n 's/^\(items written\|id\): /   \1: /p'
 
 echo "== aggregator key, and $STORES protected stores (keys, data key, sealed state)"
 "$BIN/fedrec-keygen" --name aggregator --dir "$RUN/keys" >/dev/null 2>&1
@@ -44,21 +52,35 @@ for i in $(seq -f "%02g" 1 "$STORES"); do
   "$BIN/fedrec-client" init --store "$st" --name "store$i" --n_items "$ITEMS" \
     --connect "$ENDPOINT" --server_key "$RUN/keys/aggregator.pub" \
     2>/dev/null >> "$RUN/allowlist"
-  "$BIN/fedrec-client" import --store "$st" "$RUN/data/store-$i.csv" > "$RUN/logs/import$i.txt"
-  # Consent records as the store's sign-up desk would export them.
-  awk -F, 'NR > 1 && !seen[$1]++ {
-             print $1 ",training,grant"
-             if (NR % 5) print $1 ",marketing,grant" }' \
-    "$RUN/data/store-$i.csv" > "$RUN/data/consents-$i.csv"
+  cp "$RUN/catalogue" "$st/catalogue" # as head office hands it out
+  "$BIN/fedrec-client" import --store "$st" --profile online-retail \
+    "$RUN/data/store-$i.csv" > "$RUN/logs/import$i.txt"
+  # Consent records as the store's sign-up desk would export them (the
+  # CustomerID column; guests have none).
+  python3 - "$RUN/data/store-$i.csv" > "$RUN/data/consents-$i.csv" <<'PY'
+import csv, sys
+seen = set()
+for n, row in enumerate(csv.DictReader(open(sys.argv[1], newline=""))):
+    cid = row["CustomerID"].strip()
+    if not cid or cid.split(".")[0] in seen:
+        continue
+    seen.add(cid.split(".")[0])
+    print(f"{cid},training,grant")
+    if len(seen) % 5:
+        print(f"{cid},marketing,grant")
+PY
   "$BIN/fedrec-client" consent import --store "$st" "$RUN/data/consents-$i.csv" >/dev/null
 done
-echo "   store01 import: $(tr '\n' ';' < "$RUN/logs/import01.txt")"
+echo "== store01's import summary (the raw export, every row's outcome)"
+grep -E "^(discarded column|rows read|kept|guest|non-product|zero|rows with|member ids seen|imported|pairs_fully|rows_outside)" \
+  "$RUN/logs/import01.txt" | sed 's/^/   /'
 
 cat > "$RUN/aggregator.conf" <<CONF
 listen $ENDPOINT
 key_file $RUN/keys/aggregator.key
 allowlist $RUN/allowlist
 state_dir $RUN/state/aggregator
+catalogue $RUN/catalogue
 n_items $ITEMS
 dim 32
 rounds $ROUNDS
