@@ -31,10 +31,12 @@ static const fr_config_key keys[] = {
     FR_CFG_STRING_(C, admin_socket, "",
                    "Unix socket for fedrec-ctl (mode 0660: owner and group); "
                    "empty: STATE_DIR/admin.sock"),
-    FR_CFG_INT_(C, n_items, "500", 1, 1048576, "items in the catalogue"),
+    FR_CFG_INT_(C, n_items, "500", 1, 1048576,
+                "items the model trains: with a catalogue, its first "
+                "n_items (at most its count)"),
     FR_CFG_STRING_(C, catalogue, "",
-                   "item catalogue file (fedrec-catalogue 1; its item count "
-                   "must equal n_items): every round start names its id, "
+                   "item catalogue file (fedrec-catalogue 1, SKUs in rank "
+                   "order): every round start names its id, "
                    "stores without it fetch it; read at start only; empty: "
                    "legacy integer item ids"),
     FR_CFG_INT_(C, dim, "32", 1, 1024, "embedding dimension"),
