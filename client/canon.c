@@ -16,20 +16,6 @@
 #include "crypto/crypto.h"
 #include "crypto/prim.h"
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    FR_PRINTF(3, 4);
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errbuf || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const canon_policy canon_legacy = {.trim = 1, .id_case = CANON_CASE_KEEP};
 const canon_policy canon_recommended = {
@@ -125,14 +111,14 @@ canon_policy_from_config(int trim, const char *id_case, int numeric,
     canon_policy q = {.trim = trim != 0, .numeric = numeric != 0};
 
     if (parse_case(id_case, &q.id_case)) {
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "member_id_case: '%.16s' is not keep, upper or lower", id_case);
         return FR_EINVAL;
     }
     if (!strcmp(zeros, "strip"))
         q.strip_zeros = 1;
     else if (strcmp(zeros, "keep")) {
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "member_id_leading_zeros: '%.16s' is not keep or strip", zeros);
         return FR_EINVAL;
     }

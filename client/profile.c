@@ -88,20 +88,6 @@ static const struct {
 
 const char *const import_profile_builtins[] = {"fedrec", "online-retail", NULL};
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    FR_PRINTF(3, 4);
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errbuf || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The mapped columns must be named where required and be distinct. */
 static fr_err
@@ -116,12 +102,12 @@ check_columns(const import_profile_conf *c, char *errbuf, size_t errlen)
 
     for (size_t i = 0; i < FR_ARRAY_LEN(col); i++) {
         if (!*col[i] && (i < 3 || (i == 3 && c->quantity_required))) {
-            seterr(errbuf, errlen, "profile: %s is required", key[i]);
+            fr_errbuf_set(errbuf, errlen, "profile: %s is required", key[i]);
             return FR_EINVAL;
         }
         for (size_t j = 0; *col[i] && j < i; j++)
             if (!strcasecmp(col[i], col[j])) {
-                seterr(errbuf, errlen,
+                fr_errbuf_set(errbuf, errlen,
                        "profile: %s and %s name the same "
                        "column",
                        key[j], key[i]);
@@ -143,7 +129,7 @@ compile_re(const char *key, const char *re, regex_t *out, int *has,
     rc = regcomp(out, re, REG_EXTENDED | REG_NOSUB);
     if (rc) {
         regerror(rc, out, why, sizeof why);
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "profile: %s is not a POSIX extended regular "
                "expression: %s",
                key, why);
@@ -164,17 +150,17 @@ compile_times(import_profile *p, char *errbuf, size_t errlen)
         if (!*spec[i])
             continue;
         if (timefmt_spec(spec[i], &p->formats[p->n_formats], why, sizeof why)) {
-            seterr(errbuf, errlen, "profile: time_format_%zu: %s", i + 1, why);
+            fr_errbuf_set(errbuf, errlen, "profile: time_format_%zu: %s", i + 1, why);
             return FR_EINVAL;
         }
         p->n_formats++;
     }
     if (!p->n_formats) {
-        seterr(errbuf, errlen, "profile: no time format (time_format_1)");
+        fr_errbuf_set(errbuf, errlen, "profile: no time format (time_format_1)");
         return FR_EINVAL;
     }
     if (timefmt_zone_parse(p->conf.time_zone, &p->zone, why, sizeof why)) {
-        seterr(errbuf, errlen, "profile: time_zone: %s", why);
+        fr_errbuf_set(errbuf, errlen, "profile: time_zone: %s", why);
         return FR_EINVAL;
     }
     return FR_OK;
@@ -191,7 +177,7 @@ import_profile_from_conf(const import_profile_conf *c, import_profile **out,
     if ((rc = check_columns(c, errbuf, errlen)))
         return rc;
     if (strcmp(c->sku_case, "keep") && strcmp(c->sku_case, "upper")) {
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "profile: sku_case: '%.8s' is not keep or "
                "upper",
                c->sku_case);
@@ -234,7 +220,7 @@ import_profile_builtin(const char *name, import_profile **out, char *errbuf,
                 return rc;
         return import_profile_from_conf(&c, out, errbuf, errlen);
     }
-    seterr(errbuf, errlen, "no built-in import profile '%.64s'", name);
+    fr_errbuf_set(errbuf, errlen, "no built-in import profile '%.64s'", name);
     return FR_ENOENT;
 }
 
@@ -254,18 +240,18 @@ import_profile_load(const char *name_or_file, import_profile **out,
     rc = fr_config_load_file(&import_profile_table, &c, name_or_file, msg,
                              sizeof msg);
     if (rc == FR_ENOENT) {
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "profile '%.200s' is neither a built-in "
                "(fedrec, online-retail) nor a file",
                name_or_file);
         return FR_ENOENT;
     }
     if (rc) {
-        seterr(errbuf, errlen, "%s", msg);
+        fr_errbuf_set(errbuf, errlen, "%s", msg);
         return rc;
     }
     if ((rc = import_profile_from_conf(&c, out, msg, sizeof msg)))
-        seterr(errbuf, errlen, "%.200s: %s", name_or_file, msg);
+        fr_errbuf_set(errbuf, errlen, "%.200s: %s", name_or_file, msg);
     return rc;
 }
 

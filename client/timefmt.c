@@ -21,20 +21,6 @@
 #define YEAR_MAX 2100
 #define OFFSET_MAX (14 * 3600)
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-    FR_PRINTF(3, 4);
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errbuf || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool
 is_digit(int c)
@@ -74,7 +60,7 @@ timefmt_spec(const char *spec, timefmt *out, char *errbuf, size_t errlen)
         return FR_OK;
     }
     if (strlen(spec) >= sizeof out->pattern) {
-        seterr(errbuf, errlen, "time format longer than %d characters",
+        fr_errbuf_set(errbuf, errlen, "time format longer than %d characters",
                TIMEFMT_SPEC_MAX - 1);
         return FR_EINVAL;
     }
@@ -86,21 +72,21 @@ timefmt_spec(const char *spec, timefmt *out, char *errbuf, size_t errlen)
         if (*++p == '%')
             continue;
         if (!*p || !(d = strchr("YmdHMS", *p))) {
-            seterr(errbuf, errlen,
+            fr_errbuf_set(errbuf, errlen,
                    "time format '%s': only %%Y %%m %%d %%H %%M %%S and %%%% "
                    "are known (or unix, unix_ms, iso8601)",
                    spec);
             return FR_EINVAL;
         }
         if (seen & (1u << (d - "YmdHMS"))) {
-            seterr(errbuf, errlen, "time format '%s' names %%%c twice", spec,
+            fr_errbuf_set(errbuf, errlen, "time format '%s' names %%%c twice", spec,
                    *p);
             return FR_EINVAL;
         }
         seen |= 1u << (d - "YmdHMS");
     }
     if ((seen & 7u) != 7u) {
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "time format '%s' needs %%Y, %%m and %%d (or is one of unix, "
                "unix_ms, iso8601)",
                spec);
@@ -179,7 +165,7 @@ timefmt_zone_parse(const char *spec, timefmt_zone *out, char *errbuf,
     }
     if (*spec == '+' || *spec == '-') {
         if (!read_offset(&p, &out->offset_s) || *p) {
-            seterr(errbuf, errlen,
+            fr_errbuf_set(errbuf, errlen,
                    "time zone '%.20s': an offset is +HH:MM or +HHMM within "
                    "+-14:00",
                    spec);
@@ -191,7 +177,7 @@ timefmt_zone_parse(const char *spec, timefmt_zone *out, char *errbuf,
     }
     if (strlen(spec) >= sizeof out->name || !iana_name_ok(spec) ||
         !iana_exists(spec)) {
-        seterr(errbuf, errlen,
+        fr_errbuf_set(errbuf, errlen,
                "time zone '%.40s' is not UTC, an offset such as +08:00, or a "
                "zone of the system tz database",
                spec);

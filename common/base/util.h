@@ -37,6 +37,11 @@ FR_NODISCARD fr_err fr_parse_double(const char *s, double min, double max,
  */
 FR_NODISCARD fr_err fr_file_fsync_dir_of(const char *path);
 
+/* printf into an error buffer of errlen bytes (nothing if errbuf is NULL or
+ * errlen 0); always terminated. */
+void fr_errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
+    FR_PRINTF(3, 4);
+
 /*
  * Replaces path with data atomically: writes path.tmp, fsyncs it, renames it
  * over path and fsyncs the directory. On failure path is unchanged and the
