@@ -72,29 +72,6 @@ valid_event(const char *s, size_t n)
     return 1;
 }
 
-/* Length of the UTF-8 sequence a lead byte starts, its smallest code point
- * (to refuse overlong forms), or 0 for a byte that cannot lead. */
-static size_t
-utf8_lead(unsigned char c, uint32_t *cp, uint32_t *min)
-{
-    if (c >= 0xc2 && c <= 0xdf) {
-        *cp = c & 0x1fu;
-        *min = 0x80;
-        return 2;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        *cp = c & 0x0fu;
-        *min = 0x800;
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        *cp = c & 0x07u;
-        *min = 0x10000;
-        return 4;
-    }
-    return 0;
-}
-
 /* Printable UTF-8: no C0/C1 controls or DEL (so no tab, CR, LF or NUL), no
  * overlong forms, surrogates or code points past U+10FFFF. */
 static int
@@ -106,7 +83,7 @@ valid_detail(const char *s, size_t n)
     if (n > FR_AUDIT_DETAIL_MAX)
         return 0;
     while (i < n) {
-        uint32_t cp, min;
+        uint32_t cp;
         size_t k;
 
         if (p[i] < 0x80) {
@@ -115,16 +92,10 @@ valid_detail(const char *s, size_t n)
             i++;
             continue;
         }
-        k = utf8_lead(p[i], &cp, &min);
-        if (k == 0 || n - i < k)
+        k = fr_utf8_next(p + i, n - i, &cp);
+        if (k == 0)
             return 0;
-        for (size_t j = 1; j < k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + j] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-            cp <= 0x9f)
+        if (cp <= 0x9f) /* C1 controls */
             return 0;
         i += k;
     }

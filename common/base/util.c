@@ -328,3 +328,52 @@ fr_errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)
     vsnprintf(errbuf, errlen, fmt, ap);
     va_end(ap);
 }
+
+/* Length of the UTF-8 sequence a lead byte starts, its payload bits and
+ * smallest code point (to refuse overlong forms), or 0 for a byte that
+ * cannot lead. */
+static size_t
+utf8_lead(unsigned char c, uint32_t *cp, uint32_t *min)
+{
+    if (c >= 0xc2 && c <= 0xdf) {
+        *cp = c & 0x1fu;
+        *min = 0x80;
+        return 2;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        *cp = c & 0x0fu;
+        *min = 0x800;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        *cp = c & 0x07u;
+        *min = 0x10000;
+        return 4;
+    }
+    return 0;
+}
+
+size_t
+fr_utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    uint32_t min;
+    size_t k;
+
+    if (n == 0)
+        return 0;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    k = utf8_lead(p[0], cp, &min);
+    if (k == 0 || n < k)
+        return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((p[j] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[j] & 0x3fu);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
+    return k;
+}

@@ -37,6 +37,12 @@ FR_NODISCARD fr_err fr_parse_double(const char *s, double min, double max,
  */
 FR_NODISCARD fr_err fr_file_fsync_dir_of(const char *path);
 
+/* Decodes the UTF-8 sequence at p (n > 0 bytes left): its length (1 for
+ * ASCII) with the code point in *cp, or 0 if it is not valid UTF-8 (a bad
+ * lead or continuation byte, a cut sequence, an overlong form, a surrogate,
+ * past U+10FFFF). */
+size_t fr_utf8_next(const unsigned char *p, size_t n, uint32_t *cp);
+
 /* printf into an error buffer of errlen bytes (nothing if errbuf is NULL or
  * errlen 0); always terminated. */
 void fr_errbuf_set(char *errbuf, size_t errlen, const char *fmt, ...)

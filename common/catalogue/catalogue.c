@@ -86,49 +86,6 @@ sku_hash(const char *s, size_t len)
     return h;
 }
 
-/* Length of the UTF-8 sequence a lead byte starts and its smallest code
- * point (to refuse overlong forms), or 0 for a byte that cannot lead. */
-static size_t
-utf8_lead(unsigned char c, uint32_t *cp, uint32_t *min)
-{
-    if (c >= 0xc2 && c <= 0xdf) {
-        *cp = c & 0x1fu;
-        *min = 0x80;
-        return 2;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        *cp = c & 0x0fu;
-        *min = 0x800;
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        *cp = c & 0x07u;
-        *min = 0x10000;
-        return 4;
-    }
-    return 0;
-}
-
-/* Decodes one non-ASCII sequence at p (n bytes left): its length, or 0 if
- * it is not valid UTF-8. *cp receives the code point. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    uint32_t min;
-    size_t k = utf8_lead(p[0], cp, &min);
-
-    if (k == 0 || n < k)
-        return 0;
-    for (size_t j = 1; j < k; j++) {
-        if ((p[j] & 0xc0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (p[j] & 0x3fu);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return k;
-}
-
 bool
 fr_catalogue_sku_ok(const char *sku, size_t len, const char **why)
 {
@@ -151,7 +108,7 @@ fr_catalogue_sku_ok(const char *sku, size_t len, const char **why)
             i++;
             continue;
         }
-        k = utf8_seq(p + i, len - i, &cp);
+        k = fr_utf8_next(p + i, len - i, &cp);
         if (k == 0)
             return *why = "invalid UTF-8 in SKU", false;
         if (cp <= 0x9f) /* C1 controls */
