@@ -98,7 +98,8 @@ vault_index_consents(vault *v)
 bool
 vault_granted(const vault *v, const uint8_t *pid, vault_purpose p)
 {
-    return bsearch(pid, v->granted[p], v->n_granted[p], VAULT_PID_BYTES,
+    return v->n_granted[p] &&
+           bsearch(pid, v->granted[p], v->n_granted[p], VAULT_PID_BYTES,
                    vault_cmp_pid) != NULL;
 }
 

@@ -454,8 +454,8 @@ store_data_member(const store_data *s, const char *member_id,
     member_key key;
     const member_key *hit;
 
-    if (strlen(member_id) >= STORE_MEMBER_ID_MAX)
-        return FR_ENOENT;
+    if (s->n_members == 0 || strlen(member_id) >= STORE_MEMBER_ID_MAX)
+        return FR_ENOENT; /* bsearch needs a non-NULL array */
     snprintf(key.id, sizeof key.id, "%s", member_id);
     hit = bsearch(&key, s->members, s->n_members, sizeof *s->members,
                   cmp_key);

@@ -494,7 +494,8 @@ order(gather *g, const opts *o, int sum)
     size_t k = 0;
 
     sort_arena = g->arena;
-    qsort(g->e, g->n, sizeof *g->e, by_sku_seq);
+    if (g->n) /* qsort needs a non-NULL array */
+        qsort(g->e, g->n, sizeof *g->e, by_sku_seq);
     for (size_t i = 0; i < g->n; i++) {
         if (k && !strcmp(g->arena + g->e[k - 1].off, g->arena + g->e[i].off)) {
             g->dups++;
@@ -505,8 +506,9 @@ order(gather *g, const opts *o, int sum)
         g->e[k++] = g->e[i];
     }
     g->n = k;
-    qsort(g->e, g->n, sizeof *g->e,
-          sum ? by_score_sku : o->rank_col ? by_score_seq : by_seq);
+    if (g->n)
+        qsort(g->e, g->n, sizeof *g->e,
+              sum ? by_score_sku : o->rank_col ? by_score_seq : by_seq);
     if (o->top && g->n > o->top) {
         g->dropped_top = g->n - o->top;
         g->n = o->top;
