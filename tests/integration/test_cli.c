@@ -174,8 +174,9 @@ test_store_cli(void **state)
            "$B/fedrec-client audit verify --store s1",
            1, "entry 2");
     /* A damaged sealed file is refused with a clear error. */
-    expect("cp s1/vault.sealed v.bak && printf 'X' | dd of=s1/vault.sealed "
-           "bs=1 seek=60 conv=notrunc 2>/dev/null && "
+    expect("cp s1/vault.sealed v.bak && python3 -c \"import sys; "
+           "f = open('s1/vault.sealed', 'r+b'); f.seek(60); b = f.read(1); "
+           "f.seek(60); f.write(bytes([b[0] ^ 0xff]))\" && "
            "$B/fedrec-client member export --store s1 --member M-77",
            1, "vault.sealed: authentication failed");
     expect("cp v.bak s1/vault.sealed && chmod 644 s1/data.key && "

@@ -115,9 +115,13 @@ test_round_trip(void **state)
     id_hex(a, h1);
     id_hex(b, h2);
     assert_string_equal(h1, h2);
-    assert_memory_equal(fr_catalogue_bytes(a, &la), fr_catalogue_bytes(b, &lb),
-                        la);
-    assert_int_equal(la, lb);
+    {
+        /* la is set by the first call: not in one argument list */
+        const uint8_t *ba = fr_catalogue_bytes(a, &la);
+        const uint8_t *bb = fr_catalogue_bytes(b, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ba, bb, la);
+    }
     fr_catalogue_destroy(&b);
     assert_int_equal(fr_catalogue_from_skus(skus, 5, &b, err, sizeof err),
                      FR_OK);
