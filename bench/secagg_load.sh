@@ -87,6 +87,7 @@ key_file $RUN/keys/aggregator.key
 allowlist $RUN/allowlist
 state_dir $RUN/state
 log_level info
+log_format human
 n_items $ITEMS
 dim $DIM
 rounds $ROUNDS
@@ -205,7 +206,9 @@ awk -v stores="$STORES" '
   }
   / round 1 completed / {
     r = 1; done = t($1)
-    secs = $0; sub(/ s$/, "", secs); sub(/.* /, "", secs)
+    secs = $0
+    if (secs ~ /seconds=/) { sub(/.*seconds=/, "", secs); sub(/ .*/, "", secs) }
+    else { sub(/ s$/, "", secs); sub(/.* /, "", secs) }
   }
   END {
     printf "stores simulated            %d\n", stores
