@@ -9,6 +9,9 @@
 #    (n_items = FR_CAT_HEAD, default 10,000), at dim FR_CAT_DIM (32):
 #    parameters, and bytes per store per round (the masked update up, the
 #    global model down), computed from the model's shape.
+# 2b. A real federation of four stores at 100,000 items
+#    (tests/integration/test_catalogue_federation.sh at dim FR_CAT_DIM): each
+#    store's local training time as it logs it.
 # 3. A real secure round of FR_CAT_STORES (100) simulated stores against one
 #    fedrec-aggregator (bench/secagg_load.sh, no dropouts) for both
 #    strategies: round time and the aggregator's peak RSS, as printed by
@@ -67,6 +70,14 @@ for s in "all 100000 items:100000" "head of 100000 ($HEAD):$HEAD"; do
     "$(awk -v p="$p" 'BEGIN { print (p + 1) * 4 / 1e6 }')" \
     "$(awk -v p="$p" 'BEGIN { print p * 4 / 1e6 }')"
 done
+
+echo "== 2b. a real store's local training at 100,000 items (dim $DIM, 40 members, one epoch)"
+out=$(FR_CATFED_DIM=$DIM FR_CATFED_KEEP=1 \
+  "$HERE/../tests/integration/test_catalogue_federation.sh" "$BIN" 2>&1) || {
+  echo "$out" | tail -5; exit 1; }
+kept=$(echo "$out" | sed -n 's/^kept: //p')
+grep -h "trained in" "$kept"/store*.log | sed 's/.*\(round id [0-9]*: trained in [0-9.]* s\).*/   \1/'
+rm -rf "$kept"
 
 [ "${FR_CAT_SKIP_ROUNDS:-0}" = 1 ] && exit 0
 echo "== 3. one secure round, $STORES simulated stores, no dropouts"

@@ -14,6 +14,8 @@
 #  - the round completes with all four stores, secure;
 #  - recommend names SKUs from the catalogue.
 # usage: test_catalogue_federation.sh BIN_DIR
+#   (bench/catalogue.sh runs it with FR_CATFED_DIM=32 FR_CATFED_KEEP=1 and
+#   reads the stores' training times)
 set -euo pipefail
 
 BIN=${1:?usage: test_catalogue_federation.sh BIN_DIR}
@@ -22,7 +24,7 @@ T=$(mktemp -d /tmp/fr-catfed-XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$T"
+  if [ "${FR_CATFED_KEEP:-0}" = 1 ]; then echo "kept: $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 fail() {
@@ -107,7 +109,7 @@ allowlist $T/allowlist
 state_dir $T/agg
 catalogue $T/catalogue
 n_items $ITEMS
-dim 4
+dim ${FR_CATFED_DIM:-4}
 rounds 1
 min_stores $STORES
 fraction 1.0
