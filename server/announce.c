@@ -21,10 +21,46 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "crypto/prim.h"
 #include "round_int.h"
 
 #define TAG "round"
+
+/* The model in state_dir belongs to one catalogue (or none): its rows mean
+ * that catalogue's SKUs. state_dir/catalogue.id records which, written the
+ * first time; a later start under another catalogue is refused rather than
+ * training old rows under new meanings. */
+static fr_err
+bind_state(const aggregator *a, const char *hex)
+{
+    char path[AGG_PATH_MAX + 32], want[FR_CATALOGUE_ID_HEX + 2];
+    uint8_t *had = NULL;
+    size_t len = 0;
+    int n = snprintf(want, sizeof want, "%s\n", hex ? hex : "none");
+    fr_err rc;
+
+    snprintf(path, sizeof path, "%s/catalogue.id", a->cfg->state_dir);
+    rc = fr_file_read_all(path, 256, &had, &len);
+    if (rc == FR_ENOENT)
+        return fr_file_write_atomic(path, want, (size_t)n, 0644);
+    if (rc) {
+        fr_log_err(TAG, "%s cannot be read: %s", path, fr_strerror(rc));
+        return rc;
+    }
+    rc = len == (size_t)n && !memcmp(had, want, len) ? FR_OK : FR_EINVAL;
+    if (rc) {
+        int shown = len && had[len - 1] == '\n' ? (int)len - 1 : (int)len;
+        fr_log_err(TAG, "the model in %s was trained under catalogue %.*s "
+                   "(%s) and the configuration names %.16s: a new catalogue "
+                   "is a new model; move checkpoint.bin and catalogue.id "
+                   "away to start one, or configure the old catalogue",
+                   a->cfg->state_dir, shown > 16 ? 16 : shown,
+                   (const char *)had, path, hex ? hex : "none");
+    }
+    free(had);
+    return rc;
+}
 
 fr_err
 agg_cat_open(aggregator *a)
@@ -34,7 +70,7 @@ agg_cat_open(aggregator *a)
     fr_err rc;
 
     if (!*a->cfg->catalogue)
-        return FR_OK;
+        return bind_state(a, NULL);
     rc = fr_catalogue_load(a->cfg->catalogue, &a->cat, why, sizeof why);
     if (rc) {
         fr_log_err(TAG, "catalogue: %s", why);
@@ -59,6 +95,8 @@ agg_cat_open(aggregator *a)
         return rc;
     }
     fr_catalogue_id_hex(a->cat, hex);
+    if ((rc = bind_state(a, hex)))
+        return rc;
     fr_log_ev(FR_LOG_NOTICE, TAG, "catalogue_loaded",
               "catalogue %s: %u items, id %.16s (catalogue_id=%s)",
               a->cfg->catalogue, fr_catalogue_n_items(a->cat), hex, hex);

@@ -12,7 +12,8 @@
 #    after, a dry run counts exactly the rows whose SKU the master lacks
 #    (NEW-*), and writes nothing;
 #  - the round completes with all four stores, secure;
-#  - recommend names SKUs from the catalogue.
+#  - recommend names SKUs from the catalogue;
+#  - the aggregator refuses to restart its model under another catalogue.
 # usage: test_catalogue_federation.sh BIN_DIR
 #   (bench/catalogue.sh runs it with FR_CATFED_DIM=32 FR_CATFED_KEEP=1 and
 #   reads the stores' training times)
@@ -162,6 +163,23 @@ grep -Eq "started securely: $STORES stores" "$T/aggregator.log" ||
   fail "the round was not secure"
 grep -Eq "secure sum of $STORES stores decoded" "$T/aggregator.log" ||
   fail "no secure sum of $STORES stores"
+
+# The model in the state directory belongs to its catalogue: a restart
+# under another catalogue (the same SKUs in another order) is refused.
+python3 - "$T" <<'PY'
+import sys
+t = sys.argv[1]
+lines = open(f"{t}/products.csv").read().splitlines()
+open(f"{t}/products2.csv", "w").write("\n".join([lines[0]] + lines[:0:-1]) + "\n")
+PY
+"$BIN/fedrec-catalogue" build --master "$T/products2.csv" --out "$T/catalogue2" \
+  >/dev/null 2>&1 || fail "second catalogue"
+sed "s|^catalogue .*|catalogue $T/catalogue2|" "$T/aggregator.conf" > "$T/agg2.conf"
+if timeout 20 "$BIN/fedrec-aggregator" --config "$T/agg2.conf" 2> "$T/agg2.log"; then
+  fail "the aggregator started its old model under another catalogue"
+fi
+grep -q "trained under catalogue ${CAT_ID:0:16}" "$T/agg2.log" ||
+  fail "refusal wording: $(tail -3 "$T/agg2.log")"
 
 "$BIN/fedrec-client" recommend --store "$T/st1" --member 1000 --top 5 \
   > "$T/rec.txt" 2> "$T/rec.log" || fail "recommend: $(cat "$T/rec.log")"
