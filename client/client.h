@@ -67,7 +67,9 @@ int client_recommend(const client_config *cfg, const char *member_id,
 
 /* `segment`: the k members most likely to want item, from the saved
  * state. */
-int client_segment(const client_config *cfg, uint32_t item, uint32_t k);
+/* sku (non-NULL): the item through the store's catalogue; else item. */
+int client_segment(const client_config *cfg, const char *sku, uint32_t item,
+                   uint32_t k);
 
 /* `score`: for each line of input (NCF negative-file format), the score of
  * the positive then of each negative, tab-separated. */

@@ -141,9 +141,11 @@ usage(FILE *out)
             "  recommend --member ID [--top K]\n"
             "                               top-K items for a member "
             "(default K 10)\n"
-            "  segment --item ID [--top N]  the N members most likely to "
+            "  segment --item ID|--sku SKU [--top N]\n"
+            "                               the N members most likely to "
             "want an item\n"
-            "                               (default N 100)\n"
+            "                               (default N 100; --sku through the "
+            "catalogue)\n"
             "  score --input FILE           model scores for lines of the NCF "
             "negative\n"
             "                               format ('-' reads stdin)\n"
@@ -262,7 +264,7 @@ with_store_conf(int *argc, char **argv, int is_init, char *conf, size_t n)
 /* What the command line asks for, besides the configuration. */
 typedef struct cli {
     const char *cmd, *sub;
-    const char *member, *top, *item, *input; /* serving commands */
+    const char *member, *top, *item, *sku, *input; /* serving commands */
     int64_t k, item_id;
     admin_args aa;             /* store commands */
     client_run_opts run;       /* run */
@@ -304,10 +306,13 @@ take_command_options(cli *a, int *argc, char **argv)
             return fail("recommend needs --member ID");
     } else if (is_cmd(a, "segment")) {
         a->item = take_option(argc, argv, "--item", &bad);
+        a->sku = take_option(argc, argv, "--sku", &bad);
         a->top = take_option(argc, argv, "--top", &bad);
         a->k = 100;
-        if (bad || !a->item || fr_parse_i64(a->item, 0, INT32_MAX, &a->item_id))
-            return fail("segment needs --item ID (a non-negative integer)");
+        if (bad || !!a->item == !!a->sku || (a->sku && !*a->sku) ||
+            (a->item && fr_parse_i64(a->item, 0, INT32_MAX, &a->item_id)))
+            return fail("segment needs --item ID (a non-negative integer) or "
+                        "--sku SKU (with a catalogue)");
     } else if (is_cmd(a, "score")) {
         a->input = take_option(argc, argv, "--input", &bad);
         if (bad || !a->input || !*a->input)
@@ -415,8 +420,9 @@ run_command(const cli *a, const client_config *cfg, int flags)
     fr_model_set_threads((int)cfg->blas_threads);
     if (a->member)
         return client_recommend(cfg, a->member, (uint32_t)a->k);
-    if (a->item)
-        return client_segment(cfg, (uint32_t)a->item_id, (uint32_t)a->k);
+    if (a->item || a->sku)
+        return client_segment(cfg, a->sku, (uint32_t)a->item_id,
+                              (uint32_t)a->k);
     if (a->input)
         return client_score(cfg, a->input);
     return client_run(cfg, &a->run);

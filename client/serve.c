@@ -116,20 +116,52 @@ out:
     return status;
 }
 
+/* The model row of sku through the store's catalogue; an error after
+ * saying why. */
+static fr_err
+sku_item(const served *s, const client_config *cfg, const char *sku,
+         uint32_t *item)
+{
+    const fr_catalogue *cat = cstate_catalogue(s->cs);
+    uint32_t i;
+
+    if (!cat) {
+        fprintf(stderr, "fedrec-client: this store has no catalogue: name "
+                "the item with --item\n");
+        return FR_ENOENT;
+    }
+    i = fr_catalogue_find(cat, sku, strlen(sku));
+    if (i == FR_CATALOGUE_NONE) {
+        fprintf(stderr, "fedrec-client: SKU '%s' is not in the catalogue\n",
+                sku);
+        return FR_ENOENT;
+    }
+    if (i >= (uint32_t)cfg->n_items) {
+        fprintf(stderr, "fedrec-client: SKU '%s' is item %u of the "
+                "catalogue, beyond the %lld the model trains\n", sku, i,
+                (long long)cfg->n_items);
+        return FR_ENOENT;
+    }
+    *item = i;
+    return FR_OK;
+}
+
 int
-client_segment(const client_config *cfg, uint32_t item, uint32_t k)
+client_segment(const client_config *cfg, const char *sku, uint32_t item,
+               uint32_t k)
 {
     served s = {0};
     uint32_t n = 0, all, *members = NULL, shown = 0;
     float *scores = NULL;
     int status = 1;
 
-    if (item >= (uint32_t)cfg->n_items) {
+    if (!sku && item >= (uint32_t)cfg->n_items) {
         fprintf(stderr, "fedrec-client: unknown item %u (n_items is %lld)\n",
                 item, (long long)cfg->n_items);
         goto out;
     }
-    if (served_data(cfg, &s) || served_open(cfg, &s))
+    if (served_data(cfg, &s) || (sku && sku_item(&s, cfg, sku, &item)) ||
+        served_open(cfg, &s))
         goto out;
     /* Rank everyone, then keep the first k who consent to marketing. */
     all = fr_mf_n_members(s.mf);

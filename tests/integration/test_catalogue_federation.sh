@@ -12,7 +12,7 @@
 #    after, a dry run counts exactly the rows whose SKU the master lacks
 #    (NEW-*), and writes nothing;
 #  - the round completes with all four stores, secure;
-#  - recommend names SKUs from the catalogue;
+#  - recommend names SKUs from the catalogue, segment takes one;
 #  - the aggregator refuses to restart its model under another catalogue.
 # usage: test_catalogue_federation.sh BIN_DIR
 #   (bench/catalogue.sh runs it with FR_CATFED_DIM=32 FR_CATFED_KEEP=1 and
@@ -194,4 +194,17 @@ for line in open(f"{t}/rec.txt").read().splitlines()[1:]:
     rank, idx, sku, score = line.split("\t")
     assert cat[int(idx)] == sku, line
 PY
+# segment by SKU: the members most likely to want a recommended SKU
+sku=$(sed -n '2p' "$T/rec.txt" | cut -f3)
+"$BIN/fedrec-client" segment --store "$T/st1" --sku "$sku" --top 3 \
+  > "$T/seg.txt" 2> "$T/seg.log" || fail "segment --sku: $(cat "$T/seg.log")"
+head -1 "$T/seg.txt" | grep -q $'^rank\tmember_pseudonym\tscore$' ||
+  fail "segment header: $(head -1 "$T/seg.txt")"
+[ "$(wc -l < "$T/seg.txt")" -ge 2 ] || fail "segment listed nobody"
+if "$BIN/fedrec-client" segment --store "$T/st1" --sku NO-SUCH-SKU \
+    > /dev/null 2> "$T/seg2.log"; then
+  fail "segment accepted an unknown SKU"
+fi
+grep -q "SKU 'NO-SUCH-SKU' is not in the catalogue" "$T/seg2.log" ||
+  fail "unknown SKU wording: $(cat "$T/seg2.log")"
 echo "test_catalogue_federation: ok ($ITEMS items, $STORES stores, id ${CAT_ID:0:16})"
