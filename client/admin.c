@@ -89,25 +89,6 @@ cmd_init(const client_config *cfg, const admin_args *a)
     return 0;
 }
 
-/* The store's catalogue file, if it has one (*out NULL otherwise). */
-static fr_err
-store_catalogue(const client_config *cfg, fr_catalogue **out)
-{
-    char path[CLIENT_PATH_MAX + 16], err[512];
-    fr_err rc;
-
-    if (*cfg->catalogue)
-        snprintf(path, sizeof path, "%s", cfg->catalogue);
-    else
-        snprintf(path, sizeof path, "%s/catalogue", cfg->store);
-    rc = fr_catalogue_load(path, out, err, sizeof err);
-    if (rc == FR_ENOENT)
-        return FR_OK;
-    if (rc)
-        fprintf(stderr, PROG ": catalogue: %s\n", err);
-    return rc;
-}
-
 static int
 cmd_import(const client_config *cfg, const admin_args *a)
 {
@@ -123,8 +104,8 @@ cmd_import(const client_config *cfg, const admin_args *a)
 
     if (!a->file)
         return say(2, "import needs a file: import FILE.csv%s%s", NULL, NULL);
-    if (store_catalogue(cfg, &cat))
-        return 1;
+    if (client_catalogue_load(cfg, &cat, err, sizeof err))
+        return say(1, "catalogue: %s%s", err, NULL);
     o.catalogue = cat;
     if (open_vault(cfg, &v)) {
         fr_catalogue_destroy(&cat);

@@ -7,7 +7,6 @@
  */
 #include "canon.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>

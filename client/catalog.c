@@ -30,6 +30,29 @@
 
 #define CAT_ASK_EVERY_MS 5000
 
+void
+client_catalogue_path(const client_config *cfg, char *out, size_t n)
+{
+    if (*cfg->catalogue)
+        snprintf(out, n, "%s", cfg->catalogue);
+    else
+        snprintf(out, n, "%s/catalogue",
+                 *cfg->store ? cfg->store : cfg->state_dir);
+}
+
+fr_err
+client_catalogue_load(const client_config *cfg, fr_catalogue **out,
+                      char *errbuf, size_t errlen)
+{
+    char path[CLIENT_PATH_MAX + 16];
+    fr_err rc;
+
+    *out = NULL;
+    client_catalogue_path(cfg, path, sizeof path);
+    rc = fr_catalogue_load(path, out, errbuf, errlen);
+    return rc == FR_ENOENT ? FR_OK : rc;
+}
+
 fr_err
 client_cat_open(client *c)
 {
@@ -37,11 +60,7 @@ client_cat_open(client *c)
     char err[512];
     fr_err rc;
 
-    if (*cfg->catalogue)
-        snprintf(c->cat_path, sizeof c->cat_path, "%s", cfg->catalogue);
-    else
-        snprintf(c->cat_path, sizeof c->cat_path, "%s/catalogue",
-                 *cfg->store ? cfg->store : cfg->state_dir);
+    client_catalogue_path(cfg, c->cat_path, sizeof c->cat_path);
     rc = fr_catalogue_load(c->cat_path, &c->cat, err, sizeof err);
     if (rc == FR_ENOENT) {
         fr_log_info(TAG, "no catalogue at %s (%s)", c->cat_path,

@@ -86,6 +86,16 @@ typedef struct admin_args {
     int dry_run;         /* import */
     const char *print_profile; /* import --print-profile NAME_OR_FILE */
 } admin_args;
+/* The store's catalogue file: cfg catalogue, else DIR/catalogue (or
+ * state_dir/catalogue in benchmark mode). */
+struct fr_catalogue;
+void client_catalogue_path(const client_config *cfg, char *out, size_t n);
+/* Loads it into *out; FR_OK with *out NULL when there is none. Otherwise
+ * errbuf says what is wrong with the file. */
+FR_NODISCARD fr_err client_catalogue_load(const client_config *cfg,
+                                          struct fr_catalogue **out,
+                                          char *errbuf, size_t errlen);
+
 /* Prints a profile (built-in name or file) as a profile file to edit;
  * an exit status. */
 int client_print_profile(const char *name_or_file);

@@ -5,7 +5,6 @@
  */
 #include "profile.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

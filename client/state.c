@@ -76,16 +76,9 @@ log_data(const cstate *cs)
 static fr_err
 load_catalogue(cstate *cs)
 {
-    char path[CLIENT_PATH_MAX + 16], err[512];
-    fr_err rc;
+    char err[512];
+    fr_err rc = client_catalogue_load(cs->cfg, &cs->own_cat, err, sizeof err);
 
-    if (*cs->cfg->catalogue)
-        snprintf(path, sizeof path, "%s", cs->cfg->catalogue);
-    else
-        snprintf(path, sizeof path, "%s/catalogue", cs->cfg->store);
-    rc = fr_catalogue_load(path, &cs->own_cat, err, sizeof err);
-    if (rc == FR_ENOENT)
-        return FR_OK;
     if (rc)
         fr_log_err(TAG, "catalogue: %s", err);
     cs->cat = cs->own_cat;

@@ -7,7 +7,6 @@
  */
 #include "timefmt.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
