@@ -38,7 +38,8 @@ typedef struct fr_config_key {
 } fr_config_key;
 
 #define FR_CFG_INT_(S, f, d, lo, hi, h)                                        \
-    {#f, FR_CFG_INT, d, lo, hi, offsetof(S, f), sizeof(((S *)0)->f), h}
+    {#f, FR_CFG_INT, d, (double)(lo), (double)(hi),                           \
+     offsetof(S, f), sizeof(((S *)0)->f), h}
 #define FR_CFG_DOUBLE_(S, f, d, lo, hi, h)                                     \
     {#f, FR_CFG_DOUBLE, d, lo, hi, offsetof(S, f), sizeof(((S *)0)->f), h}
 #define FR_CFG_BOOL_(S, f, d, h)                                               \

@@ -610,7 +610,8 @@ fill_msg(fr_msg *m, const Fedrec__Envelope *env)
         break;
     case FEDREC__ENVELOPE__BODY_SECAGG:
         return wire_sa_fill(&m->u.secagg, env->secagg, &m->owned_sa_);
-    default: FR_ASSERT(!"body case checked by check_structure");
+    default: /* body case checked by check_structure */
+        FR_ASSERT(0);
     }
     return FR_OK;
 }

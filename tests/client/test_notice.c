@@ -120,8 +120,8 @@ test_rights_name_their_commands(void **state)
     static const char *const cmds[] = {
         "`fedrec-client member export --member ID`",
         "`fedrec-client member forget --member ID`",
-        "`fedrec-client consent withdraw --member ID --purpose "
-        "training|marketing`",
+        ("`fedrec-client consent withdraw --member ID --purpose "
+         "training|marketing`"),
         "`fedrec-client consent withdraw --member ID --purpose marketing`"};
     (void)state;
 
