@@ -6,6 +6,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 
 .PHONY: all deps deps-test build build-asan test test-plain test-asan demo clean
 
@@ -39,8 +40,20 @@ test: test-plain test-asan
 demo: build
 	scripts/demo.sh $(BUILD)/bin
 
+# Every fuzz target for FUZZ_SECONDS each (default 60) under libFuzzer with
+# ASan+UBSan (clang); prints executions per second and new coverage. The
+# suite itself only replays the committed corpora (tests/fuzz/corpus).
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	@scripts/deps.sh fuzz
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug \
+	  -DFR_FUZZ=ON >/dev/null
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-targets
+	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) demo-run
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) demo-run
 
 # Benchmarks (need ../shared/data/ncf-ml-1m; they skip cleanly without it).
 .PHONY: bench-quality bench-ml1m bench-secagg

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fedrec builds and tests with, if any is missing.
 # `scripts/deps.sh test` also installs what the black-box monitoring test
-# drives: a real Prometheus, headless Chromium and curl.
+# drives: a real Prometheus, headless Chromium and curl; `scripts/deps.sh
+# fuzz` adds clang (libFuzzer ships with it) for `make fuzz`.
 # As root it runs apt-get itself; otherwise it prints the exact command and
 # fails, so nothing is half-installed behind the user's back.
 set -euo pipefail
@@ -14,8 +15,10 @@ TEST_PACKAGES=(prometheus chromium curl)
 
 if [ "${1:-}" = test ]; then
   PACKAGES+=("${TEST_PACKAGES[@]}")
+elif [ "${1:-}" = fuzz ]; then
+  PACKAGES+=(clang)
 elif [ $# -gt 0 ]; then
-  echo "usage: scripts/deps.sh [test]" >&2
+  echo "usage: scripts/deps.sh [test|fuzz]" >&2
   exit 2
 fi
 
