@@ -9,8 +9,8 @@
  * characters and replaces bytes that are not UTF-8, so every answer is
  * valid JSON whatever a client sent.
  */
-#define _GNU_SOURCE /* accept4, SO_PEERCRED */
-#include "admin.h"
+#define _GNU_SOURCE /* accept4 */
+#include "admin_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,14 +33,19 @@
 #define TAG              "admin"
 #define ACCEPTS_PER_PASS 16 /* the rest wait for the next pass */
 #define ECHO_MAX         64 /* bytes of an unknown command quoted back */
+#define REFUSAL_WINDOW   60000 /* refusals logged: at most REFUSAL_LOGS */
+#define REFUSAL_LOGS     5     /* lines per window, then a count */
 
 struct agg_admin {
     int fd;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     agg_stats *stats;         /* borrowed */
     const agg_admin_ops *ops; /* borrowed */
-    dev_t dev;                /* the socket file we made, so that close */
-    ino_t ino;                /* never removes another process's socket */
+    agg_admin_access access;
+    dev_t dev; /* the socket file we made, so that close */
+    ino_t ino; /* never removes another process's socket */
+    int64_t refusal_window; /* start of the current window, 0: none */
+    unsigned refusals_logged, refusals_quiet;
 };
 
 /* ---- answer buffer ---- */
@@ -388,6 +393,125 @@ answer(agg_admin *ad, jbuf *b, char *line, long uid)
         answer_unknown(b, line);
 }
 
+/* ---- access ---- */
+
+/* Logs a refusal unless REFUSAL_LOGS were logged in this window (then
+ * counts it, and says how many went unlogged when the window ends); every
+ * refusal is counted in the stats. */
+static void
+log_refusal(agg_admin *ad, const agg_admin_peer *p, const char *what)
+{
+    int64_t now = fr_clock_ms();
+
+    if (ad->stats)
+        agg_stats_reject(ad->stats, AGG_REJECT_ADMIN_DENIED);
+    if (!ad->refusal_window || now - ad->refusal_window >= REFUSAL_WINDOW) {
+        if (ad->refusals_quiet)
+            fr_log_warn(TAG, "%u more admin socket refusals not logged",
+                        ad->refusals_quiet);
+        ad->refusal_window = now;
+        ad->refusals_logged = ad->refusals_quiet = 0;
+    }
+    if (ad->refusals_logged >= REFUSAL_LOGS) {
+        ad->refusals_quiet++;
+        return;
+    }
+    ad->refusals_logged++;
+    fr_log_warn(TAG, "refused uid %ld gid %ld pid %ld: %s%s", p->uid, p->gid,
+                p->pid, what,
+                ad->refusals_logged == REFUSAL_LOGS
+                    ? " (further refusals this minute are only counted)"
+                    : "");
+}
+
+static void
+refuse(agg_admin *ad, jbuf *b, const agg_admin_peer *p,
+       agg_admin_verdict v, const char *cmd)
+{
+    const agg_admin_access *a = &ad->access;
+    jbuf e = {0};
+
+    if (v == AGG_ADMIN_DENY_ACCESS)
+        jb_printf(&e, "permission denied: uid %ld is not the owner or in "
+                      "group %s", p->uid, a->read_name);
+    else
+        jb_printf(&e, "permission denied: uid %ld may run status and stores "
+                      "only; %s needs the owner, root or group %s",
+                  p->uid, cmd, a->change_name);
+    answer_error(b, e.failed ? "permission denied" : e.p);
+    log_refusal(ad, p, v == AGG_ADMIN_DENY_ACCESS ? "not an operator"
+                                                  : "may not change");
+    free(e.p);
+}
+
+/* Answers req[0..len) (a line up to '\n', or the whole) from p; timed_out:
+ * the client sent no line in time (it is still checked for access). */
+static void
+handle(agg_admin *ad, jbuf *b, const char *req, size_t len, int timed_out,
+       const agg_admin_peer *p)
+{
+    char line[AGG_ADMIN_LINE_MAX + 1];
+    const char *nl = memchr(req, '\n', len);
+    agg_admin_verdict v = agg_admin_decide(&ad->access, p, AGG_ADMIN_READ);
+
+    if (v != AGG_ADMIN_ALLOW) {
+        refuse(ad, b, p, v, "");
+        return;
+    }
+    if (timed_out) {
+        answer_error(b, "no request line within 200 ms");
+        return;
+    }
+    if (nl)
+        len = (size_t)(nl - req);
+    if (len > AGG_ADMIN_LINE_MAX) {
+        answer_error(b, "request line longer than 256 bytes");
+        return;
+    }
+    if (len && req[len - 1] == '\r')
+        len--;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)req[i] < 0x20 || req[i] == 0x7F) {
+            answer_error(b, "request line contains control characters");
+            return;
+        }
+    memcpy(line, req, len);
+    line[len] = 0;
+    v = agg_admin_decide(&ad->access, p, agg_admin_command_level(line, len));
+    if (v != AGG_ADMIN_ALLOW) {
+        line[strcspn(line, " ")] = 0;
+        refuse(ad, b, p, v, line);
+        return;
+    }
+    answer(ad, b, line, p->uid);
+}
+
+size_t
+agg_admin_handle(agg_admin *ad, const char *req, size_t len,
+                 const agg_admin_peer *p, char *out, size_t cap)
+{
+    const char *text;
+    jbuf b = {0};
+    size_t n;
+
+    handle(ad, &b, req, len, 0, p);
+    jb_printf(&b, "\n");
+    if (b.failed)
+        text = "{\"ok\":false,\"error\":\"out of memory\"}\n";
+    else if (b.len >= cap)
+        text = "{\"ok\":false,\"error\":\"the answer is too long\"}\n";
+    else
+        text = b.p;
+    n = strlen(text);
+    if (n >= cap)
+        n = 0; /* cap below the documented minimum */
+    memcpy(out, text, n);
+    if (cap)
+        out[n] = 0;
+    free(b.p);
+    return n;
+}
+
 /* ---- connections ---- */
 
 static int
@@ -397,21 +521,19 @@ remaining_ms(int64_t deadline)
     return left > 0 ? (int)left : 0;
 }
 
-/* Reads one request line into line (AGG_ADMIN_LINE_MAX + 2 bytes) before
- * deadline. FR_OK (line NUL-terminated, '\n' and a '\r' before it
- * removed), FR_ELIMIT (too long), FR_EPROTO (a NUL or control byte),
- * FR_ETIMEDOUT, FR_ECLOSED (closed before sending anything). */
+/* Reads a request into line (AGG_ADMIN_LINE_MAX + 2 bytes) before
+ * deadline: until a '\n', a full buffer or the client's end of writing.
+ * FR_OK with the bytes in line[0..*len), FR_ETIMEDOUT, FR_ECLOSED (closed
+ * before sending anything). handle() judges the bytes. */
 static fr_err
-read_request(int fd, char *line, int64_t deadline)
+read_request(int fd, char *line, size_t *len_out, int64_t deadline)
 {
     size_t len = 0;
-    char *nl = NULL;
 
-    while (!nl) {
+    *len_out = 0;
+    while (len <= AGG_ADMIN_LINE_MAX) {
         struct pollfd p = {fd, POLLIN, 0};
         ssize_t n;
-        if (len > AGG_ADMIN_LINE_MAX)
-            return FR_ELIMIT;
         if (poll(&p, 1, remaining_ms(deadline)) == 0)
             return FR_ETIMEDOUT;
         n = recv(fd, line + len, AGG_ADMIN_LINE_MAX + 1 - len, 0);
@@ -422,19 +544,11 @@ read_request(int fd, char *line, int64_t deadline)
                 return FR_ECLOSED;
             break;
         }
-        nl = memchr(line + len, '\n', (size_t)n);
         len += (size_t)n;
+        if (memchr(line + len - (size_t)n, '\n', (size_t)n))
+            break;
     }
-    if (nl)
-        len = (size_t)(nl - line);
-    if (len > AGG_ADMIN_LINE_MAX)
-        return FR_ELIMIT;
-    if (len && line[len - 1] == '\r')
-        len--;
-    line[len] = 0;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F)
-            return FR_EPROTO;
+    *len_out = len;
     return FR_OK;
 }
 
@@ -461,33 +575,23 @@ write_answer(int fd, const char *buf, size_t len, int64_t deadline)
     }
 }
 
-static long
-peer_uid(int fd)
-{
-    struct ucred cr;
-    socklen_t len = sizeof cr;
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0
-               ? (long)cr.uid
-               : -1;
-}
-
 static void
 serve_client(agg_admin *ad, int fd)
 {
     char line[AGG_ADMIN_LINE_MAX + 2];
+    size_t len = 0;
+    agg_admin_peer peer;
+    gid_t *groups = NULL;
     jbuf b = {0};
-    fr_err rc = read_request(fd, line, fr_clock_ms() + AGG_ADMIN_READ_MS);
+    fr_err rc = read_request(fd, line, &len, fr_clock_ms() + AGG_ADMIN_READ_MS);
 
     if (rc == FR_ECLOSED)
         return;
-    if (rc == FR_ELIMIT)
-        answer_error(&b, "request line longer than 256 bytes");
-    else if (rc == FR_EPROTO)
-        answer_error(&b, "request line contains control characters");
-    else if (rc == FR_ETIMEDOUT)
-        answer_error(&b, "no request line within 200 ms");
-    else
-        answer(ad, &b, line, peer_uid(fd));
+    if (agg_admin_peer_get(fd, &peer, &groups))
+        fr_log_warn(TAG, "cannot read a client's credentials: %s",
+                    strerror(errno)); /* uid -1: refused */
+    handle(ad, &b, line, len, rc == FR_ETIMEDOUT, &peer);
+    free(groups);
     if (b.failed) {
         static const char oom[] =
             "{\"ok\":false,\"error\":\"out of memory\"}\n";
@@ -568,6 +672,32 @@ clear_stale(const char *path, const struct sockaddr_un *sa, char *err,
     return FR_OK;
 }
 
+/* Gives the socket file at path (group gid now) to admin_group, or takes
+ * its group as the operators' group when admin_group is unset. */
+static fr_err
+socket_group(agg_admin *ad, const char *path, long gid, char *err,
+             size_t errlen)
+{
+    agg_admin_access *a = &ad->access;
+
+    if (a->read_gid < 0) {
+        a->read_gid = gid;
+        agg_admin_group_name(gid, a->read_name, sizeof a->read_name);
+    } else if (a->read_gid != gid &&
+               chown(path, (uid_t)-1, (gid_t)a->read_gid) != 0) {
+        snprintf(err, errlen,
+                 "admin_group %s: cannot give the admin socket %s to the "
+                 "group: %s (the daemon's user must be root or a member of "
+                 "%s)",
+                 a->read_name, path, strerror(errno), a->read_name);
+        unlink(path);
+        return FR_ESYS;
+    }
+    if (a->change_gid < 0) /* no split: the operators change too */
+        snprintf(a->change_name, sizeof a->change_name, "%s", a->read_name);
+    return FR_OK;
+}
+
 /* Binds fd at sa under umask 0117 (so the file is born 0660, never wider)
  * and checks the mode it got. The umask is process-wide for the moment of
  * the bind: open the socket before starting threads that create files. */
@@ -597,12 +727,48 @@ bind_0660(agg_admin *ad, const struct sockaddr_un *sa, char *err, size_t errlen)
     }
     ad->dev = st.st_dev;
     ad->ino = st.st_ino;
-    return FR_OK;
+    return socket_group(ad, sa->sun_path, (long)st.st_gid, err, errlen);
+}
+
+/* A calloc'd agg_admin with its policy (NULL: owner and root, no group
+ * yet); no socket. */
+static agg_admin *
+admin_new(agg_stats *stats, const agg_admin_ops *ops,
+          const agg_admin_access *access)
+{
+    agg_admin *ad = calloc(1, sizeof *ad);
+
+    if (!ad)
+        return NULL;
+    ad->fd = -1;
+    ad->stats = stats;
+    ad->ops = ops;
+    if (access)
+        ad->access = *access;
+    else {
+        ad->access.owner_uid = (long)geteuid();
+        ad->access.read_gid = ad->access.change_gid = AGG_ADMIN_NO_GID;
+    }
+    if (ad->access.read_gid < 0)
+        snprintf(ad->access.read_name, sizeof ad->access.read_name, "(none)");
+    if (ad->access.change_gid < 0)
+        snprintf(ad->access.change_name, sizeof ad->access.change_name, "%s",
+                 ad->access.read_name);
+    return ad;
+}
+
+fr_err
+agg_admin_new_unbound(agg_admin **out, agg_stats *stats,
+                      const agg_admin_ops *ops, const agg_admin_access *access)
+{
+    *out = admin_new(stats, ops, access);
+    return *out ? FR_OK : FR_ENOMEM;
 }
 
 fr_err
 agg_admin_open(agg_admin **out, const char *path, agg_stats *stats,
-               const agg_admin_ops *ops, char *err, size_t errlen)
+               const agg_admin_ops *ops, const agg_admin_access *access,
+               char *err, size_t errlen)
 {
     agg_admin *ad = NULL;
     struct sockaddr_un sa;
@@ -617,13 +783,10 @@ agg_admin_open(agg_admin **out, const char *path, agg_stats *stats,
         return FR_EINVAL;
     }
     memcpy(sa.sun_path, path, strlen(path));
-    if (!(ad = calloc(1, sizeof *ad))) {
+    if (!(ad = admin_new(stats, ops, access))) {
         snprintf(err, errlen, "out of memory");
         return FR_ENOMEM;
     }
-    ad->fd = -1;
-    ad->stats = stats;
-    ad->ops = ops;
     memcpy(ad->path, sa.sun_path, sizeof ad->path);
     if ((rc = clear_stale(path, &sa, err, errlen)))
         goto fail;
@@ -642,7 +805,10 @@ agg_admin_open(agg_admin **out, const char *path, agg_stats *stats,
         rc = FR_ESYS;
         goto fail;
     }
-    fr_log_info(TAG, "admin socket at %s (mode 0660)", path);
+    fr_log_info(TAG,
+                "admin socket at %s (mode 0660, group %s; changes: owner, "
+                "root, group %s)",
+                path, ad->access.read_name, ad->access.change_name);
     *out = ad;
     return FR_OK;
 fail:
@@ -659,8 +825,9 @@ agg_admin_close(agg_admin **adp)
 
     if (!adp || !*adp)
         return;
-    close((*adp)->fd);
-    if (lstat((*adp)->path, &st) == 0 && st.st_dev == (*adp)->dev &&
+    if ((*adp)->fd >= 0)
+        close((*adp)->fd);
+    if ((*adp)->path[0] && lstat((*adp)->path, &st) == 0 && st.st_dev == (*adp)->dev &&
         st.st_ino == (*adp)->ino)
         unlink((*adp)->path);
     free(*adp);

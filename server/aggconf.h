@@ -24,6 +24,8 @@ typedef struct agg_config {
     char log_format[16];
     char http_listen[AGG_PATH_MAX];
     char admin_socket[AGG_PATH_MAX];
+    char admin_group[64];          /* may use fedrec-ctl; empty: socket's */
+    char admin_operator_group[64]; /* may change; empty: admin_group */
     char catalogue[AGG_PATH_MAX]; /* item catalogue file; empty: legacy ids */
     int64_t n_items;
     int64_t dim;

@@ -31,6 +31,17 @@ static const fr_config_key keys[] = {
     FR_CFG_STRING_(C, admin_socket, "",
                    "Unix socket for fedrec-ctl (mode 0660: owner and group); "
                    "empty: STATE_DIR/admin.sock"),
+    FR_CFG_STRING_(C, admin_group, "",
+                   "group (name or gid) whose members may use fedrec-ctl: "
+                   "the socket's group; read-only commands (status, "
+                   "stores), and the changing ones unless "
+                   "admin_operator_group is set; empty: the group the "
+                   "socket is created with (the daemon's)"),
+    FR_CFG_STRING_(C, admin_operator_group, "",
+                   "group (name or gid) whose members may also run the "
+                   "changing commands (pause, resume, checkpoint, revoke); "
+                   "they must be in admin_group too to reach the socket; "
+                   "empty: every admin_group member may"),
     FR_CFG_INT_(C, n_items, "500", 1, 1048576,
                 "items the model trains: with a catalogue, its first "
                 "n_items (at most its count)"),

@@ -310,6 +310,7 @@ serve(const agg_config *cfg)
     fr_crypto_keypair *kp = NULL;
     daemon d = {.cfg = cfg};
     char err[512], admin_path[AGG_PATH_MAX + 16];
+    agg_admin_access access;
     agg_admin_ops ops = {.arg = &d, .pause = op_pause, .revoke = op_revoke,
                          .checkpoint = op_checkpoint};
     uint64_t wd_usec = 0;
@@ -352,8 +353,11 @@ serve(const agg_config *cfg)
         fr_log_err(TAG, "admin socket path too long (at most 107 bytes)");
         goto out;
     }
-    if ((rc = agg_admin_open(&d.admin, admin_path, d.stats, &ops, err,
-                             sizeof err))) {
+    if ((rc = agg_admin_access_init(&access, cfg->admin_group,
+                                    cfg->admin_operator_group, err,
+                                    sizeof err)) ||
+        (rc = agg_admin_open(&d.admin, admin_path, d.stats, &ops, &access,
+                             err, sizeof err))) {
         fr_log_err(TAG, "cannot open the admin socket: %s", err);
         goto out;
     }

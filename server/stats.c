@@ -20,7 +20,8 @@ const char *const agg_outcome_names[AGG_ROUND_N] = {"completed", "abandoned"};
 
 const char *const agg_reject_names[AGG_REJECT_N] = {
     "unknown_key", "revoked",  "malformed",
-    "oversized",   "replayed", "unexpected"};
+    "oversized",   "replayed", "unexpected",
+    "admin_denied"};
 
 struct agg_stats {
     pthread_mutex_t lock;

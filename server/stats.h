@@ -59,10 +59,11 @@ typedef enum agg_reject {
     AGG_REJECT_OVERSIZED,       /* larger than max_message_bytes */
     AGG_REJECT_REPLAYED,        /* for an old round or a repeated reply */
     AGG_REJECT_UNEXPECTED,      /* valid but not expected now / refused */
+    AGG_REJECT_ADMIN_DENIED,    /* admin socket client not permitted */
     AGG_REJECT_N
 } agg_reject;
 /* "unknown_key", "revoked", "malformed", "oversized", "replayed",
- * "unexpected" */
+ * "unexpected", "admin_denied" */
 extern const char *const agg_reject_names[AGG_REJECT_N];
 
 /* One completed round, for the chart and `fedrec-ctl status`. */

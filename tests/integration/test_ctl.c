@@ -266,7 +266,7 @@ test_output(void **state)
     snprintf(p, sizeof p, "%s/fake.sock", dir);
     assert_int_equal(agg_stats_new(&st), FR_OK);
     fill(st);
-    assert_int_equal(agg_admin_open(&s.ad, p, st, &ops, err, sizeof err),
+    assert_int_equal(agg_admin_open(&s.ad, p, st, &ops, NULL, err, sizeof err),
                      FR_OK);
     assert_int_equal(pthread_create(&th, NULL, serve_thread, &s), 0);
 

@@ -1,12 +1,17 @@
 /*
  * test_admin.c - the admin socket: every command's answer, the errors for
  * bad requests, the socket file's mode, stale-socket replacement and the
- * refusal to start next to a live aggregator.
+ * refusal to start next to a live aggregator. Access control: the policy
+ * decision as a pure function, resolving the configured groups, the
+ * handler's refusals (counted, logged rate-limited, no operation run), the
+ * peer credentials the kernel reports and, when run as root, a client
+ * running as nobody with chosen supplementary groups.
  *
  * The test is its own client. A Unix socket connection completes while the
  * server has not accepted yet, so each exchange is: connect, send, one
  * agg_admin_serve() pass, read the answer until the server closes.
  */
+#define _GNU_SOURCE /* setresuid, setresgid */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "admin.h"
+#include "admin_int.h"
 #include "base/log.h"
 #include "stats.h"
 
@@ -144,7 +154,7 @@ setup(void **state)
     log_text[0] = 0;
     fr_log_set_sink(capture, NULL);
     assert_int_equal(
-        agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, err, sizeof err),
+        agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, NULL, err, sizeof err),
         FR_OK);
     *state = fx;
     return 0;
@@ -271,7 +281,7 @@ test_status_fresh(void **state)
     assert_int_equal(agg_stats_new(&fresh), FR_OK);
     agg_admin_close(&fx->ad);
     assert_int_equal(
-        agg_admin_open(&fx->ad, fx->path, fresh, &fx->ops, err, sizeof err),
+        agg_admin_open(&fx->ad, fx->path, fresh, &fx->ops, NULL, err, sizeof err),
         FR_OK);
     a = exchange(fx, "status\n");
     EXPECT(a, "\"state\":\"starting\"", "\"last_round\":null",
@@ -419,7 +429,7 @@ test_socket_file(void **state)
     /* A second aggregator on the same path is refused; the first one keeps
      * its socket. */
     assert_int_equal(
-        agg_admin_open(&other, fx->path, fx->stats, &fx->ops, err, sizeof err),
+        agg_admin_open(&other, fx->path, fx->stats, &fx->ops, NULL, err, sizeof err),
         FR_ESTATE);
     assert_null(other);
     assert_non_null(strstr(err, "another aggregator is running"));
@@ -432,7 +442,7 @@ test_socket_file(void **state)
     assert_int_equal(errno, ENOENT);
     old = umask(0);
     assert_int_equal(
-        agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, err, sizeof err),
+        agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, NULL, err, sizeof err),
         FR_OK);
     umask(old);
     assert_int_equal(lstat(fx->path, &st), 0);
@@ -460,7 +470,7 @@ test_stale_socket(void **state)
     close(fd);
     assert_int_equal(lstat(p, &st), 0);
     assert_int_equal(
-        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err), FR_OK);
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, NULL, err, sizeof err), FR_OK);
     assert_non_null(strstr(log_text, "removed a stale admin socket"));
     fd = connect_to(p);
     assert_true(fd >= 0);
@@ -482,7 +492,7 @@ test_stale_socket(void **state)
     assert_true(fd >= 0);
     close(fd);
     assert_int_equal(
-        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err),
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, NULL, err, sizeof err),
         FR_EINVAL);
     assert_non_null(strstr(err, "is not a socket"));
     assert_int_equal(lstat(p, &st), 0);
@@ -493,16 +503,16 @@ test_stale_socket(void **state)
     p[0] = '/';
     p[sizeof p - 1] = 0;
     assert_int_equal(
-        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err),
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, NULL, err, sizeof err),
         FR_EINVAL);
     assert_non_null(strstr(err, "admin socket path must be 1 to"));
     assert_int_equal(
-        agg_admin_open(&ad, "", fx->stats, &fx->ops, err, sizeof err),
+        agg_admin_open(&ad, "", fx->stats, &fx->ops, NULL, err, sizeof err),
         FR_EINVAL);
     /* A directory that does not exist. */
     snprintf(p, sizeof p, "%s/no/such/dir/admin.sock", fx->dir);
     assert_int_not_equal(
-        agg_admin_open(&ad, p, fx->stats, &fx->ops, err, sizeof err), FR_OK);
+        agg_admin_open(&ad, p, fx->stats, &fx->ops, NULL, err, sizeof err), FR_OK);
     assert_non_null(strstr(err, "cannot bind"));
     assert_null(ad);
 }
@@ -516,10 +526,329 @@ test_no_ops(void **state)
     /* A daemon without an operation answers with an error, not a crash. */
     agg_admin_close(&fx->ad);
     assert_int_equal(
-        agg_admin_open(&fx->ad, fx->path, fx->stats, NULL, err, sizeof err),
+        agg_admin_open(&fx->ad, fx->path, fx->stats, NULL, NULL, err, sizeof err),
         FR_OK);
     EXPECT(exchange(fx, "pause\n"), "\"ok\":false,\"error\":");
     EXPECT(exchange(fx, "status\n"), "\"ok\":true");
+}
+
+
+/* ---- access control ---- */
+
+static const agg_admin_access policy_split = {
+    .owner_uid = 1000, .read_gid = 200, .change_gid = 300,
+    .read_name = "fedrec", .change_name = "fedrec-op"};
+
+static agg_admin_verdict
+decide(const agg_admin_access *a, long uid, long gid, const gid_t *g, size_t n,
+       const char *cmd)
+{
+    agg_admin_peer p = {uid, gid, 1, g, n};
+    return agg_admin_decide(a, &p, agg_admin_command_level(cmd, strlen(cmd)));
+}
+
+static void
+test_policy(void **state)
+{
+    const agg_admin_access *a = &policy_split;
+    agg_admin_access nosplit = *a;
+    const gid_t reader[] = {5, 200}, changer[] = {300}, both[] = {200, 300},
+                other[] = {5, 6, 7};
+    (void)state;
+
+    /* Command levels: the word before the first space. */
+    assert_int_equal(agg_admin_command_level("status", 6), AGG_ADMIN_READ);
+    assert_int_equal(agg_admin_command_level("stores", 6), AGG_ADMIN_READ);
+    assert_int_equal(agg_admin_command_level("reboot", 6), AGG_ADMIN_READ);
+    assert_int_equal(agg_admin_command_level("pause", 5), AGG_ADMIN_CHANGE);
+    assert_int_equal(agg_admin_command_level("resume", 6), AGG_ADMIN_CHANGE);
+    assert_int_equal(agg_admin_command_level("checkpoint", 10),
+                     AGG_ADMIN_CHANGE);
+    assert_int_equal(agg_admin_command_level("revoke store01", 14),
+                     AGG_ADMIN_CHANGE);
+    assert_int_equal(agg_admin_command_level("pauser", 6), AGG_ADMIN_READ);
+    assert_int_equal(agg_admin_command_level("pause", 4), AGG_ADMIN_READ);
+
+    /* Owner and root: everything. */
+    assert_int_equal(decide(a, 1000, 9, NULL, 0, "pause"), AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(a, 0, 0, NULL, 0, "revoke x"), AGG_ADMIN_ALLOW);
+    /* A stranger: nothing, whatever it asks. */
+    assert_int_equal(decide(a, 65534, 65534, other, 3, "status"),
+                     AGG_ADMIN_DENY_ACCESS);
+    assert_int_equal(decide(a, 65534, 65534, other, 3, "pause"),
+                     AGG_ADMIN_DENY_ACCESS);
+    /* Unknown credentials: refused. */
+    assert_int_equal(decide(a, -1, 200, NULL, 0, "status"),
+                     AGG_ADMIN_DENY_ACCESS);
+    /* admin_group, as primary or supplementary group: read only. */
+    assert_int_equal(decide(a, 1001, 200, NULL, 0, "status"), AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(a, 1001, 5, reader, 2, "stores"), AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(a, 1001, 5, reader, 2, "pause"),
+                     AGG_ADMIN_DENY_CHANGE);
+    assert_int_equal(decide(a, 1001, 200, NULL, 0, "checkpoint"),
+                     AGG_ADMIN_DENY_CHANGE);
+    /* admin_operator_group: both levels. */
+    assert_int_equal(decide(a, 1002, 5, changer, 1, "revoke s"),
+                     AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(a, 1002, 5, changer, 1, "status"), AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(a, 1002, 300, NULL, 0, "resume"), AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(a, 1003, 5, both, 2, "pause"), AGG_ADMIN_ALLOW);
+    /* Without a split (the default), the group may change. */
+    nosplit.change_gid = AGG_ADMIN_NO_GID;
+    assert_int_equal(decide(&nosplit, 1001, 5, reader, 2, "pause"),
+                     AGG_ADMIN_ALLOW);
+    assert_int_equal(decide(&nosplit, 1002, 5, changer, 1, "status"),
+                     AGG_ADMIN_DENY_ACCESS);
+    /* No group at all: only owner and root. */
+    nosplit.read_gid = AGG_ADMIN_NO_GID;
+    assert_int_equal(decide(&nosplit, 1001, 200, reader, 2, "status"),
+                     AGG_ADMIN_DENY_ACCESS);
+    assert_int_equal(decide(&nosplit, 1000, 9, NULL, 0, "pause"),
+                     AGG_ADMIN_ALLOW);
+}
+
+static void
+test_access_init(void **state)
+{
+    agg_admin_access a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(agg_admin_access_init(&a, "", "", err, sizeof err),
+                     FR_OK);
+    assert_int_equal(a.owner_uid, (long)geteuid());
+    assert_int_equal(a.read_gid, AGG_ADMIN_NO_GID);
+    assert_int_equal(a.change_gid, AGG_ADMIN_NO_GID);
+    /* A name (root is gid 0 everywhere) or a number. */
+    assert_int_equal(agg_admin_access_init(&a, "root", "4242", err, sizeof err),
+                     FR_OK);
+    assert_int_equal(a.read_gid, 0);
+    assert_string_equal(a.read_name, "root");
+    assert_int_equal(a.change_gid, 4242);
+    /* A group that does not exist is refused, naming the key. */
+    assert_int_equal(agg_admin_access_init(&a, "no-such-group-fr", "", err,
+                                           sizeof err),
+                     FR_EINVAL);
+    assert_non_null(strstr(err, "admin_group no-such-group-fr: no such group"));
+    assert_int_equal(agg_admin_access_init(&a, "root", "nope-fr-op", err,
+                                           sizeof err),
+                     FR_EINVAL);
+    assert_non_null(strstr(err, "admin_operator_group nope-fr-op: no such"));
+    assert_int_equal(agg_admin_access_init(&a, "-1", "", err, sizeof err),
+                     FR_EINVAL);
+}
+
+/* One request through agg_admin_handle as peer (uid, gid, groups). */
+static const char *
+handle_as(agg_admin *ad, long uid, long gid, const gid_t *g, size_t n,
+          const char *req)
+{
+    static char out[8192];
+    agg_admin_peer p = {uid, gid, 4321, g, n};
+    size_t len = agg_admin_handle(ad, req, strlen(req), &p, out, sizeof out);
+
+    assert_int_equal(len, strlen(out));
+    return out;
+}
+
+static uint64_t
+denied(agg_stats *s)
+{
+    agg_stats_view v;
+    uint64_t n;
+
+    assert_int_equal(agg_stats_snapshot(s, &v), FR_OK);
+    n = v.rejected_total[AGG_REJECT_ADMIN_DENIED];
+    agg_stats_view_clear(&v);
+    return n;
+}
+
+static int
+count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void
+test_handle_policy(void **state)
+{
+    fixture *fx = *state;
+    agg_admin *ad = NULL;
+    const gid_t reader[] = {200}, changer[] = {200, 300};
+    fake *f = &fx->ops_log;
+
+    assert_int_equal(
+        agg_admin_new_unbound(&ad, fx->stats, &fx->ops, &policy_split), FR_OK);
+    /* A stranger: refused before its line is even looked at. */
+    EXPECT(handle_as(ad, 65534, 65534, NULL, 0, "status\n"),
+           "{\"ok\":false,\"error\":\"permission denied: uid 65534 is not "
+           "the owner or in group fedrec\"}");
+    EXPECT(handle_as(ad, 65534, 65534, NULL, 0, "pause\n"),
+           "permission denied: uid 65534 is not");
+    EXPECT(handle_as(ad, 65534, 65534, NULL, 0, "sta\x01tus"),
+           "permission denied");
+    assert_int_equal(denied(fx->stats), 3);
+    /* A reader: figures yes, changes no (and no operation runs). */
+    EXPECT(handle_as(ad, 1001, 5, reader, 1, "status\n"), "{\"ok\":true,",
+           "\"state\":\"collecting\"");
+    EXPECT(handle_as(ad, 1001, 5, reader, 1, "stores"), "\"name\":\"store01\"");
+    EXPECT(handle_as(ad, 1001, 5, reader, 1, "pause\n"),
+           "{\"ok\":false,\"error\":\"permission denied: uid 1001 may run "
+           "status and stores only; pause needs the owner, root or group "
+           "fedrec-op\"}");
+    EXPECT(handle_as(ad, 1001, 5, reader, 1, "revoke store04\n"),
+           "revoke needs the owner, root or group fedrec-op");
+    EXPECT(handle_as(ad, 1001, 5, reader, 1, "checkpoint\r\n"),
+           "checkpoint needs the owner");
+    assert_int_equal(f->pauses + f->resumes + f->revokes + f->checkpoints, 0);
+    assert_int_equal(denied(fx->stats), 6);
+    /* Bad lines from a reader get the usual errors. */
+    EXPECT(handle_as(ad, 1001, 5, reader, 1, "reboot\n"), "unknown command");
+    /* An operator and the owner change. */
+    EXPECT(handle_as(ad, 1002, 5, changer, 2, "pause\n"),
+           "{\"ok\":true,\"message\":\"paused\"}");
+    EXPECT(handle_as(ad, 1000, 1000, NULL, 0, "resume\n"),
+           "{\"ok\":true,\"message\":\"resumed\"}");
+    EXPECT(handle_as(ad, 0, 0, NULL, 0, "revoke store04"), "revoked store04");
+    assert_int_equal(f->pauses + f->resumes + f->revokes, 3);
+    assert_int_equal(denied(fx->stats), 6);
+    /* Logged with uid, gid and pid, at most five lines a minute. */
+    assert_non_null(strstr(log_text, "refused uid 65534 gid 65534 pid 4321: "
+                                     "not an operator"));
+    assert_non_null(strstr(log_text, "refused uid 1001 gid 5 pid 4321: may "
+                                     "not change"));
+    for (int i = 0; i < 20; i++)
+        handle_as(ad, 65534, 65534, NULL, 0, "status\n");
+    assert_int_equal(denied(fx->stats), 26);
+    assert_int_equal(count_of(log_text, "refused uid"), 5);
+    assert_non_null(strstr(log_text, "further refusals this minute are only "
+                                     "counted"));
+    /* A small buffer gets a whole error line, never a cut one. */
+    {
+        char small[64];
+        agg_admin_peer p = {1000, 1000, 1, NULL, 0};
+        size_t n = agg_admin_handle(ad, "stores\n", 7, &p, small, sizeof small);
+        assert_int_equal(n, strlen(small));
+        assert_string_equal(small,
+                            "{\"ok\":false,\"error\":\"the answer is too "
+                            "long\"}\n");
+    }
+    agg_admin_close(&ad);
+}
+
+/* The kernel's record of our own end of a socket pair. */
+static void
+test_peer_credentials(void **state)
+{
+    int sv[2];
+    agg_admin_peer p;
+    gid_t *groups = NULL, mine[256];
+    int n = getgroups(256, mine);
+    (void)state;
+
+    assert_true(n >= 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(agg_admin_peer_get(sv[0], &p, &groups), FR_OK);
+    assert_int_equal(p.uid, (long)geteuid());
+    assert_int_equal(p.gid, (long)getegid());
+    assert_int_equal(p.pid, (long)getpid());
+    assert_int_equal(p.n_groups, (size_t)n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(p.groups[i], mine[i]);
+    free(groups);
+    close(sv[0]);
+    close(sv[1]);
+    /* Not a socket: an error, never a made-up peer. */
+    assert_int_not_equal(agg_admin_peer_get(0 + 1000, &p, &groups), FR_OK);
+    assert_int_equal(p.uid, -1);
+}
+
+/* A child as nobody with the supplementary groups g asks for req over the
+ * real socket; returns its answer. */
+static const char *
+ask_as_nobody(fixture *fx, const gid_t *g, size_t n, const char *req)
+{
+    static char answer[8192];
+    int pfd[2];
+    ssize_t got = 0, k;
+    pid_t pid;
+
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char buf[8192];
+        int fd;
+        size_t len = 0;
+        close(pfd[0]);
+        if (setgroups(n, g) || setresgid(65534, 65534, 65534) ||
+            setresuid(65534, 65534, 65534) || (fd = connect_to(fx->path)) < 0)
+            _exit(2);
+        if (send(fd, req, strlen(req), 0) < 0)
+            _exit(3);
+        while ((k = recv(fd, buf + len, sizeof buf - 1 - len, 0)) > 0)
+            len += (size_t)k;
+        if (write(pfd[1], buf, len) < 0)
+            _exit(4);
+        _exit(0);
+    }
+    close(pfd[1]);
+    for (int i = 0; i < 400; i++) {
+        int st;
+        agg_admin_serve(fx->ad);
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+            pid = 0;
+            break;
+        }
+        usleep(5000);
+    }
+    assert_int_equal(pid, 0);
+    while ((k = read(pfd[0], answer + got, sizeof answer - 1 - got)) > 0)
+        got += k;
+    close(pfd[0]);
+    answer[got] = 0;
+    return answer;
+}
+
+static void
+test_socket_as_other_user(void **state)
+{
+    fixture *fx = *state;
+    agg_admin_access a = policy_split;
+    const gid_t none[] = {65534}, reader[] = {200}, changer[] = {200, 300};
+    char err[256];
+
+    if (geteuid() != 0) {
+        print_message("[  SKIP    ] not root: a client as another user over "
+                      "the socket not run (the policy is checked above)\n");
+        return;
+    }
+    agg_admin_close(&fx->ad);
+    a.owner_uid = 0;
+    assert_int_equal(agg_admin_open(&fx->ad, fx->path, fx->stats, &fx->ops, &a,
+                                    err, sizeof err),
+                     FR_OK);
+    {
+        struct stat st;
+        assert_int_equal(lstat(fx->path, &st), 0);
+        assert_int_equal(st.st_gid, 200); /* given to admin_group */
+    }
+    /* Only the credentials fence here: open the directory and the file. */
+    assert_int_equal(chmod(fx->dir, 0755), 0);
+    assert_int_equal(chmod(fx->path, 0666), 0);
+    EXPECT(ask_as_nobody(fx, none, 1, "status\n"),
+           "permission denied: uid 65534 is not the owner or in group "
+           "fedrec");
+    EXPECT(ask_as_nobody(fx, reader, 1, "status\n"), "{\"ok\":true,");
+    EXPECT(ask_as_nobody(fx, reader, 1, "pause\n"),
+           "permission denied: uid 65534 may run status and stores only");
+    assert_int_equal(fx->ops_log.pauses, 0);
+    EXPECT(ask_as_nobody(fx, changer, 2, "pause\n"), "\"ok\":true");
+    assert_int_equal(fx->ops_log.pauses, 1);
 }
 
 int
@@ -535,6 +864,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_ops, setup, teardown),
+        cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_access_init),
+        cmocka_unit_test_setup_teardown(test_handle_policy, setup, teardown),
+        cmocka_unit_test(test_peer_credentials),
+        cmocka_unit_test_setup_teardown(test_socket_as_other_user, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
