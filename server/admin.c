@@ -1,6 +1,8 @@
 /*
  * admin.c - the admin socket (see admin.h): binding with mode 0660, stale
- * socket replacement, bounded request reading, and the JSON answers.
+ * socket replacement, bounded request reading, the access check of every
+ * request (admin_access.c decides; refusals logged rate-limited and
+ * counted), and the JSON answers.
  *
  * Answers are built in a growing buffer and written in one go; the figures
  * come from one agg_stats snapshot, so a status answer is consistent. Text

@@ -684,6 +684,10 @@ usage(FILE *out)
             DEFAULT_TIMEOUT_S);
     ctl_privacy_usage(out);
     fprintf(out,
+            "\naccess: status and stores need the aggregator's user, root or "
+            "admin_group;\nthe other daemon commands the user, root or "
+            "admin_operator_group\n(admin_group when that is not set)\n");
+    fprintf(out,
             "\nexit status: 0 done, 1 the aggregator refused or failed the "
             "command,\n2 bad usage, 3 the aggregator could not be reached or "
             "did not answer\n");

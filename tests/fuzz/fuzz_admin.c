@@ -326,6 +326,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The op ran: allowed, and it is the command the line names. */
         const char *nl = memchr(req, '\n', len);
         line = nl ? (size_t)(nl - req) : len;
+        if (line && req[line - 1] == '\r') /* the handler drops it too */
+            line--;
         FR_FUZZ_CHECK(may_change == AGG_ADMIN_ALLOW);
         FR_FUZZ_CHECK(agg_admin_command_level(req, line) == AGG_ADMIN_CHANGE);
         FR_FUZZ_CHECK(line >= strlen(called) &&
