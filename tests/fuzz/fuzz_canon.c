@@ -30,6 +30,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > 200)
         return 0;
     n = size - 1;
+    /* every caller hands over text: the importer refuses NUL bytes */
+    if (memchr(raw, 0, n))
+        return 0;
     rc = canon_policy_from_config(data[0] & 1, cases[(data[0] >> 3) & 3],
                                   (data[0] >> 1) & 1,
                                   data[0] & 4 ? "strip" : "keep", &p, err,
@@ -45,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FR_FUZZ_CHECK(strlen(out) < cap);
-    FR_FUZZ_CHECK(memchr(raw, 0, n) != NULL || strlen(out) <= n);
+    FR_FUZZ_CHECK(strlen(out) <= n);
     FR_FUZZ_CHECK(canon_apply(&p, out, strlen(out), again, sizeof again) ==
                       FR_OK &&
                   strcmp(out, again) == 0);
