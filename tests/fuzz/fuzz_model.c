@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "base/util.h"
 #include "fuzz.h"
 #include "fuzz_file.h"
 #include "model/data.h"
@@ -34,7 +35,7 @@ write_seeds(const char *dir)
     FR_FUZZ_CHECK(fr_model_encode(m, &b, &len) == FR_OK);
     out = malloc(len + 1);
     FR_FUZZ_CHECK(out != NULL);
-    out[0] = 0;
+    out[0] = 2;
     memcpy(out + 1, b, len);
     fz_seed(dir, "model", out, len + 1);
     free(out);
@@ -42,7 +43,7 @@ write_seeds(const char *dir)
     fr_model_destroy(&m);
     out = malloc(fresh_len + 1);
     FR_FUZZ_CHECK(out != NULL);
-    out[0] = 1;
+    out[0] = 3;
     memcpy(out + 1, fresh, fresh_len);
     fz_seed(dir, "members", out, fresh_len + 1);
     free(out);
@@ -110,11 +111,21 @@ one_members(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    uint8_t *buf;
+    size_t n;
+
     if (size < 1)
         return 0;
+    n = size - 1;
+    buf = malloc(n + 1);
+    FR_FUZZ_CHECK(buf != NULL);
+    memcpy(buf, data + 1, n);
+    if ((data[0] & 2) && n >= 4)
+        fr_put_u32le(buf + n - 4, fr_crc32(0, buf, n - 4));
     if (data[0] & 1)
-        one_members(data + 1, size - 1);
+        one_members(buf, n);
     else
-        one_model(data + 1, size - 1);
+        one_model(buf, n);
+    free(buf);
     return 0;
 }
