@@ -205,7 +205,9 @@ re_too_large(const char *re, const char **why)
             continue;
         }
         quant = 0;
-        cur = cur + last > RE_MAX_ATOMS ? RE_MAX_ATOMS + 1 : cur + last;
+        cur += last;
+        if (cur > RE_MAX_ATOMS)
+            break; /* checked on the way in: an unclosed group counts */
         last = 1;
         if (c == '(') {
             if (depth == RE_MAX_DEPTH) {
@@ -226,6 +228,8 @@ re_too_large(const char *re, const char **why)
         }
         i = next;
     }
+    for (size_t d = 0; d < depth; d++)
+        cur += sum[d];
     if (cur + last > RE_MAX_ATOMS) {
         *why = "too large once its repetitions are expanded";
         return 1;
