@@ -402,7 +402,8 @@ vault_decode(vault *v, const uint8_t *b, size_t len)
     if (version != 1 && version != VAULT_VERSION)
         return FR_EPROTO;
     nl = fr_get_u32le(p + 16);
-    if (nl == 0 || nl > VAULT_NAME_MAX_LEN || len - 20 < nl)
+    if (nl == 0 || nl > VAULT_NAME_MAX_LEN || len - 20 < nl ||
+        memchr(p + 20, 0, nl)) /* the name is a C string */
         return FR_EPROTO;
     p += 20 + nl;
     rc = version == 1 ? decode_recs_v1(&p, end, &d)
