@@ -1,6 +1,9 @@
 /*
  * fuzz_ledger.c - the privacy ledger's reader (common/dp/ledger.c): a
- * ledger file, opened with a fixed order grid, delta and budget.
+ * ledger file, opened with a fixed order grid, delta and budget. The first
+ * byte's bit 0 makes the target give every line a fresh " #CRC" (dropping
+ * one it had), so the fuzzer reaches the fields behind the checksums; the
+ * rest is the file.
  * Properties: a refusal says why; an accepted ledger's spent epsilon is a
  * number >= 0 (or +inf, which refuses every charge); opening it again
  * (after a torn end was cut off) gives the same rounds and epsilon; a new
@@ -11,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "crypto/crypto.h"
 #include "dp/ledger.h"
 #include "fuzz.h"
@@ -22,6 +26,20 @@
 
 static fr_dp_orders orders;
 static double small[FR_DP_MAX_ORDERS], huge[FR_DP_MAX_ORDERS];
+
+/* mode byte + text, as a seed */
+static void
+seed(const char *dir, const char *name, uint8_t mode, const char *text,
+     size_t len)
+{
+    char *b = malloc(len + 1);
+
+    FR_FUZZ_CHECK(b != NULL);
+    b[0] = (char)mode;
+    memcpy(b + 1, text, len);
+    fz_seed(dir, name, b, len + 1);
+    free(b);
+}
 
 static void
 write_seeds(const char *dir)
@@ -37,7 +55,7 @@ write_seeds(const char *dir)
     FR_FUZZ_CHECK(fr_dp_ledger_open(&l, path, &orders, DELTA, BUDGET, err,
                                     sizeof err) == FR_OK);
     text = fz_read(path, &len);
-    fz_seed(dir, "header", text, len);
+    seed(dir, "header", 0, text, len);
     free(text);
     for (uint64_t r = 1; r <= 3; r++)
         FR_FUZZ_CHECK(fr_dp_ledger_reserve(l, r, h, small) == FR_OK);
@@ -45,8 +63,9 @@ write_seeds(const char *dir)
     FR_FUZZ_CHECK(fr_dp_ledger_commit(l, 3) == FR_OK);
     fr_dp_ledger_close(&l);
     text = fz_read(path, &len);
-    fz_seed(dir, "three", text, len);
-    fz_seed(dir, "torn", text, len - 7);
+    seed(dir, "three", 0, text, len);
+    seed(dir, "three_resealed", 1, text, len);
+    seed(dir, "torn", 0, text, len - 7);
     free(text);
 }
 
@@ -85,6 +104,31 @@ check_open(const char *path, size_t rounds, double eps)
     fr_dp_ledger_close(&l);
 }
 
+/* Every line of in[0..n) with a fresh checksum, into a malloc'd buffer. */
+static char *
+reseal(const uint8_t *in, size_t n, size_t *len)
+{
+    char *out = malloc(n + 12 * (n + 1) + 1);
+    size_t o = 0, i = 0;
+
+    FR_FUZZ_CHECK(out != NULL);
+    while (i < n) {
+        const uint8_t *nl = memchr(in + i, '\n', n - i);
+        size_t l = nl ? (size_t)(nl - (in + i)) : n - i, start = o;
+        memcpy(out + o, in + i, l);
+        if (l >= 10 && out[o + l - 10] == ' ' && out[o + l - 9] == '#')
+            l -= 10;
+        o += l;
+        o += (size_t)sprintf(out + o, " #%08x",
+                             fr_crc32(0, (const uint8_t *)out + start, l));
+        if (nl)
+            out[o++] = '\n';
+        i += (size_t)(nl ? nl - (in + i) + 1 : (ptrdiff_t)(n - i));
+    }
+    *len = o;
+    return out;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -96,7 +140,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *before, *after;
     fr_err rc;
 
-    fz_write("fuzz.ledger", data, size, path, sizeof path);
+    if (size < 1)
+        return 0;
+    if (data[0] & 1) {
+        size_t n = 0;
+        char *text = reseal(data + 1, size - 1, &n);
+        fz_write("fuzz.ledger", text, n, path, sizeof path);
+        free(text);
+    } else {
+        fz_write("fuzz.ledger", data + 1, size - 1, path, sizeof path);
+    }
     if (fr_dp_ledger_open(&l, path, &orders, DELTA, BUDGET, err, sizeof err) !=
         FR_OK) {
         FR_FUZZ_CHECK(l == NULL && err[0] != 0);
