@@ -116,6 +116,129 @@ check_columns(const import_profile_conf *c, char *errbuf, size_t errlen)
     return FR_OK;
 }
 
+/* glibc's regcomp copies a repeated part once per repetition ('+' twice,
+ * {m,n} max(m,n) + 1 times) before it builds anything, so "a++++...+" or
+ * "((a{99}){99}){99}" asks for memory exponential in its length, and the
+ * closures of optional parts then cost time and memory quadratic in the
+ * copies. An expression's size after those copies (its atoms, '*' and '?'
+ * counted twice, '+' three times) is bounded here before regcomp sees it:
+ * at most ~1 s and ~60 MB for the worst expression let through. */
+#define RE_MAX_ATOMS 2000
+#define RE_MAX_DEPTH 32
+
+static size_t
+re_mul(size_t a, size_t b)
+{
+    return a > RE_MAX_ATOMS || b > RE_MAX_ATOMS || a * b > RE_MAX_ATOMS
+               ? RE_MAX_ATOMS + 1
+               : a * b;
+}
+
+/* End of the bracket expression starting at re[i] == '['. */
+static size_t
+re_bracket_end(const char *re, size_t i)
+{
+    i++;
+    if (re[i] == '^')
+        i++;
+    if (re[i] == ']')
+        i++;
+    while (re[i] && re[i] != ']') {
+        if (re[i] == '[' && (re[i + 1] == ':' || re[i + 1] == '.' ||
+                             re[i + 1] == '=')) {
+            char c = re[i + 1];
+            i += 2;
+            while (re[i] && !(re[i] == c && re[i + 1] == ']'))
+                i++;
+            if (re[i])
+                i += 2;
+        } else {
+            i++;
+        }
+    }
+    return re[i] ? i + 1 : i;
+}
+
+/* The copies {m}, {m,} or {m,n} at re[i] == '{' make (0 if not a bound);
+ * *end past it. */
+static size_t
+re_bound(const char *re, size_t i, size_t *end)
+{
+    size_t m = 0, n = 0, k = i + 1;
+
+    while (re[k] >= '0' && re[k] <= '9' && m <= RE_MAX_ATOMS)
+        m = m * 10 + (size_t)(re[k++] - '0');
+    if (re[k] == ',') {
+        k++;
+        while (re[k] >= '0' && re[k] <= '9' && n <= RE_MAX_ATOMS)
+            n = n * 10 + (size_t)(re[k++] - '0');
+    }
+    if (k == i + 1 || re[k] != '}')
+        return 0;
+    *end = k + 1;
+    return (m > n ? m : n) + 1;
+}
+
+/* Refuses (with why) an expression whose expanded size is too large or
+ * whose groups nest too deep; the syntax is left to regcomp. */
+static int
+re_too_large(const char *re, const char **why)
+{
+    size_t sum[RE_MAX_DEPTH + 1] = {0}, depth = 0, cur = 0, last = 0, i = 0;
+    int quant = 0;
+
+    while (re[i]) {
+        size_t mul = 0, next = i + 1;
+        char c = re[i];
+        if (c == '*' || c == '?')
+            mul = 2;
+        else if (c == '+')
+            mul = 3;
+        else if (c == '{')
+            mul = re_bound(re, i, &next);
+        if (mul) {
+            if (quant) {
+                *why = "a repetition of a repetition (such as a++)";
+                return 1;
+            }
+            last = re_mul(last ? last : 1, mul);
+            quant = 1;
+            i = next;
+            continue;
+        }
+        quant = 0;
+        cur += last;
+        if (cur > RE_MAX_ATOMS)
+            break; /* checked on the way in: an unclosed group counts */
+        last = 1;
+        if (c == '(') {
+            if (depth == RE_MAX_DEPTH) {
+                *why = "groups nested too deep";
+                return 1;
+            }
+            sum[depth++] = cur;
+            cur = last = 0;
+        } else if (c == ')' && depth) {
+            last = cur ? cur : 1;
+            cur = sum[--depth];
+        } else if (c == '|') {
+            last = 0;
+        } else if (c == '[') {
+            next = re_bracket_end(re, i);
+        } else if (c == '\\' && re[i + 1]) {
+            next = i + 2;
+        }
+        i = next;
+    }
+    for (size_t d = 0; d < depth; d++)
+        cur += sum[d];
+    if (cur + last > RE_MAX_ATOMS) {
+        *why = "too large once its repetitions are expanded";
+        return 1;
+    }
+    return 0;
+}
+
 static fr_err
 compile_re(const char *key, const char *re, regex_t *out, int *has,
            char *errbuf, size_t errlen)
@@ -123,8 +246,15 @@ compile_re(const char *key, const char *re, regex_t *out, int *has,
     char why[128];
     int rc;
 
+    const char *large = "";
+
     if (!*re)
         return FR_OK;
+    if (re_too_large(re, &large)) {
+        fr_errbuf_set(errbuf, errlen, "profile: %s: the expression is %s",
+                      key, large);
+        return FR_EINVAL;
+    }
     rc = regcomp(out, re, REG_EXTENDED | REG_NOSUB);
     if (rc) {
         regerror(rc, out, why, sizeof why);

@@ -115,8 +115,8 @@ put_skus(const vault *v, uint8_t *p)
     return p;
 }
 
-static fr_err
-encode(const vault *v, uint8_t **buf_out, size_t *len_out)
+fr_err
+vault_encode(const vault *v, uint8_t **buf_out, size_t *len_out)
 {
     size_t nl = strlen(v->name);
     size_t len = 4 + 4 + 8 + 4 + nl + skus_bytes(v) + 8 +
@@ -354,8 +354,42 @@ adopt(vault *v, decoded *d)
     v->fgts = d->fgts, v->n_fgts = d->n_fgts;
 }
 
-static fr_err
-decode(vault *v, const uint8_t *b, size_t len)
+/* True if rows a, b are in the order vault_recs_normalise leaves (member,
+ * time, SKU, quantity) and not the same row. */
+static bool
+recs_before(const rec *a, const rec *b)
+{
+    int c = memcmp(a->pid, b->pid, VAULT_PID_BYTES);
+
+    if (c)
+        return c < 0;
+    if (a->ts != b->ts)
+        return a->ts < b->ts;
+    if (a->sku != b->sku)
+        return a->sku < b->sku;
+    return a->qty < b->qty;
+}
+
+/* The readers rely on the rows' order (one run per member) and on sorted
+ * erasures (bsearch). The writers keep both; a file from elsewhere (format
+ * 1, or a writer's bug) gets them back here rather than wrong answers. */
+static void
+restore_order(vault *v)
+{
+    for (size_t i = 1; i < v->n_recs; i++)
+        if (!recs_before(&v->recs[i - 1], &v->recs[i])) {
+            (void)vault_recs_normalise(v);
+            break;
+        }
+    for (size_t i = 1; i < v->n_fgts; i++)
+        if (vault_cmp_pid(v->fgts[i - 1].pid, v->fgts[i].pid) > 0) {
+            qsort(v->fgts, v->n_fgts, sizeof *v->fgts, vault_cmp_pid);
+            break;
+        }
+}
+
+fr_err
+vault_decode(vault *v, const uint8_t *b, size_t len)
 {
     const uint8_t *p = b, *end = b + len;
     decoded d = {0};
@@ -368,7 +402,8 @@ decode(vault *v, const uint8_t *b, size_t len)
     if (version != 1 && version != VAULT_VERSION)
         return FR_EPROTO;
     nl = fr_get_u32le(p + 16);
-    if (nl == 0 || nl > VAULT_NAME_MAX_LEN || len - 20 < nl)
+    if (nl == 0 || nl > VAULT_NAME_MAX_LEN || len - 20 < nl ||
+        memchr(p + 20, 0, nl)) /* the name is a C string */
         return FR_EPROTO;
     p += 20 + nl;
     rc = version == 1 ? decode_recs_v1(&p, end, &d)
@@ -387,11 +422,9 @@ decode(vault *v, const uint8_t *b, size_t len)
     memcpy(v->name, b + 20, nl);
     v->name[nl] = 0;
     adopt(v, &d);
-    if (version == 1) { /* the table in SKU order, the rows in theirs */
-        if ((rc = vault_skus_tidy(v)))
-            return rc;
-        (void)vault_recs_normalise(v);
-    }
+    if (version == 1 && (rc = vault_skus_tidy(v))) /* the table in order */
+        return rc;
+    restore_order(v);
     return FR_OK;
 }
 
@@ -408,7 +441,7 @@ load_state(vault *v)
                       &len);
     if (rc)
         return rc;
-    rc = decode(v, buf, len);
+    rc = vault_decode(v, buf, len);
     fr_crypto_wipe(buf, len);
     free(buf);
     if (!rc) {
@@ -428,7 +461,7 @@ save_state(vault *v)
     char p[VAULT_PATH_MAX];
     uint8_t *buf = NULL;
     size_t len = 0;
-    fr_err rc = encode(v, &buf, &len);
+    fr_err rc = vault_encode(v, &buf, &len);
 
     if (rc)
         return rc;

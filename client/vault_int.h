@@ -121,6 +121,14 @@ void vault_rollback(vault *v);
  * unlocking, so v reads as if the change never started. */
 FR_NODISCARD fr_err vault_rollback_reload(vault *v);
 
+/* The plaintext of vault.sealed (formats 1 and 2) from v's state, and
+ * back. vault_decode replaces v's name, change count, SKU table, rows,
+ * consent events and erasures only when all of b is well-formed (FR_EPROTO
+ * otherwise, v unchanged); it does not rebuild the consent index
+ * (vault_index_consents). */
+FR_NODISCARD fr_err vault_encode(const vault *v, uint8_t **buf_out,
+                                 size_t *len_out);
+FR_NODISCARD fr_err vault_decode(vault *v, const uint8_t *b, size_t len);
 /* ---- records.c: the SKU table and the order of the rows ---- */
 
 /* memcmp order of two SKUs, shorter first on a common prefix. */

@@ -151,6 +151,10 @@ checkpoint_load(const char *path, checkpoint *ck)
                 (i && hist[i].round_id <= hist[i - 1].round_id))
                 goto out;
         }
+        /* a restart starts after next_round_id: it must not go back past
+         * an id the history has used */
+        if (fr_get_u64le(buf + 8) < hist[n_hist - 1].round_id)
+            goto out;
     }
     rc = fr_model_decode(buf + header, (size_t)model_len, &model);
     if (rc)

@@ -39,7 +39,8 @@ FR_NODISCARD fr_err checkpoint_save(const checkpoint *ck, const char *path);
 /* Reads path into *ck (model and history owned by the caller afterwards:
  * checkpoint_clear). FR_ENOENT if there is none; FR_EPROTO if it is
  * damaged or inconsistent (format 2 with n_history != completed_rounds, or
- * history rounds not 1..n in order). */
+ * history rounds not 1..n in order, or next_round_id before the last
+ * history round's id). */
 FR_NODISCARD fr_err checkpoint_load(const char *path, checkpoint *ck);
 
 /* Frees what a load gave; accepts a zeroed struct. */

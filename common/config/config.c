@@ -52,6 +52,18 @@ parse_bool(const char *v, int *out)
     return FR_OK;
 }
 
+/* A string value survives a dump and a load as it is: no control
+ * characters (a line end would split it) and nothing trim would drop. */
+static int
+string_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return 0;
+    return n == 0 || (!isspace((unsigned char)v[0]) &&
+                      !isspace((unsigned char)v[n - 1]));
+}
+
 static fr_err
 set_row(const fr_config_key *k, void *cfg, const char *value, char *errbuf,
         size_t errlen)
@@ -97,7 +109,15 @@ set_row(const fr_config_key *k, void *cfg, const char *value, char *errbuf,
         return FR_OK;
     }
     case FR_CFG_STRING: {
-        size_t n = strlen(value);
+        size_t n;
+        if (!strcmp(value, "\"\"")) /* what the dump writes for "" */
+            value = "";
+        n = strlen(value);
+        if (!string_ok(value, n)) {
+            seterr(errbuf, errlen, "%s: value has a control character or "
+                   "surrounding spaces", k->name);
+            return FR_EINVAL;
+        }
         if (n >= k->size) {
             seterr(errbuf, errlen, "%s: value longer than %zu characters",
                    k->name, k->size - 1);
@@ -354,7 +374,7 @@ fr_config_dump(const fr_config_table *t, const void *cfg, FILE *out)
             if (*(const char *)field)
                 fprintf(out, "%s %s\n", k->name, (const char *)field);
             else
-                fprintf(out, "# %s (empty)\n", k->name);
+                fprintf(out, "%s \"\"\n", k->name);
             break;
         }
     }

@@ -7,8 +7,10 @@
  * from that table, so there is one place where a key is defined.
  *
  * Integers are stored as int64_t, doubles as double, booleans as int and
- * strings as a fixed char array inside the struct (row.size bytes). Config
- * never holds keys: it names key-file paths.
+ * strings as a fixed char array inside the struct (row.size bytes). A
+ * string value has no control characters and no surrounding spaces; the
+ * value "" (two quotes) is the empty string. Config never holds keys: it
+ * names key-file paths.
  */
 #ifndef FR_CONFIG_CONFIG_H
 #define FR_CONFIG_CONFIG_H
@@ -93,7 +95,8 @@ FR_NODISCARD fr_err fr_config_parse_cli(const fr_config_table *t, void *cfg,
 /* Prints one line per key: name, type, default, bounds and help. */
 void fr_config_print_help(const fr_config_table *t, FILE *out);
 
-/* Prints the effective configuration as a loadable file. */
+/* Prints the effective configuration as a loadable file: loading it (after
+ * the defaults) gives the same configuration. */
 void fr_config_dump(const fr_config_table *t, const void *cfg, FILE *out);
 
 /* Finds a row by name, or NULL. */

@@ -209,6 +209,32 @@ test_bad_profiles(void **state)
     expect_bad("quantity_required yes\nquantity_column\n", "has no value");
     /* the line of a bad key is named */
     expect_bad("# ok\nname x\nsku_case\n", ":3:");
+    /* expressions regcomp would expand beyond any memory */
+    expect_bad("drop_items ^(P++++++++++++++++++++++++++++++++++++++++)$\n",
+               "drop_items: the expression is a repetition of a repetition");
+    expect_bad("guest_ids ((((a{99}){99}){99}){99})\n",
+               "guest_ids: the expression is too large");
+    expect_bad("drop_items ((((a9{9}){99}){99}){99})((a9{9\n",
+               "drop_items: the expression is too large");
+    expect_bad("drop_items ((((a{00}){99}){99})b{99})$\n",
+               "drop_items: the expression is too large");
+}
+
+/* Large but bounded repetitions still compile. */
+static void
+test_bounded_expressions(void **state)
+{
+    import_profile *p = NULL;
+    char err[512] = "";
+    (void)state;
+
+    write_text("drop_items ^(a{9}){99}$\n"
+               "guest_ids ^((((g+)+)+)+[[:digit:]]{1,8})$\n");
+    if (import_profile_load(path, &p, err, sizeof err))
+        fail_msg("%s", err);
+    assert_true(p->has_drop_items && p->has_guest_ids);
+    assert_int_equal(regexec(&p->guest_ids, "gggg12", 0, NULL, 0), 0);
+    import_profile_destroy(&p);
 }
 
 static void
@@ -249,6 +275,7 @@ main(void)
         cmocka_unit_test(test_print_reads_back),
         cmocka_unit_test(test_file_overrides_defaults),
         cmocka_unit_test(test_bad_profiles),
+        cmocka_unit_test(test_bounded_expressions),
         cmocka_unit_test(test_required_columns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
