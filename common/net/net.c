@@ -552,7 +552,10 @@ recv_router(fr_net_sock *s, zmq_msg_t *id, zmq_msg_t *payload,
     if (zmq_msg_recv(payload, s->z, ZMQ_DONTWAIT) < 0)
         return map_zmq_errno(zmq_errno());
     if (zmq_msg_more(payload)) {
-        fr_log_debug(TAG, "dropping a multipart message");
+        /* Name the sender (each frame carries the User-Id) so the refusal
+         * can be charged to it, then read the rest unkept. */
+        if (peer_from_frames(id, payload, peer) != FR_OK)
+            memset(peer, 0, sizeof *peer);
         drain(s, payload);
         return FR_EPROTO;
     }
@@ -583,6 +586,8 @@ fr_net_recv(fr_net_sock *s, int timeout_ms, fr_net_peer *peer_out,
     } else {
         zmq_msg_move(&payload, &first);
     }
+    if (rc == FR_EPROTO && peer_out)
+        *peer_out = peer; /* store "" unless a multipart message's sender */
     if (rc)
         goto out;
     rc = take_payload(&payload, buf_out, len_out);

@@ -203,7 +203,9 @@ FR_NODISCARD fr_err fr_net_send_shared(fr_net_sock *s,
 /* Receives one message, waiting up to timeout_ms (0 = poll, -1 = forever).
  * *buf_out is malloc'd (caller frees); peer_out (ROUTER only, may be NULL)
  * gets routing id and store name. FR_ETIMEDOUT if nothing arrived; FR_EPROTO
- * if a frame had an unexpected shape (it was consumed and dropped). */
+ * if a frame had an unexpected shape (it was consumed and dropped): then
+ * peer_out's store names the authenticated sender of a ROUTER message
+ * with more than one payload frame, and is empty otherwise. */
 FR_NODISCARD fr_err fr_net_recv(fr_net_sock *s, int timeout_ms,
                                 fr_net_peer *peer_out, uint8_t **buf_out,
                                 size_t *len_out);
