@@ -407,6 +407,19 @@ fr_net_send(fr_net_sock *s, const fr_net_peer *peer, const void *buf,
     return FR_OK;
 }
 
+fr_err
+fr_net_send_parts(fr_net_sock *s, const void *const *bufs, const size_t *lens,
+                  size_t n)
+{
+    if (!s || s->type == ZMQ_ROUTER || n == 0 || !bufs || !lens)
+        return FR_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send(s->z, bufs[i], lens[i],
+                     ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
+            return map_zmq_errno(zmq_errno());
+    return FR_OK;
+}
+
 /* The routing frame, then a reference to the shared payload. */
 static fr_err
 send_ref(fr_net_sock *s, const fr_net_peer *peer, zmq_msg_t *shared)

@@ -189,6 +189,13 @@ void fr_net_sock_destroy(fr_net_sock **sp);
 FR_NODISCARD fr_err fr_net_send(fr_net_sock *s, const fr_net_peer *peer,
                                 const void *buf, size_t len);
 
+/* Sends one message of n frames (bufs[i], lens[i]) on a DEALER or PAIR
+ * socket without blocking. The protocol uses one frame per message (the
+ * aggregator drops anything else); this is for tools and tests that check
+ * that it does. FR_EINVAL on a ROUTER socket or n == 0. */
+FR_NODISCARD fr_err fr_net_send_parts(fr_net_sock *s, const void *const *bufs,
+                                      const size_t *lens, size_t n);
+
 /* Sends one message to each of peers[0..n-1] on a ROUTER socket without
  * blocking, like fr_net_send per peer, but all of them share one copy of
  * buf (ZeroMQ counts references) instead of one queued copy per peer.
