@@ -46,6 +46,10 @@
 #define RECONNECT_IVL_MAX_MS 2000
 /* Heartbeats notice peers that vanished without closing TCP. The timeout is
  * generous because a heartbeat can wait behind a large model transfer. */
+/* A connection that has not completed its CURVE handshake within this is
+ * closed (plain TCP sending junk or nothing, a stalled stranger), so
+ * unauthenticated peers cannot hold descriptors for long. */
+#define HANDSHAKE_IVL_MS 10000
 #define HEARTBEAT_IVL_MS 15000
 #define HEARTBEAT_TIMEOUT_MS 120000
 /* ZMQ_ZAP_ENFORCE_DOMAIN is a draft option in 4.3 headers; libzmq 4.3
@@ -207,6 +211,8 @@ set_server_opts(fr_net_sock *s, const fr_crypto_keypair *server,
     fr_err rc;
 
     if ((rc = set_stream_opts(s, max_msg)) ||
+        (rc = set_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS,
+                      "ZMQ_HANDSHAKE_IVL")) ||
         (rc = set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")) ||
         (rc = set_int(s, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")) ||
         (rc = set_opt(s, ZMQ_CURVE_SECRETKEY, fr_crypto_keypair_secret(server),

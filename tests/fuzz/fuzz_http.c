@@ -155,8 +155,14 @@ first_get_target(const uint8_t *d, size_t n, char *out, size_t cap)
     size_t i = 0, k = 0, m;
     int cut = 0;
 
-    while (i < n && (d[i] == '\r' || d[i] == '\n'))
+    /* Leading empty lines are skipped, and so is a line that starts with
+     * a NUL (empty as a C string). */
+    while (i < n && (d[i] == '\r' || d[i] == '\n' || d[i] == 0)) {
+        if (d[i] == 0)
+            while (i < n && d[i] != '\n')
+                i++;
         i++;
+    }
     for (m = i; m < n && d[m] != ' '; m++)
         ;
     if (m - i < 3 || memcmp(d + i, "GET", 3) || (m - i > 3 && d[i + 3]))
