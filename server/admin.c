@@ -291,9 +291,18 @@ render_stores(jbuf *b, const agg_stats_view *v)
         jb_printf(b, ",\"connected\":%s,\"selected\":%s,\"last_seen\":",
                   json_bool(s->connected), json_bool(s->selected));
         json_ago(b, now, s->last_seen_unix_ms);
-        jb_printf(b, ",\"rounds_joined\":%llu,\"examples\":%llu}",
+        jb_printf(b, ",\"rounds_joined\":%llu,\"examples\":%llu",
                   (unsigned long long)s->rounds_joined,
                   (unsigned long long)s->examples);
+        if (s->refusals || s->quarantined_until_unix_ms) /* else 0, false */
+            jb_printf(b, ",\"refusals\":%llu,\"quarantined\":%s,"
+                      "\"quarantined_for_ms\":%lld",
+                      (unsigned long long)s->refusals,
+                      json_bool(s->quarantined_until_unix_ms != 0),
+                      (long long)(s->quarantined_until_unix_ms
+                                      ? s->quarantined_until_unix_ms - now
+                                      : 0));
+        jb_printf(b, "}");
     }
     jb_printf(b, "]}");
 }

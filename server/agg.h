@@ -22,6 +22,7 @@
 #include "base/err.h"
 #include "aggconf.h"
 #include "net/net.h"
+#include "stats.h"
 #include "wire/wire.h"
 
 typedef struct aggregator aggregator;
@@ -62,8 +63,16 @@ FR_NODISCARD fr_err aggregator_checkpoint(aggregator *a);
 void aggregator_store_revoked(aggregator *a, const char *store);
 /* Copies state, phase, counters and the store list into the stats. */
 void aggregator_publish(aggregator *a, int64_t now_ms);
-/* Counts a message that did not decode (oversized or malformed). */
-void aggregator_count_rejected(aggregator *a, int oversized);
+/* Counts a message refused before it reached the round engine (it did
+ * not decode, or was not one frame) and charges it to peer's store (NULL:
+ * sender unknown); true if its log line should be written now (refusal
+ * lines are rate-limited per reason, refuse.c). */
+bool aggregator_refused(aggregator *a, const fr_net_peer *peer,
+                        agg_reject why, int64_t now_ms);
+/* True if peer's store is in quarantine: the message is to be dropped
+ * unread (counted and logged here). */
+bool aggregator_quarantined(aggregator *a, const fr_net_peer *peer,
+                            int64_t now_ms);
 void aggregator_count_received(aggregator *a, size_t len);
 
 /* True once cfg->rounds rounds are complete (never if rounds == 0). */

@@ -67,6 +67,11 @@ typedef struct agg_config {
     int64_t dp_max_dropouts;    /* stores that may drop, noise still enough */
     int64_t dp_colluders;       /* stores that may share their noise */
     double dp_p_wrap;           /* chance a coordinate wraps mod 2^32 */
+    /* hostile stores: refusals of one authenticated store within
+     * quarantine_window_ms before it is quarantined for quarantine_ms */
+    int64_t quarantine_after;   /* 0: never quarantine */
+    int64_t quarantine_window_ms;
+    int64_t quarantine_ms;
 } agg_config;
 
 extern const fr_config_table agg_config_table;

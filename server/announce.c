@@ -143,26 +143,27 @@ agg_on_catalogue(aggregator *a, store_entry *e, const fr_msg *msg,
 
     fr_crypto_bin2hex(want, req->id, sizeof req->id);
     if (req->content_len || !a->cat) {
-        fr_log_warn(TAG, "dropped a catalogue %s from store %s: %s",
-                    req->content_len ? "upload" : "request", e->peer.store,
-                    req->content_len ? "stores do not send catalogues"
-                                     : "this aggregator has no catalogue");
-        round_reject(a, AGG_REJECT_UNEXPECTED);
+        if (round_reject(a, AGG_REJECT_UNEXPECTED))
+            fr_log_warn(TAG, "dropped a catalogue %s from store %s: %s",
+                        req->content_len ? "upload" : "request",
+                        e->peer.store,
+                        req->content_len ? "stores do not send catalogues"
+                                         : "this aggregator has no catalogue");
         return;
     }
     fr_catalogue_id(a->cat, own);
     if (memcmp(own, req->id, sizeof own) != 0) {
-        fr_log_warn(TAG, "dropped a request from store %s for catalogue "
-                    "%.16s: not the catalogue of this aggregator",
-                    e->peer.store, want);
-        round_reject(a, AGG_REJECT_UNEXPECTED);
+        if (round_reject(a, AGG_REJECT_UNEXPECTED))
+            fr_log_warn(TAG, "dropped a request from store %s for catalogue "
+                        "%.16s: not the catalogue of this aggregator",
+                        e->peer.store, want);
         return;
     }
     if (!due(&e->catalogue_sent_ms, AGG_CATALOGUE_EVERY_MS, now)) {
-        fr_log_info(TAG, "catalogue request from store %s not answered: "
-                    "one was sent less than %d s ago", e->peer.store,
-                    AGG_CATALOGUE_EVERY_MS / 1000);
-        round_reject(a, AGG_REJECT_UNEXPECTED);
+        if (round_reject(a, AGG_REJECT_UNEXPECTED))
+            fr_log_info(TAG, "catalogue request from store %s not answered: "
+                        "one was sent less than %d s ago", e->peer.store,
+                        AGG_CATALOGUE_EVERY_MS / 1000);
         return;
     }
     rc = fr_net_send(a->sock, &e->peer, a->cat_msg, a->cat_msg_len);

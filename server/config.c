@@ -141,6 +141,14 @@ static const fr_config_key keys[] = {
     FR_CFG_DOUBLE_(C, dp_p_wrap, "2e-9", 1e-300, 0.01,
                    "chance that a coordinate of the noised sum wraps "
                    "modulo 2^32 (sets the scale)"),
+    FR_CFG_INT_(C, quarantine_after, "50", 0, 1000000,
+                "refused messages from one store within "
+                "quarantine_window_ms that put it in quarantine; 0: never"),
+    FR_CFG_INT_(C, quarantine_window_ms, "10000", 100, 86400000,
+                "window over which a store's refused messages are counted"),
+    FR_CFG_INT_(C, quarantine_ms, "300000", 100, 604800000,
+                "how long a quarantined store's messages are dropped "
+                "unread"),
 };
 const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
 

@@ -193,13 +193,21 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     agg_http *h = cls;
     agg_stats_view v;
     char why[96];
+    const char *cl;
     enum MHD_Result ret;
     int64_t now = unix_ms();
 
-    (void)version, (void)upload, (void)upload_len, (void)req_cls;
+    (void)version, (void)upload, (void)req_cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
         return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
                           "method not allowed: only GET is served\n");
+    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (*upload_len || (cl && strcmp(cl, "0")) ||
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                          "a request body is not accepted\n");
     if (strcmp(url, "/metrics") && strcmp(url, "/healthz") &&
         strcmp(url, "/"))
         return reply_text(c, MHD_HTTP_NOT_FOUND,
@@ -218,6 +226,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
         ret = reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
     agg_stats_view_clear(&v);
     return ret;
+}
+
+/* Paths are compared as sent: "%2e%2e" stays those six characters and a
+ * "%00" cannot cut a path short. Nothing here names a file anyway. */
+static size_t
+no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return strlen(s);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -257,7 +274,11 @@ agg_http_start(agg_http **out, const char *listen, agg_stats *stats,
         mhd_log, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)AGG_HTTP_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)AGG_HTTP_TIMEOUT_S,
-        MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)AGG_HTTP_PER_IP_CONNECTIONS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)AGG_HTTP_CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK,
+        no_unescape, NULL, MHD_OPTION_END);
     if (!h->d) {
         pthread_mutex_lock(&h->msg_lock);
         snprintf(err, errlen, "cannot serve HTTP on %s: %s", listen,

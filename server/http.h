@@ -7,7 +7,8 @@
  * Each request takes a snapshot of the stats (agg_stats_snapshot, a brief
  * lock) and renders from that copy (render.h), so the main loop never waits
  * on a client. Only GET is answered; connections are capped and time out,
- * so slow or idle clients cannot pin the server. Nothing served is secret,
+ * so slow or idle clients cannot pin the server; paths are matched
+ * exactly as sent (no %-decoding, nothing is read from disk). Nothing served is secret,
  * but bind it to a loopback or management address: it has no
  * authentication.
  */
@@ -20,9 +21,16 @@
 #include "base/err.h"
 #include "stats.h"
 
-/* The limits that keep a slow client from holding the server. */
-#define AGG_HTTP_MAX_CONNECTIONS 16
+/* The limits that keep a slow or hostile client from holding the server:
+ * connections in all and from one address (so idle connections from one
+ * host cannot lock a monitoring host out), the idle timeout, and the
+ * memory one connection may use for its request line and headers (a
+ * longer header is answered 431 and the connection closed). A request
+ * with a body is answered 413 without reading it. */
+#define AGG_HTTP_MAX_CONNECTIONS 64
+#define AGG_HTTP_PER_IP_CONNECTIONS 16
 #define AGG_HTTP_TIMEOUT_S 10
+#define AGG_HTTP_CONNECTION_MEMORY (16 * 1024)
 /* /healthz fails when the main loop has not passed for this long. */
 #define AGG_HTTP_HEALTH_STALE_MS 10000
 

@@ -74,6 +74,25 @@ typedef struct daemon {
     int64_t watchdog_ms; /* 0: systemd's watchdog is off */
 } daemon;
 
+/* A message that did not reach the round engine: counted, charged to its
+ * sender if known, logged within the refusal rate limit. */
+static void
+refuse_frame(daemon *d, const fr_net_peer *peer, fr_err rc, int64_t now)
+{
+    int multi = rc == FR_EPROTO && peer->store[0];
+    const fr_net_peer *who = multi ? peer : NULL;
+
+    if (aggregator_refused(d->a, who,
+                           multi ? AGG_REJECT_TOO_MANY_FRAMES
+                                 : AGG_REJECT_MALFORMED,
+                           now))
+        fr_log_ev(FR_LOG_WARN, TAG, "message_rejected",
+                  "dropped a message from store %s: %s (reason=%s)",
+                  who ? who->store : "(unknown)",
+                  multi ? "more than one frame" : fr_strerror(rc),
+                  multi ? "too_many_frames" : "malformed");
+}
+
 static void
 handle_one(daemon *d)
 {
@@ -83,26 +102,34 @@ handle_one(daemon *d)
     fr_msg *msg = NULL;
     const char *why = NULL;
     fr_err rc = fr_net_recv(d->sock, 0, &peer, &buf, &len);
+    int64_t now = fr_clock_ms();
 
     if (rc == FR_ETIMEDOUT)
         return;
     if (rc) {
-        fr_log_warn(TAG, "dropped a frame: %s", fr_strerror(rc));
-        aggregator_count_rejected(d->a, 0);
+        refuse_frame(d, &peer, rc, now);
         return;
     }
     aggregator_count_received(d->a, len);
+    if (aggregator_quarantined(d->a, &peer, now)) { /* dropped unread */
+        free(buf);
+        return;
+    }
     rc = fr_wire_decode(buf, len, (size_t)d->cfg->max_message_bytes, &msg,
                         &why);
     if (rc) {
         int oversized = len > (size_t)d->cfg->max_message_bytes;
-        fr_log_ev(FR_LOG_WARN, TAG, "message_rejected",
-                  "dropped %zu-byte message from store %s: %s (reason=%s)",
-                  len, peer.store, why ? why : fr_strerror(rc),
-                  oversized ? "oversized" : "malformed");
-        aggregator_count_rejected(d->a, oversized);
+        if (aggregator_refused(d->a, &peer,
+                               oversized ? AGG_REJECT_OVERSIZED
+                                         : AGG_REJECT_MALFORMED,
+                               now))
+            fr_log_ev(FR_LOG_WARN, TAG, "message_rejected",
+                      "dropped %zu-byte message from store %s: %s "
+                      "(reason=%s)", len, peer.store,
+                      why ? why : fr_strerror(rc),
+                      oversized ? "oversized" : "malformed");
     } else {
-        aggregator_on_message(d->a, &peer, msg, fr_clock_ms());
+        aggregator_on_message(d->a, &peer, msg, now);
     }
     fr_msg_destroy(&msg);
     free(buf);

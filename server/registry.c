@@ -63,9 +63,9 @@ lookup(const registry *r, const char *name, int *found)
     return lo;
 }
 
-fr_err
-registry_touch(registry *r, const fr_net_peer *peer, int64_t now_ms,
-               store_entry **entry_out)
+/* The index of peer's entry, added (zeroed, with peer) if new. */
+static fr_err
+find_or_add(registry *r, const fr_net_peer *peer, size_t *index)
 {
     int found;
     size_t i = lookup(r, peer->store, &found);
@@ -76,8 +76,35 @@ registry_touch(registry *r, const fr_net_peer *peer, int64_t now_ms,
         memmove(&r->entries[i + 1], &r->entries[i],
                 (r->count - i) * sizeof *r->entries);
         memset(&r->entries[i], 0, sizeof r->entries[i]);
+        r->entries[i].peer = *peer;
+        r->entries[i].last_seen_ms = INT64_MIN / 2; /* never heard from */
         r->count++;
     }
+    *index = i;
+    return FR_OK;
+}
+
+fr_err
+registry_entry_for(registry *r, const fr_net_peer *peer,
+                   store_entry **entry_out)
+{
+    size_t i;
+    fr_err rc = find_or_add(r, peer, &i);
+
+    if (rc == FR_OK)
+        *entry_out = &r->entries[i];
+    return rc;
+}
+
+fr_err
+registry_touch(registry *r, const fr_net_peer *peer, int64_t now_ms,
+               store_entry **entry_out)
+{
+    size_t i;
+    fr_err rc = find_or_add(r, peer, &i);
+
+    if (rc)
+        return rc;
     r->entries[i].peer = *peer;
     r->entries[i].last_seen_ms = now_ms;
     r->entries[i].revoked = 0; /* only listed keys get this far */
@@ -96,7 +123,8 @@ registry_find(registry *r, const char *name)
 bool
 registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms)
 {
-    return !e->revoked && now_ms - e->last_seen_ms <= timeout_ms;
+    return !e->revoked && now_ms - e->last_seen_ms <= timeout_ms &&
+           now_ms >= e->quarantined_until_ms;
 }
 
 store_entry *

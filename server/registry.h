@@ -25,6 +25,13 @@ typedef struct store_entry {
                               speaks again */
     int64_t catalogue_sent_ms; /* last catalogue sent to it (0: never) */
     int64_t done_sent_ms;      /* last DONE sent to it (0: never) */
+    /* refusals of its messages (refuse.c): counted against the store's
+     * authenticated name, never against anything a message says */
+    uint64_t refusals;          /* all time (this process) */
+    uint32_t strikes;           /* refusals since strikes_since_ms */
+    int64_t strikes_since_ms;
+    int64_t quarantined_until_ms; /* 0: not in quarantine */
+    uint64_t quarantines;
 } store_entry;
 
 typedef struct registry registry;
@@ -38,10 +45,17 @@ void registry_destroy(registry **rp);
 FR_NODISCARD fr_err registry_touch(registry *r, const fr_net_peer *peer,
                                    int64_t now_ms, store_entry **entry_out);
 
+/* The entry for peer's store, added (not heard from: not alive) if new,
+ * without touching it: for counting what it sent that was refused.
+ * FR_ELIMIT if the registry is full. */
+FR_NODISCARD fr_err registry_entry_for(registry *r, const fr_net_peer *peer,
+                                       store_entry **entry_out);
+
 /* The entry named name, or NULL. Borrowed until the next registry_touch. */
 store_entry *registry_find(registry *r, const char *name);
 
-/* True if e was heard from within timeout_ms of now_ms. */
+/* True if e was heard from within timeout_ms of now_ms and is not in
+ * quarantine. */
 bool registry_alive(const store_entry *e, int64_t now_ms, int64_t timeout_ms);
 
 /* Fills out (room for max) with the alive entries, in name order; returns

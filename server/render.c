@@ -266,6 +266,26 @@ metrics_stores(sbuf *b, const agg_stats_view *v)
         sample_u64(b, "fedrec_rejected_messages_total", lab,
                    v->rejected_total[r]);
     }
+    counter_u64(b, "fedrec_quarantines_total",
+                "Stores put in quarantine for repeated refused messages.",
+                v->quarantines_total);
+    gauge_u64(b, "fedrec_stores_quarantined",
+              "Stores in quarantine now (their messages dropped unread).",
+              v->n_quarantined);
+    counter_u64(b, "fedrec_refusal_log_suppressed_total",
+                "Refused-message log lines held back by the rate limit.",
+                v->refusal_logs_suppressed);
+    family(b, "fedrec_store_quarantined", "gauge",
+           "1 while the store is in quarantine.");
+    for (size_t i = 0; v->stores && i < v->n_stores; i++) {
+        char sl[96]; /* names are [A-Za-z0-9._-]: nothing to escape */
+        if (!v->stores[i].quarantined_until_unix_ms)
+            continue;
+        snprintf(sl, sizeof sl, "{store=\"%.*s\"}",
+                 (int)strnlen(v->stores[i].name, sizeof v->stores[i].name),
+                 v->stores[i].name);
+        sample_u64(b, "fedrec_store_quarantined", sl, 1);
+    }
     counter_u64(b, "fedrec_received_bytes_total",
                 "Bytes received from stores.", v->bytes_in);
     counter_u64(b, "fedrec_sent_bytes_total", "Bytes sent to stores.",
@@ -510,9 +530,10 @@ page_stores(sbuf *b, const agg_stats_view *v, int64_t now)
     sb_puts(b, "<section><h2>Stores</h2><table id=\"stores\"><thead><tr>"
                "<th>Name</th><th>Connected</th><th>Selected</th>"
                "<th>Last seen</th><th class=\"n\">Rounds joined</th>"
-               "<th class=\"n\">Examples</th></tr></thead><tbody>\n");
+               "<th class=\"n\">Examples</th><th>Quarantine</th></tr>"
+               "</thead><tbody>\n");
     if (!v->stores || v->n_stores == 0)
-        sb_puts(b, "<tr><td colspan=\"6\" class=\"empty\">No store has "
+        sb_puts(b, "<tr><td colspan=\"7\" class=\"empty\">No store has "
                    "connected yet.</td></tr>\n");
     for (size_t i = 0; v->stores && i < v->n_stores; i++) {
         const agg_store_info *s = &v->stores[i];
@@ -529,10 +550,17 @@ page_stores(sbuf *b, const agg_stats_view *v, int64_t now)
         sb_printf(b,
                   "</td><td class=\"%s\">%s</td><td>%s</td><td>%s</td>"
                   "<td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
-                  "</td></tr>\n",
+                  "</td>",
                   s->connected ? "yes" : "no", s->connected ? "yes" : "no",
                   s->selected ? "yes" : "no", age, s->rounds_joined,
                   s->examples);
+        if (s->quarantined_until_unix_ms) {
+            fmt_duration(age, sizeof age, s->quarantined_until_unix_ms - now);
+            sb_printf(b, "<td class=\"no\">quarantined, %s left</td>", age);
+        } else {
+            sb_puts(b, "<td>no</td>");
+        }
+        sb_puts(b, "</tr>\n");
     }
     sb_puts(b, "</tbody></table></section>\n");
 }

@@ -196,11 +196,10 @@ round_count_sent(aggregator *a, size_t len, size_t n)
         agg_stats_traffic(a->stats, 0, (uint64_t)len * n, 0, n);
 }
 
-void
+bool
 round_reject(aggregator *a, agg_reject why)
 {
-    if (a->stats)
-        agg_stats_reject(a->stats, why);
+    return agg_refuse(a, a->cur_peer, why, fr_clock_ms());
 }
 
 void
@@ -211,12 +210,6 @@ round_phase_done(aggregator *a, agg_phase p, uint32_t dropped, int64_t now)
                              (double)(now - a->phase_started_ms) / 1000.0,
                              dropped);
     a->phase_started_ms = now;
-}
-
-void
-aggregator_count_rejected(aggregator *a, int oversized)
-{
-    round_reject(a, oversized ? AGG_REJECT_OVERSIZED : AGG_REJECT_MALFORMED);
 }
 
 void
@@ -622,6 +615,7 @@ missing_all_gone(aggregator *a, int64_t now)
 void
 aggregator_tick(aggregator *a, int64_t now)
 {
+    agg_refuse_tick(a, now);
     if (a->state == ST_COLLECTING && a->sa) {
         secure_tick(a, now);
     } else if (a->state == ST_COLLECTING) {
@@ -684,6 +678,13 @@ round_add_quality(aggregator *a, const fr_metrics *m, uint64_t examples)
     a->q.examples += examples;
 }
 
+agg_reject
+round_id_reason(const aggregator *a, uint64_t round_id)
+{
+    return round_id < a->round_id ? AGG_REJECT_REPLAYED
+                                  : AGG_REJECT_WRONG_ROUND;
+}
+
 static void
 on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
           int64_t now)
@@ -693,33 +694,35 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     long idx;
 
     if (a->state != ST_COLLECTING || msg->round_id != a->round_id) {
-        fr_log_info(TAG, "dropped update from store %s for round id %llu: "
-                    "not the round in progress", peer->store,
-                    (unsigned long long)msg->round_id);
-        round_reject(a, AGG_REJECT_REPLAYED);
+        if (round_reject(a, round_id_reason(a, msg->round_id)))
+            fr_log_info(TAG, "dropped update from store %s for round id "
+                        "%llu: not the round in progress", peer->store,
+                        (unsigned long long)msg->round_id);
         return;
     }
     idx = selected_index(a, peer->store);
     if (idx < 0 || a->answered[idx]) {
-        fr_log_warn(TAG, "dropped update from store %s: %s", peer->store,
-                    idx < 0 ? "not selected for this round" : "duplicate");
-        round_reject(a, idx < 0 ? AGG_REJECT_UNEXPECTED : AGG_REJECT_REPLAYED);
+        if (round_reject(a, idx < 0 ? AGG_REJECT_UNEXPECTED
+                                    : AGG_REJECT_REPLAYED))
+            fr_log_warn(TAG, "dropped update from store %s: %s", peer->store,
+                        idx < 0 ? "not selected for this round"
+                                : "duplicate");
         return;
     }
     if (u->n_items != fr_model_n_items(a->model) ||
         u->dim != fr_model_dim(a->model)) {
-        round_reject(a, AGG_REJECT_MALFORMED);
-        fr_log_warn(TAG, "dropped update from store %s: shape %u x %u, "
-                    "model is %u x %u", peer->store, u->n_items, u->dim,
-                    fr_model_n_items(a->model), fr_model_dim(a->model));
+        if (round_reject(a, AGG_REJECT_MALFORMED))
+            fr_log_warn(TAG, "dropped update from store %s: shape %u x %u, "
+                        "model is %u x %u", peer->store, u->n_items, u->dim,
+                        fr_model_n_items(a->model), fr_model_dim(a->model));
         return;
     }
     memcpy(a->scratch, u->delta_emb, emb * sizeof(float));
     memcpy(a->scratch + emb, u->delta_bias, u->n_items * sizeof(float));
     if (fr_agg_add(a->acc, a->scratch, (double)u->num_examples)) {
-        fr_log_warn(TAG, "dropped update from store %s: invalid values",
-                    peer->store);
-        round_reject(a, AGG_REJECT_MALFORMED);
+        if (round_reject(a, AGG_REJECT_MALFORMED))
+            fr_log_warn(TAG, "dropped update from store %s: invalid values",
+                        peer->store);
         return;
     }
     a->answered[idx] = 1;
@@ -731,6 +734,9 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     if (a->n_answered == a->n_selected)
         round_close(a, now, "all selected stores answered");
 }
+
+static void dispatch(aggregator *a, store_entry *e, const fr_net_peer *peer,
+                     const fr_msg *msg, int64_t now);
 
 void
 aggregator_on_message(aggregator *a, const fr_net_peer *peer,
@@ -757,6 +763,15 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
                     peer->store, (long long)a->cfg->max_stores);
         return;
     }
+    a->cur_peer = peer; /* refusals below are charged to it */
+    dispatch(a, e, peer, msg, now);
+    a->cur_peer = NULL;
+}
+
+static void
+dispatch(aggregator *a, store_entry *e, const fr_net_peer *peer,
+         const fr_msg *msg, int64_t now)
+{
     switch (msg->type) {
     case FR_MSG_HELLO:
         e->num_examples = msg->u.hello.num_examples;
@@ -768,10 +783,10 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
         break;
     case FR_MSG_UPDATE:
         if (a->cfg->secagg) {
-            fr_log_warn(TAG, "dropped a plain update from store %s: this "
-                        "aggregator only takes masked updates (secagg)",
-                        peer->store);
-            round_reject(a, AGG_REJECT_UNEXPECTED);
+            if (round_reject(a, AGG_REJECT_UNEXPECTED))
+                fr_log_warn(TAG, "dropped a plain update from store %s: "
+                            "this aggregator only takes masked updates "
+                            "(secagg)", peer->store);
             break;
         }
         on_update(a, peer, msg, now);
@@ -780,10 +795,10 @@ aggregator_on_message(aggregator *a, const fr_net_peer *peer,
         secure_on_message(a, peer, msg, now);
         break;
     default:
-        fr_log_warn(TAG, "dropped %s message from store %s: not expected "
-                    "by the aggregator", fr_msg_type_name(msg->type),
-                    peer->store);
-        round_reject(a, AGG_REJECT_UNEXPECTED);
+        if (round_reject(a, AGG_REJECT_UNEXPECTED))
+            fr_log_warn(TAG, "dropped %s message from store %s: not "
+                        "expected by the aggregator",
+                        fr_msg_type_name(msg->type), peer->store);
         break;
     }
 }
@@ -866,9 +881,15 @@ aggregator_publish(aggregator *a, int64_t now)
             registry_alive(e, now, a->cfg->heartbeat_timeout_ms);
         v[i].selected = a->state == ST_COLLECTING &&
                         selected_index(a, e->peer.store) >= 0;
-        v[i].last_seen_unix_ms = unix_now - (now - e->last_seen_ms);
+        v[i].last_seen_unix_ms =
+            e->last_seen_ms < 0 ? 0 : unix_now - (now - e->last_seen_ms);
         v[i].rounds_joined = e->rounds_joined;
         v[i].examples = e->num_examples;
+        v[i].refusals = e->refusals;
+        v[i].quarantined_until_unix_ms =
+            e->quarantined_until_ms > now
+                ? unix_now + (e->quarantined_until_ms - now)
+                : 0;
     }
     agg_stats_set_stores(a->stats, v, n);
     free(v);

@@ -71,6 +71,15 @@ struct aggregator {
     fr_catalogue *cat;
     uint8_t *cat_msg; /* the encoded answer to a catalogue request */
     size_t cat_msg_len;
+    /* refusals (refuse.c): the sender of the message being handled, and
+     * the per-reason log limiter */
+    const fr_net_peer *cur_peer;
+    struct refuse_rl {
+        int64_t window_ms;
+        uint32_t lines;
+        uint64_t suppressed;
+    } rl[AGG_REJECT_N];
+    int64_t refuse_swept_ms;
 };
 
 
@@ -79,8 +88,12 @@ void round_close(aggregator *a, int64_t now, const char *why);
 void round_add_quality(aggregator *a, const fr_metrics *m, uint64_t examples);
 void round_send_to(aggregator *a, const char *store, const uint8_t *buf,
                    size_t len);
-/* Counts a turned-away message in the stats. */
-void round_reject(aggregator *a, agg_reject why);
+/* Counts a turned-away message from the sender being handled (see
+ * agg_refuse); true if its log line should be written now. */
+bool round_reject(aggregator *a, agg_reject why);
+/* The reason for a message of another round: replayed if that round is
+ * over, wrong_round otherwise. */
+agg_reject round_id_reason(const aggregator *a, uint64_t round_id);
 /* Counts n messages of len bytes sent. */
 void round_count_sent(aggregator *a, size_t len, size_t n);
 /* Records the end of phase p of the round in progress (dropped: stores
@@ -118,6 +131,19 @@ void agg_on_catalogue(aggregator *a, store_entry *e, const fr_msg *msg,
 void agg_hello_after_end(aggregator *a, store_entry *e, int64_t now);
 #define AGG_CATALOGUE_EVERY_MS 5000
 #define AGG_DONE_EVERY_MS 1000
+
+/* refuse.c: refused messages are counted per reason, charged to the
+ * authenticated store that sent them (peer; NULL: nobody known) and logged
+ * at most AGG_REFUSE_BURST lines per reason every AGG_REFUSE_EVERY_MS, the
+ * rest summed up in one "suppressed" line. A store refused
+ * quarantine_after times within quarantine_window_ms is quarantined.
+ * Returns true if the caller should write its log line now. */
+bool agg_refuse(aggregator *a, const fr_net_peer *peer, agg_reject why,
+                int64_t now);
+/* Writes the due "suppressed" lines and lets stores out of quarantine. */
+void agg_refuse_tick(aggregator *a, int64_t now);
+#define AGG_REFUSE_BURST 5
+#define AGG_REFUSE_EVERY_MS 10000
 
 /* secure.c */
 /* Starts a secure round with the n chosen stores (names in a->selected are

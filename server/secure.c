@@ -394,26 +394,32 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     fr_err rc;
 
     if (!a->sa || msg->round_id != a->round_id) {
-        fr_log_info(TAG, "dropped a secagg message from store %s for round "
-                    "id %llu: not the secure round in progress", peer->store,
-                    (unsigned long long)msg->round_id);
-        round_reject(a, AGG_REJECT_REPLAYED);
+        if (round_reject(a, round_id_reason(a, msg->round_id)))
+            fr_log_info(TAG, "dropped a secagg message from store %s for "
+                        "round id %llu: not the secure round in progress",
+                        peer->store, (unsigned long long)msg->round_id);
         return;
     }
     idx = participant(a, peer->store);
     if (idx < 0) {
-        fr_log_warn(TAG, "dropped a secagg message from store %s: not a "
-                    "participant of round id %llu", peer->store,
-                    (unsigned long long)msg->round_id);
-        round_reject(a, AGG_REJECT_UNEXPECTED);
+        if (round_reject(a, AGG_REJECT_UNEXPECTED))
+            fr_log_warn(TAG, "dropped a secagg message from store %s: not a "
+                        "participant of round id %llu", peer->store,
+                        (unsigned long long)msg->round_id);
         return;
     }
     rc = fr_sa_server_recv(a->sa, (uint32_t)idx, &s->sa, &why);
     if (rc) {
-        fr_log_warn(TAG, "refused a secagg message (phase %u) from store %s: "
-                    "%s", s->sa.phase, peer->store,
-                    why ? why : fr_strerror(rc));
-        round_reject(a, AGG_REJECT_UNEXPECTED);
+        agg_reject r = s->sa.phase != fr_sa_server_phase(a->sa) ||
+                               rc == FR_ESTATE
+                           ? AGG_REJECT_OUT_OF_PHASE
+                       : why && !strcmp(why, "a repeated reply")
+                           ? AGG_REJECT_REPLAYED
+                           : AGG_REJECT_UNEXPECTED;
+        if (round_reject(a, r))
+            fr_log_warn(TAG, "refused a secagg message (phase %u) from store "
+                        "%s: %s (reason=%s)", s->sa.phase, peer->store,
+                        why ? why : fr_strerror(rc), agg_reject_names[r]);
         return;
     }
     if (s->sa.phase == FR_SA_MASKED) {

@@ -21,7 +21,8 @@ const char *const agg_outcome_names[AGG_ROUND_N] = {"completed", "abandoned"};
 const char *const agg_reject_names[AGG_REJECT_N] = {
     "unknown_key", "revoked",  "malformed",
     "oversized",   "replayed", "unexpected",
-    "admin_denied"};
+    "admin_denied", "too_many_frames", "quarantined", "wrong_round",
+    "out_of_phase"};
 
 struct agg_stats {
     pthread_mutex_t lock;
@@ -189,6 +190,22 @@ agg_stats_reject(agg_stats *s, agg_reject why)
 }
 
 void
+agg_stats_quarantined(agg_stats *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->v.quarantines_total++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
+agg_stats_log_suppressed(agg_stats *s, uint64_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    s->v.refusal_logs_suppressed += n;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
 agg_stats_set_refused_handshakes(agg_stats *s, uint64_t n)
 {
     pthread_mutex_lock(&s->lock);
@@ -232,9 +249,11 @@ agg_stats_set_stores(agg_stats *s, const agg_store_info *v, size_t n)
     if (n)
         memcpy(s->v.stores, v, n * sizeof *v);
     s->v.n_stores = n;
-    s->v.n_connected = 0;
-    for (size_t i = 0; i < n; i++)
+    s->v.n_connected = s->v.n_quarantined = 0;
+    for (size_t i = 0; i < n; i++) {
         s->v.n_connected += v[i].connected != 0;
+        s->v.n_quarantined += v[i].quarantined_until_unix_ms != 0;
+    }
     pthread_mutex_unlock(&s->lock);
 }
 

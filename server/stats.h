@@ -60,10 +60,15 @@ typedef enum agg_reject {
     AGG_REJECT_REPLAYED,        /* for an old round or a repeated reply */
     AGG_REJECT_UNEXPECTED,      /* valid but not expected now / refused */
     AGG_REJECT_ADMIN_DENIED,    /* admin socket client not permitted */
+    AGG_REJECT_TOO_MANY_FRAMES, /* a multipart message (one frame is all) */
+    AGG_REJECT_QUARANTINED,     /* from a store in quarantine */
+    AGG_REJECT_WRONG_ROUND,     /* for a round other than the one running */
+    AGG_REJECT_OUT_OF_PHASE,    /* a reply for another phase of the round */
     AGG_REJECT_N
 } agg_reject;
 /* "unknown_key", "revoked", "malformed", "oversized", "replayed",
- * "unexpected", "admin_denied" */
+ * "unexpected", "admin_denied", "too_many_frames", "quarantined",
+ * "wrong_round", "out_of_phase" */
 extern const char *const agg_reject_names[AGG_REJECT_N];
 
 /* One completed round, for the chart and `fedrec-ctl status`. */
@@ -86,6 +91,8 @@ typedef struct agg_store_info {
     int64_t last_seen_unix_ms;
     uint64_t rounds_joined; /* rounds whose update (or masked input) counted */
     uint64_t examples;      /* as last reported */
+    uint64_t refusals;      /* its messages turned away (this process) */
+    int64_t quarantined_until_unix_ms; /* 0: not in quarantine */
 } agg_store_info;
 
 /* A plain-data copy of everything; stores is malloc'd (agg_stats_view_clear
@@ -107,6 +114,9 @@ typedef struct agg_stats_view {
     agg_hist phase_seconds[AGG_PHASE_N];
     uint64_t dropped_total[AGG_PHASE_N]; /* stores that dropped per phase */
     uint64_t rejected_total[AGG_REJECT_N];
+    uint64_t quarantines_total;       /* quarantines begun */
+    uint64_t refusal_logs_suppressed; /* refusal lines not logged */
+    size_t n_quarantined;             /* stores in quarantine now */
     uint64_t bytes_in, bytes_out, messages_in, messages_out;
     int64_t last_checkpoint_unix_ms;
     agg_round_info recent[AGG_RECENT_ROUNDS]; /* oldest first */
@@ -144,6 +154,9 @@ void agg_stats_round_done(agg_stats *s, agg_outcome o, double seconds);
  * history loaded from the checkpoint at start-up). */
 void agg_stats_add_round(agg_stats *s, const agg_round_info *r);
 void agg_stats_reject(agg_stats *s, agg_reject why);
+/* A store went into quarantine; suppressed refusal log lines. */
+void agg_stats_quarantined(agg_stats *s);
+void agg_stats_log_suppressed(agg_stats *s, uint64_t n);
 /* Sets the handshake-refusal count (read from the ZAP handler). */
 void agg_stats_set_refused_handshakes(agg_stats *s, uint64_t n);
 void agg_stats_traffic(agg_stats *s, uint64_t in_bytes, uint64_t out_bytes,

@@ -46,6 +46,10 @@
 #define RECONNECT_IVL_MAX_MS 2000
 /* Heartbeats notice peers that vanished without closing TCP. The timeout is
  * generous because a heartbeat can wait behind a large model transfer. */
+/* A connection that has not completed its CURVE handshake within this is
+ * closed (plain TCP sending junk or nothing, a stalled stranger), so
+ * unauthenticated peers cannot hold descriptors for long. */
+#define HANDSHAKE_IVL_MS 10000
 #define HEARTBEAT_IVL_MS 15000
 #define HEARTBEAT_TIMEOUT_MS 120000
 /* ZMQ_ZAP_ENFORCE_DOMAIN is a draft option in 4.3 headers; libzmq 4.3
@@ -207,6 +211,8 @@ set_server_opts(fr_net_sock *s, const fr_crypto_keypair *server,
     fr_err rc;
 
     if ((rc = set_stream_opts(s, max_msg)) ||
+        (rc = set_int(s, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS,
+                      "ZMQ_HANDSHAKE_IVL")) ||
         (rc = set_int(s, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")) ||
         (rc = set_int(s, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")) ||
         (rc = set_opt(s, ZMQ_CURVE_SECRETKEY, fr_crypto_keypair_secret(server),
@@ -407,6 +413,19 @@ fr_net_send(fr_net_sock *s, const fr_net_peer *peer, const void *buf,
     return FR_OK;
 }
 
+fr_err
+fr_net_send_parts(fr_net_sock *s, const void *const *bufs, const size_t *lens,
+                  size_t n)
+{
+    if (!s || s->type == ZMQ_ROUTER || n == 0 || !bufs || !lens)
+        return FR_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send(s->z, bufs[i], lens[i],
+                     ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
+            return map_zmq_errno(zmq_errno());
+    return FR_OK;
+}
+
 /* The routing frame, then a reference to the shared payload. */
 static fr_err
 send_ref(fr_net_sock *s, const fr_net_peer *peer, zmq_msg_t *shared)
@@ -552,7 +571,10 @@ recv_router(fr_net_sock *s, zmq_msg_t *id, zmq_msg_t *payload,
     if (zmq_msg_recv(payload, s->z, ZMQ_DONTWAIT) < 0)
         return map_zmq_errno(zmq_errno());
     if (zmq_msg_more(payload)) {
-        fr_log_debug(TAG, "dropping a multipart message");
+        /* Name the sender (each frame carries the User-Id) so the refusal
+         * can be charged to it, then read the rest unkept. */
+        if (peer_from_frames(id, payload, peer) != FR_OK)
+            memset(peer, 0, sizeof *peer);
         drain(s, payload);
         return FR_EPROTO;
     }
@@ -583,6 +605,8 @@ fr_net_recv(fr_net_sock *s, int timeout_ms, fr_net_peer *peer_out,
     } else {
         zmq_msg_move(&payload, &first);
     }
+    if (rc == FR_EPROTO && peer_out)
+        *peer_out = peer; /* store "" unless a multipart message's sender */
     if (rc)
         goto out;
     rc = take_payload(&payload, buf_out, len_out);

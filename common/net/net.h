@@ -189,6 +189,13 @@ void fr_net_sock_destroy(fr_net_sock **sp);
 FR_NODISCARD fr_err fr_net_send(fr_net_sock *s, const fr_net_peer *peer,
                                 const void *buf, size_t len);
 
+/* Sends one message of n frames (bufs[i], lens[i]) on a DEALER or PAIR
+ * socket without blocking. The protocol uses one frame per message (the
+ * aggregator drops anything else); this is for tools and tests that check
+ * that it does. FR_EINVAL on a ROUTER socket or n == 0. */
+FR_NODISCARD fr_err fr_net_send_parts(fr_net_sock *s, const void *const *bufs,
+                                      const size_t *lens, size_t n);
+
 /* Sends one message to each of peers[0..n-1] on a ROUTER socket without
  * blocking, like fr_net_send per peer, but all of them share one copy of
  * buf (ZeroMQ counts references) instead of one queued copy per peer.
@@ -203,7 +210,9 @@ FR_NODISCARD fr_err fr_net_send_shared(fr_net_sock *s,
 /* Receives one message, waiting up to timeout_ms (0 = poll, -1 = forever).
  * *buf_out is malloc'd (caller frees); peer_out (ROUTER only, may be NULL)
  * gets routing id and store name. FR_ETIMEDOUT if nothing arrived; FR_EPROTO
- * if a frame had an unexpected shape (it was consumed and dropped). */
+ * if a frame had an unexpected shape (it was consumed and dropped): then
+ * peer_out's store names the authenticated sender of a ROUTER message
+ * with more than one payload frame, and is empty otherwise. */
 FR_NODISCARD fr_err fr_net_recv(fr_net_sock *s, int timeout_ms,
                                 fr_net_peer *peer_out, uint8_t **buf_out,
                                 size_t *len_out);
