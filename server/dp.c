@@ -24,6 +24,7 @@
 #include "dp/accountant.h"
 #include "dp/ddg.h"
 #include "dp/ledger.h"
+#include "diskerr.h"
 #include "round_int.h"
 
 #define TAG "dp"
@@ -94,6 +95,32 @@ rotation_seed(const aggregator *a)
     return s;
 }
 
+static void
+ledger_path(const aggregator *a, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/privacy.ledger", a->cfg->state_dir);
+}
+
+/* An append to the ledger failed (it is cut back: no partial record). */
+static void
+ledger_failed(aggregator *a)
+{
+    char path[AGG_PATH_MAX + 32];
+
+    ledger_path(a, path, sizeof path);
+    agg_disk_failed(a->stats, AGG_DISK_LEDGER, path, FR_ESYS,
+                    fr_dp_ledger_last_error(a->ledger));
+}
+
+static void
+ledger_written(aggregator *a)
+{
+    char path[AGG_PATH_MAX + 32];
+
+    ledger_path(a, path, sizeof path);
+    agg_disk_written(AGG_DISK_LEDGER, path);
+}
+
 fr_err
 agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
 {
@@ -153,13 +180,16 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
                   eps, c->dp_epsilon_budget, c->dp_delta, a->dp_spent);
         return rc;
     }
-    if (rc) {
+    if (rc == FR_ESYS) /* nothing charged; the round does not start */
+        ledger_failed(a);
+    else if (rc)
         fr_log_err(TAG,
                    "round id %llu: the privacy ledger refused the "
                    "charge: %s",
                    (unsigned long long)a->round_id, fr_strerror(rc));
+    if (rc)
         return rc;
-    }
+    ledger_written(a);
     a->dp_spent = eps;
     a->dp_round = 1;
     if (a->stats)
@@ -196,11 +226,17 @@ agg_dp_decode(aggregator *a, const uint32_t *sum)
         for (size_t i = 0; i < a->n_params; i++)
             a->scratch[i] = (float)(x[i] / denom);
     free(x);
-    if (!rc)
-        if (fr_dp_ledger_commit(a->ledger, a->round_id))
+    if (!rc) {
+        fr_err wrc = fr_dp_ledger_commit(a->ledger, a->round_id);
+        if (wrc == FR_ESYS) /* the charge stays: only the mark is missing */
+            ledger_failed(a);
+        else if (wrc)
             fr_log_warn(TAG,
                         "round id %llu: cannot mark the ledger record "
                         "committed (it stays charged)",
                         (unsigned long long)a->round_id);
+        else
+            ledger_written(a);
+    }
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "model/aggregate.h"
 #include "model/model.h"
 #include "registry.h"
+#include "diskerr.h"
 #include "round_int.h"
 #include "stats.h"
 
@@ -358,17 +359,22 @@ save_checkpoint(aggregator *a)
                      .n_history = a->n_history};
     fr_err rc = checkpoint_save(&ck, a->ckpt_path);
 
-    if (rc) {
-        fr_log_err(TAG, "checkpoint %s not written: %s (the previous one "
-                   "stays)", a->ckpt_path, fr_strerror(rc));
+    if (rc) { /* the previous one stays */
+        agg_disk_failed(a->stats, AGG_DISK_CHECKPOINT, a->ckpt_path, rc,
+                        rc == FR_ENOMEM ? NULL : fr_file_last_write_error());
         return rc;
     }
+    agg_disk_written(AGG_DISK_CHECKPOINT, a->ckpt_path);
     if (a->stats)
         agg_stats_checkpointed(a->stats, unix_now_ms());
     /* history.tsv is a readable copy of what the checkpoint holds. */
-    if (checkpoint_write_history_tsv(a->history, a->n_history,
-                                     a->history_path))
-        fr_log_warn(TAG, "cannot write %s", a->history_path);
+    rc = checkpoint_write_history_tsv(a->history, a->n_history,
+                                      a->history_path);
+    if (rc)
+        agg_disk_failed(a->stats, AGG_DISK_HISTORY, a->history_path, rc,
+                        rc == FR_ENOMEM ? NULL : fr_file_last_write_error());
+    else
+        agg_disk_written(AGG_DISK_HISTORY, a->history_path);
     return FR_OK;
 }
 

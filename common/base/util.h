@@ -57,6 +57,14 @@ FR_NODISCARD fr_err fr_file_write_atomic(const char *path, const void *data,
                                          size_t len, unsigned mode);
 
 /*
+ * After fr_file_write_atomic failed in this thread: which call failed on
+ * which file and why ("write PATH.tmp: No space left on device"), for the
+ * caller's log. Never NULL; "" if the last call failed before writing
+ * (or did not fail).
+ */
+const char *fr_file_last_write_error(void);
+
+/*
  * Reads a whole regular file of at most max_len bytes into a malloc'd buffer
  * (caller frees). FR_ENOENT if missing, FR_ELIMIT if larger than max_len.
  */
