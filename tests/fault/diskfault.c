@@ -3,11 +3,13 @@
  * prefix fail the way a full or failing disk does. Driven by environment
  * variables read at each call:
  *
- *   FR_DISKFAULT          enospc | eio | short   (unset: the shim is idle)
+ *   FR_DISKFAULT          enospc | eio | short | fsync (unset: idle)
  *   FR_DISKFAULT_PREFIX   only files whose path starts with this (required)
  *   FR_DISKFAULT_CONTROL  if set, faults happen only while this file exists:
  *                         a test switches the disk "off" and "on" by
- *                         creating and removing it
+ *                         creating and removing it; a kind written in it
+ *                         ("eio") overrides FR_DISKFAULT, so one process can
+ *                         meet every kind in turn
  *   FR_DISKFAULT_SKIP     let this many matching calls through first
  *   FR_DISKFAULT_HITS     append "OP PATH\n" here for each injected fault
  *
@@ -17,6 +19,8 @@
  * short:  a write stores half of what it was given and reports that; the
  *         next write to that file fails with ENOSPC (a disk that filled up
  *         in the middle of a record). fsync and rename pass.
+ * fsync:  writes pass (into the page cache) and fsync/fdatasync fail with
+ *         EIO (the data never reached the disk); rename passes.
  * Open, read, unlink and ftruncate always pass, so a program can still read
  * what is there and clean up.
  *
@@ -36,15 +40,39 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { KIND_NONE, KIND_ENOSPC, KIND_EIO, KIND_SHORT };
+enum { KIND_NONE, KIND_ENOSPC, KIND_EIO, KIND_SHORT, KIND_FSYNC };
 
 static atomic_long g_seen;      /* matching calls so far */
 static atomic_int g_short_fd = -1; /* fd whose last write was cut */
 
+/* The kind named in the control file, if it names one. */
+static int
+control_kind(char *out, size_t cap)
+{
+    const char *ctl = getenv("FR_DISKFAULT_CONTROL");
+    long n;
+    int fd;
+
+    if (!ctl)
+        return 0;
+    fd = (int)syscall(SYS_openat, AT_FDCWD, ctl, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = syscall(SYS_read, fd, out, cap - 1);
+    (void)syscall(SYS_close, fd);
+    if (n <= 0)
+        return 0;
+    out[n] = '\0';
+    out[strcspn(out, " \t\r\n")] = '\0';
+    return out[0] != '\0';
+}
+
 static int
 kind(void)
 {
-    const char *k = getenv("FR_DISKFAULT");
+    char buf[16];
+    const char *k = control_kind(buf, sizeof buf) ? buf
+                                                  : getenv("FR_DISKFAULT");
 
     if (!k)
         return KIND_NONE;
@@ -54,6 +82,8 @@ kind(void)
         return KIND_EIO;
     if (!strcmp(k, "short"))
         return KIND_SHORT;
+    if (!strcmp(k, "fsync"))
+        return KIND_FSYNC;
     return KIND_NONE;
 }
 
@@ -150,7 +180,7 @@ write_verdict(int fd, size_t len, const char *op)
         return -1;
     }
     k = active(fd_under_prefix(fd));
-    if (k == KIND_NONE || len == 0)
+    if (k == KIND_NONE || k == KIND_FSYNC || len == 0)
         return (ssize_t)len;
     fd_path(fd, path, sizeof path);
     note_hit(op, path);
@@ -214,7 +244,7 @@ sync_verdict(int fd, const char *op)
         return 0;
     fd_path(fd, path, sizeof path);
     note_hit(op, path);
-    errno = k == KIND_EIO ? EIO : ENOSPC;
+    errno = k == KIND_ENOSPC ? ENOSPC : EIO;
     return -1;
 }
 
