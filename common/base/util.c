@@ -119,12 +119,25 @@ fr_file_last_write_error(void)
     return last_write_error;
 }
 
+void
+fr_file_note_write_error(const char *op, const char *path, int errnum)
+{
+    snprintf(last_write_error, sizeof last_write_error, "%s %s: %s", op,
+             path, strerror(errnum));
+}
+
+void
+fr_file_set_write_error(const char *text)
+{
+    snprintf(last_write_error, sizeof last_write_error, "%s",
+             text ? text : "");
+}
+
 /* Records which call failed on which file and returns errno's fr_err. */
 static fr_err
 write_failed(const char *op, const char *path, int errnum)
 {
-    snprintf(last_write_error, sizeof last_write_error, "%s %s: %s", op,
-             path, strerror(errnum));
+    fr_file_note_write_error(op, path, errnum);
     return fr_err_from_errno(errnum);
 }
 
@@ -174,8 +187,13 @@ fr_file_write_atomic(const char *path, const void *data, size_t len,
         return rc;
     }
     rc = fr_file_fsync_dir_of(path);
-    if (rc)
-        write_failed("fsync the directory of", path, errno);
+    if (rc) { /* the new content is in place, its name maybe not durable */
+        int e = errno;
+        char what[PATH_MAX + 64];
+        snprintf(what, sizeof what, "%s was replaced but may not survive a "
+                 "crash: fsync of its directory: %s", path, strerror(e));
+        fr_file_set_write_error(what);
+    }
     return rc;
 }
 
