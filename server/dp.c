@@ -121,6 +121,36 @@ ledger_written(aggregator *a)
     agg_disk_written(AGG_DISK_LEDGER, path);
 }
 
+/* Charges the round to the ledger (before its start goes out). */
+static fr_err
+reserve_round(aggregator *a, const uint8_t hash[32], const double *rdp,
+              double eps)
+{
+    const agg_config *c = a->cfg;
+    fr_err rc = fr_dp_ledger_reserve(a->ledger, a->round_id, hash, rdp);
+
+    if (rc == FR_ELIMIT) {
+        a->dp_exhausted = 1;
+        fr_log_ev(FR_LOG_WARN, TAG, "dp_budget_exhausted",
+                  "privacy budget exhausted: the next round would bring "
+                  "epsilon to %.4f, over the budget of %g at delta %g "
+                  "(spent=%.6f); training stops, the last model stays",
+                  eps, c->dp_epsilon_budget, c->dp_delta, a->dp_spent);
+        return rc;
+    }
+    if (rc == FR_ESYS) /* nothing charged; the round does not start */
+        ledger_failed(a);
+    else if (rc)
+        fr_log_err(TAG,
+                   "round id %llu: the privacy ledger refused the "
+                   "charge: %s",
+                   (unsigned long long)a->round_id, fr_strerror(rc));
+    if (rc)
+        return rc;
+    ledger_written(a);
+    return FR_OK;
+}
+
 fr_err
 agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
 {
@@ -170,26 +200,8 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
                                 .l2_sens = d.l2_sens,
                                 .l1_sens = d.l1_sens};
     fr_dp_round_hash(&a->dp_setup, a->round_id, hash);
-    rc = fr_dp_ledger_reserve(a->ledger, a->round_id, hash, rdp);
-    if (rc == FR_ELIMIT) {
-        a->dp_exhausted = 1;
-        fr_log_ev(FR_LOG_WARN, TAG, "dp_budget_exhausted",
-                  "privacy budget exhausted: the next round would bring "
-                  "epsilon to %.4f, over the budget of %g at delta %g "
-                  "(spent=%.6f); training stops, the last model stays",
-                  eps, c->dp_epsilon_budget, c->dp_delta, a->dp_spent);
+    if ((rc = reserve_round(a, hash, rdp, eps)))
         return rc;
-    }
-    if (rc == FR_ESYS) /* nothing charged; the round does not start */
-        ledger_failed(a);
-    else if (rc)
-        fr_log_err(TAG,
-                   "round id %llu: the privacy ledger refused the "
-                   "charge: %s",
-                   (unsigned long long)a->round_id, fr_strerror(rc));
-    if (rc)
-        return rc;
-    ledger_written(a);
     a->dp_spent = eps;
     a->dp_round = 1;
     if (a->stats)
