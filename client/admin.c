@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "client.h"
 #include "notice.h"
 #include "profile.h"
@@ -19,6 +20,20 @@
 #include "vault.h"
 
 #define PROG "fedrec-client"
+
+/* After a change that failed with e: " (write FILE: reason)" when writing
+ * one of the store's files is what failed, else "". */
+static const char *
+write_detail(fr_err e)
+{
+    static char buf[4200];
+    const char *w = fr_file_last_write_error();
+
+    if (e != FR_ESYS || !*w)
+        return "";
+    snprintf(buf, sizeof buf, " (%s)", w);
+    return buf;
+}
 
 static int
 say(int code, const char *fmt, const char *a, const char *b)
@@ -101,6 +116,7 @@ cmd_import(const client_config *cfg, const admin_args *a)
                            .dry_run = a->dry_run != 0};
     char err[4096] = "";
     int status = 0;
+    fr_err e;
 
     if (!a->file)
         return say(2, "import needs a file: import FILE.csv%s%s", NULL, NULL);
@@ -111,8 +127,12 @@ cmd_import(const client_config *cfg, const admin_args *a)
         fr_catalogue_destroy(&cat);
         return 1;
     }
-    if (vault_import(v, a->file, &o, &r, stdout, err, sizeof err))
+    e = vault_import(v, a->file, &o, &r, stdout, err, sizeof err);
+    if (e && *err)
         status = say(1, "import refused, nothing changed:\n%s%s", err, NULL);
+    else if (e) /* the file was fine: storing it failed */
+        status = say(1, "import failed: %s%s", fr_strerror(e),
+                     write_detail(e));
     else
         vault_import_report_print(&r, stdout);
     vault_close(&v);
@@ -175,7 +195,8 @@ cmd_consent(const client_config *cfg, const char *sub, const admin_args *a)
         return say(1, "this member was erased at their request; consent is "
                    "not recorded%s%s", NULL, NULL);
     if (e)
-        return say(1, "consent not recorded: %s%s", fr_strerror(e), NULL);
+        return say(1, "consent not recorded: %s%s", fr_strerror(e),
+                   write_detail(e));
     printf("consent to %s %s (takes effect from the next round)\n",
            a->purpose, grant ? "granted" : "withdrawn");
     return 0;
@@ -231,8 +252,11 @@ cmd_member(const client_config *cfg, const char *sub, const admin_args *a)
                    NULL, NULL);
     if (e == FR_ESTATE)
         return say(1, "that member was already erased%s%s", NULL, NULL);
-    if (e)
-        return say(1, "member %s failed: %s", sub, fr_strerror(e));
+    if (e) {
+        char why[4400];
+        snprintf(why, sizeof why, "%s%s", fr_strerror(e), write_detail(e));
+        return say(1, "member %s failed: %s", sub, why);
+    }
     return 0;
 }
 

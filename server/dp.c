@@ -24,6 +24,7 @@
 #include "dp/accountant.h"
 #include "dp/ddg.h"
 #include "dp/ledger.h"
+#include "diskerr.h"
 #include "round_int.h"
 
 #define TAG "dp"
@@ -94,6 +95,62 @@ rotation_seed(const aggregator *a)
     return s;
 }
 
+static void
+ledger_path(const aggregator *a, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/privacy.ledger", a->cfg->state_dir);
+}
+
+/* An append to the ledger failed (it is cut back: no partial record). */
+static void
+ledger_failed(aggregator *a)
+{
+    char path[AGG_PATH_MAX + 32];
+
+    ledger_path(a, path, sizeof path);
+    agg_disk_failed(a->stats, AGG_DISK_LEDGER, path, FR_ESYS,
+                    fr_dp_ledger_last_error(a->ledger));
+}
+
+static void
+ledger_written(aggregator *a)
+{
+    char path[AGG_PATH_MAX + 32];
+
+    ledger_path(a, path, sizeof path);
+    agg_disk_written(AGG_DISK_LEDGER, path);
+}
+
+/* Charges the round to the ledger (before its start goes out). */
+static fr_err
+reserve_round(aggregator *a, const uint8_t hash[32], const double *rdp,
+              double eps)
+{
+    const agg_config *c = a->cfg;
+    fr_err rc = fr_dp_ledger_reserve(a->ledger, a->round_id, hash, rdp);
+
+    if (rc == FR_ELIMIT) {
+        a->dp_exhausted = 1;
+        fr_log_ev(FR_LOG_WARN, TAG, "dp_budget_exhausted",
+                  "privacy budget exhausted: the next round would bring "
+                  "epsilon to %.4f, over the budget of %g at delta %g "
+                  "(spent=%.6f); training stops, the last model stays",
+                  eps, c->dp_epsilon_budget, c->dp_delta, a->dp_spent);
+        return rc;
+    }
+    if (rc == FR_ESYS) /* nothing charged; the round does not start */
+        ledger_failed(a);
+    else if (rc)
+        fr_log_err(TAG,
+                   "round id %llu: the privacy ledger refused the "
+                   "charge: %s",
+                   (unsigned long long)a->round_id, fr_strerror(rc));
+    if (rc)
+        return rc;
+    ledger_written(a);
+    return FR_OK;
+}
+
 fr_err
 agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
 {
@@ -143,23 +200,8 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
                                 .l2_sens = d.l2_sens,
                                 .l1_sens = d.l1_sens};
     fr_dp_round_hash(&a->dp_setup, a->round_id, hash);
-    rc = fr_dp_ledger_reserve(a->ledger, a->round_id, hash, rdp);
-    if (rc == FR_ELIMIT) {
-        a->dp_exhausted = 1;
-        fr_log_ev(FR_LOG_WARN, TAG, "dp_budget_exhausted",
-                  "privacy budget exhausted: the next round would bring "
-                  "epsilon to %.4f, over the budget of %g at delta %g "
-                  "(spent=%.6f); training stops, the last model stays",
-                  eps, c->dp_epsilon_budget, c->dp_delta, a->dp_spent);
+    if ((rc = reserve_round(a, hash, rdp, eps)))
         return rc;
-    }
-    if (rc) {
-        fr_log_err(TAG,
-                   "round id %llu: the privacy ledger refused the "
-                   "charge: %s",
-                   (unsigned long long)a->round_id, fr_strerror(rc));
-        return rc;
-    }
     a->dp_spent = eps;
     a->dp_round = 1;
     if (a->stats)
@@ -196,11 +238,17 @@ agg_dp_decode(aggregator *a, const uint32_t *sum)
         for (size_t i = 0; i < a->n_params; i++)
             a->scratch[i] = (float)(x[i] / denom);
     free(x);
-    if (!rc)
-        if (fr_dp_ledger_commit(a->ledger, a->round_id))
+    if (!rc) {
+        fr_err wrc = fr_dp_ledger_commit(a->ledger, a->round_id);
+        if (wrc == FR_ESYS) /* the charge stays: only the mark is missing */
+            ledger_failed(a);
+        else if (wrc)
             fr_log_warn(TAG,
                         "round id %llu: cannot mark the ledger record "
                         "committed (it stays charged)",
                         (unsigned long long)a->round_id);
+        else
+            ledger_written(a);
+    }
     return rc;
 }

@@ -321,6 +321,21 @@ metrics_quality(sbuf *b, const agg_stats_view *v)
             gauge_f(b, name[i], help[i], x[i]);
 }
 
+static void
+metrics_disk(sbuf *b, const agg_stats_view *v)
+{
+    char lab[64];
+
+    family(b, "fedrec_disk_write_errors_total", "counter",
+           "Writes of state files that failed (the previous file stays), "
+           "by file.");
+    for (int f = 0; f < AGG_DISK_N; f++) {
+        snprintf(lab, sizeof lab, "{file=\"%s\"}", agg_disk_file_names[f]);
+        sample_u64(b, "fedrec_disk_write_errors_total", lab,
+                   v->disk_errors_total[f]);
+    }
+}
+
 char *
 agg_render_metrics(const agg_stats_view *v)
 {
@@ -344,6 +359,7 @@ agg_render_metrics(const agg_stats_view *v)
     metrics_rounds(&b, v);
     metrics_stores(&b, v);
     metrics_quality(&b, v);
+    metrics_disk(&b, v);
     gauge_u64(&b, "fedrec_paused", "1 while an operator has paused rounds.",
               v->paused != 0);
     gauge_u64(&b, "fedrec_dp_enabled",

@@ -17,6 +17,7 @@
 #include "model/aggregate.h"
 #include "model/model.h"
 #include "registry.h"
+#include "diskerr.h"
 #include "round_int.h"
 #include "stats.h"
 
@@ -298,6 +299,25 @@ mean_or_nan(double sum, double weight)
     return weight > 0 ? sum / weight : NAN;
 }
 
+/* Room for one more history record, made before a round's mean is
+ * applied: the checkpoint must not hold a round without its record and
+ * fr_agg cannot be undone, so without memory the round is abandoned. */
+static fr_err
+history_reserve(aggregator *a)
+{
+    size_t cap = a->cap_history ? 2 * a->cap_history : 64;
+    agg_round_info *v;
+
+    if (a->n_history < a->cap_history)
+        return FR_OK;
+    v = realloc(a->history, cap * sizeof *v);
+    if (!v)
+        return FR_ENOMEM;
+    a->history = v;
+    a->cap_history = cap;
+    return FR_OK;
+}
+
 /* Adds the round just completed to the history (in memory; the checkpoint
  * written next carries it). */
 static void
@@ -316,18 +336,7 @@ record_round(aggregator *a, double seconds)
                         .seconds = seconds,
                         .end_unix_ms = unix_now_ms()};
 
-    if (a->n_history == a->cap_history) {
-        size_t cap = a->cap_history ? 2 * a->cap_history : 64;
-        agg_round_info *v = realloc(a->history, cap * sizeof *v);
-        if (!v) {
-            /* The checkpoint must not hold a round without its record:
-             * fr_agg cannot be undone, so stop here rather than lie. */
-            fr_log_err(TAG, "out of memory for the round history");
-            abort();
-        }
-        a->history = v;
-        a->cap_history = cap;
-    }
+    FR_ASSERT(a->n_history < a->cap_history); /* history_reserve */
     a->history[a->n_history++] = r;
     if (a->stats)
         agg_stats_add_round(a->stats, &r);
@@ -343,17 +352,22 @@ save_checkpoint(aggregator *a)
                      .n_history = a->n_history};
     fr_err rc = checkpoint_save(&ck, a->ckpt_path);
 
-    if (rc) {
-        fr_log_err(TAG, "checkpoint %s not written: %s (the previous one "
-                   "stays)", a->ckpt_path, fr_strerror(rc));
+    if (rc) { /* the previous one stays */
+        agg_disk_failed(a->stats, AGG_DISK_CHECKPOINT, a->ckpt_path, rc,
+                        rc == FR_ENOMEM ? NULL : fr_file_last_write_error());
         return rc;
     }
+    agg_disk_written(AGG_DISK_CHECKPOINT, a->ckpt_path);
     if (a->stats)
         agg_stats_checkpointed(a->stats, unix_now_ms());
     /* history.tsv is a readable copy of what the checkpoint holds. */
-    if (checkpoint_write_history_tsv(a->history, a->n_history,
-                                     a->history_path))
-        fr_log_warn(TAG, "cannot write %s", a->history_path);
+    rc = checkpoint_write_history_tsv(a->history, a->n_history,
+                                      a->history_path);
+    if (rc)
+        agg_disk_failed(a->stats, AGG_DISK_HISTORY, a->history_path, rc,
+                        rc == FR_ENOMEM ? NULL : fr_file_last_write_error());
+    else
+        agg_disk_written(AGG_DISK_HISTORY, a->history_path);
     return FR_OK;
 }
 
@@ -386,6 +400,10 @@ round_close(aggregator *a, int64_t now, const char *why)
     if (!a->sa)
         round_phase_done(a, AGG_PHASE_COLLECT,
                          (uint32_t)(a->n_selected - a->n_answered), now);
+    if (completed && history_reserve(a)) {
+        why = "out of memory for the round history";
+        completed = 0;
+    }
     if (completed) {
         apply_mean(a);
         a->completed++;

@@ -24,6 +24,9 @@ const char *const agg_reject_names[AGG_REJECT_N] = {
     "admin_denied", "too_many_frames", "quarantined", "wrong_round",
     "out_of_phase"};
 
+const char *const agg_disk_file_names[AGG_DISK_N] = {"checkpoint", "history",
+                                                     "ledger"};
+
 struct agg_stats {
     pthread_mutex_t lock;
     agg_stats_view v; /* v.stores owned, capacity stores_cap */
@@ -282,5 +285,15 @@ agg_stats_set_paused(agg_stats *s, int paused)
 {
     pthread_mutex_lock(&s->lock);
     s->v.paused = paused;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
+agg_stats_disk_error(agg_stats *s, agg_disk_file f)
+{
+    if ((unsigned)f >= AGG_DISK_N)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->v.disk_errors_total[f]++;
     pthread_mutex_unlock(&s->lock);
 }

@@ -71,6 +71,17 @@ typedef enum agg_reject {
  * "wrong_round", "out_of_phase" */
 extern const char *const agg_reject_names[AGG_REJECT_N];
 
+/* State files whose writes can fail on a full or failing disk. */
+typedef enum agg_disk_file {
+    AGG_DISK_CHECKPOINT = 0, /* checkpoint.bin */
+    AGG_DISK_HISTORY,        /* history.tsv */
+    AGG_DISK_LEDGER,         /* privacy.ledger */
+    AGG_DISK_N
+} agg_disk_file;
+
+/* The file label in /metrics: "checkpoint", "history", "ledger". */
+extern const char *const agg_disk_file_names[AGG_DISK_N];
+
 /* One completed round, for the chart and `fedrec-ctl status`. */
 typedef struct agg_round_info {
     uint64_t round;    /* completed-round number, 1-based */
@@ -127,6 +138,8 @@ typedef struct agg_stats_view {
     /* Differential privacy: dp_enabled 0 means "no DP guarantee". */
     int dp_enabled;
     double dp_epsilon_spent, dp_epsilon_budget, dp_delta;
+    /* writes of state files that failed (diskerr.c) */
+    uint64_t disk_errors_total[AGG_DISK_N];
 } agg_stats_view;
 
 typedef struct agg_stats agg_stats;
@@ -166,6 +179,9 @@ void agg_stats_checkpointed(agg_stats *s, int64_t unix_ms);
 void agg_stats_set_stores(agg_stats *s, const agg_store_info *v, size_t n);
 void agg_stats_set_dp(agg_stats *s, int enabled, double eps_spent,
                       double eps_budget, double delta);
+
+/* Counts one failed write of a state file. */
+void agg_stats_disk_error(agg_stats *s, agg_disk_file f);
 
 /* Adds seconds to a histogram (exposed for tests and renderers). */
 void agg_hist_observe(agg_hist *h, double seconds);

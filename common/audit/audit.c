@@ -283,7 +283,7 @@ open_append(const char *path, int *fd_out, int *created)
 /* Writes all of buf at the end of fd and fsyncs it; on failure cuts the
  * file back to its old length so no torn line stays behind. */
 static fr_err
-write_synced(int fd, const char *buf, size_t len)
+write_synced(int fd, const char *path, const char *buf, size_t len)
 {
     struct stat st;
     size_t done = 0;
@@ -298,13 +298,18 @@ write_synced(int fd, const char *buf, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            rc = n < 0 ? fr_err_from_errno(errno) : FR_ESYS;
+            int e = n < 0 ? errno : EIO;
+            fr_file_note_write_error("write", path, e);
+            rc = n < 0 ? fr_err_from_errno(e) : FR_ESYS;
             break;
         }
         done += (size_t)n;
     }
-    if (rc == FR_OK && fsync(fd) != 0)
-        rc = fr_err_from_errno(errno);
+    if (rc == FR_OK && fsync(fd) != 0) {
+        int e = errno;
+        fr_file_note_write_error("fsync", path, e);
+        rc = fr_err_from_errno(e);
+    }
     if (rc != FR_OK && ftruncate(fd, st.st_size) != 0) {
         /* Nothing more to do: the caller sees rc; verify would name the
          * torn line as malformed. */
@@ -334,7 +339,7 @@ fr_audit_append(const char *path, const fr_crypto_signkey *id,
     rc = open_append(path, &fd, &created);
     if (rc)
         return rc;
-    rc = write_synced(fd, line_start(&lb), len);
+    rc = write_synced(fd, path, line_start(&lb), len);
     if (close(fd) != 0 && rc == FR_OK)
         rc = fr_err_from_errno(errno);
     if (rc == FR_OK && created)

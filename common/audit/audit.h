@@ -142,6 +142,10 @@ FR_NODISCARD fr_err fr_audit_trail_head(const fr_audit_trail *t,
  * recorded anyway (the chain goes on from it); the result is then's error.
  * On success *head_out (may be NULL) is the new head. Errors of reading the
  * head or appending leave log and head as they were, then is not called.
+ * If only recording the head fails (a full disk), the entry and then's
+ * write stand and the result is FR_OK (with a warning): the next append
+ * chains to the log's last entry, which is ahead of the recorded head, and
+ * records the head then.
  */
 FR_NODISCARD fr_err fr_audit_trail_append(fr_audit_trail *t,
                                           const fr_crypto_signkey *id,

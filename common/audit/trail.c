@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/util.h"
 
 #define HEAD_KIND 4
@@ -133,6 +134,23 @@ save_head(const fr_audit_trail *t, const fr_audit_head *h)
                          sizeof buf);
 }
 
+/* The head to chain the next entry to: the recorded one, or the log's own
+ * last entry when that is further on (an append whose head could not be
+ * recorded, e.g. on a full disk: chaining to the recorded head again would
+ * repeat that entry's number and break the chain). A log whose last line
+ * cannot be read is left to verification, as before. */
+static fr_err
+chain_head(const fr_audit_trail *t, fr_audit_head *head)
+{
+    fr_audit_head tail;
+    fr_err rc = fr_audit_trail_head(t, head);
+
+    if (!rc && fr_audit_read_head(t->log_path, &tail) == FR_OK &&
+        tail.seq > head->seq)
+        *head = tail;
+    return rc;
+}
+
 fr_err
 fr_audit_trail_append(fr_audit_trail *t, const fr_crypto_signkey *id,
                       const char *event, const char *detail,
@@ -145,16 +163,29 @@ fr_audit_trail_append(fr_audit_trail *t, const fr_crypto_signkey *id,
     FR_ASSERT(t && id);
     if ((rc = trail_lock(t, LOCK_EX)))
         return rc;
-    rc = fr_audit_trail_head(t, &head);
+    rc = chain_head(t, &head);
     if (!rc)
         rc = fr_audit_append(t->log_path, id, event, detail, &head);
     if (rc)
         goto out;
     if (then)
         rc_then = then(ctx);
-    rc = save_head(t, &head);
-    if (!rc && !rc_then && head_out)
-        *head_out = head;
+    if (rc_then) { /* keep then's reason for the caller's message */
+        char why[sizeof t->log_path + 96];
+        snprintf(why, sizeof why, "%s", fr_file_last_write_error());
+        (void)save_head(t, &head);
+        fr_file_set_write_error(why);
+    } else {
+        /* An entry whose head cannot be recorded is in the log with the
+         * change it records: the next append chains to it and records its
+         * head (chain_head); meanwhile cutting it off goes unnoticed. */
+        if (save_head(t, &head))
+            fr_log_warn("audit", "%s not updated: %s; the next change "
+                        "records it", t->head_path,
+                        fr_file_last_write_error());
+        if (head_out)
+            *head_out = head;
+    }
 out:
     trail_unlock(t);
     return rc_then ? rc_then : rc;

@@ -110,44 +110,91 @@ fr_file_fsync_dir_of(const char *path)
     return rc;
 }
 
+/* What the last failed fr_file_write_atomic of this thread ran into. */
+static _Thread_local char last_write_error[PATH_MAX + 96];
+
+const char *
+fr_file_last_write_error(void)
+{
+    return last_write_error;
+}
+
+void
+fr_file_note_write_error(const char *op, const char *path, int errnum)
+{
+    snprintf(last_write_error, sizeof last_write_error, "%s %s: %s", op,
+             path, strerror(errnum));
+}
+
+void
+fr_file_set_write_error(const char *text)
+{
+    snprintf(last_write_error, sizeof last_write_error, "%s",
+             text ? text : "");
+}
+
+/* Records which call failed on which file and returns errno's fr_err. */
+static fr_err
+write_failed(const char *op, const char *path, int errnum)
+{
+    fr_file_note_write_error(op, path, errnum);
+    return fr_err_from_errno(errnum);
+}
+
+/* Writes all of len bytes (short writes continue; a write that stores
+ * nothing is an error, not a reason to spin). */
+static fr_err
+write_all_fd(int fd, const char *tmp, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return write_failed("write", tmp, n < 0 ? errno : EIO);
+        p += n;
+        len -= (size_t)n;
+    }
+    return FR_OK;
+}
+
 fr_err
 fr_file_write_atomic(const char *path, const void *data, size_t len,
                      unsigned mode)
 {
     char tmp[PATH_MAX];
-    const uint8_t *p = data;
     int fd;
     fr_err rc = FR_OK;
 
+    last_write_error[0] = '\0';
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return FR_ELIMIT;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
-        return fr_err_from_errno(errno);
+        return write_failed("open", tmp, errno);
     if (fchmod(fd, (mode_t)mode) != 0)
-        rc = fr_err_from_errno(errno);
-    while (rc == FR_OK && len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = fr_err_from_errno(errno);
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
+        rc = write_failed("fchmod", tmp, errno);
+    if (rc == FR_OK)
+        rc = write_all_fd(fd, tmp, data, len);
     if (rc == FR_OK && fsync(fd) != 0)
-        rc = fr_err_from_errno(errno);
+        rc = write_failed("fsync", tmp, errno);
     if (close(fd) != 0 && rc == FR_OK)
-        rc = fr_err_from_errno(errno);
+        rc = write_failed("close", tmp, errno);
     if (rc == FR_OK && rename(tmp, path) != 0)
-        rc = fr_err_from_errno(errno);
+        rc = write_failed("rename", path, errno);
     if (rc != FR_OK) {
         unlink(tmp);
         return rc;
     }
-    return fr_file_fsync_dir_of(path);
+    rc = fr_file_fsync_dir_of(path);
+    if (rc) { /* the new content is in place, its name maybe not durable */
+        int e = errno;
+        char what[PATH_MAX + 64];
+        snprintf(what, sizeof what, "%s was replaced but may not survive a "
+                 "crash: fsync of its directory: %s", path, strerror(e));
+        fr_file_set_write_error(what);
+    }
+    return rc;
 }
 
 fr_err

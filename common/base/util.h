@@ -57,6 +57,19 @@ FR_NODISCARD fr_err fr_file_write_atomic(const char *path, const void *data,
                                          size_t len, unsigned mode);
 
 /*
+ * After a write of a state file failed in this thread (fr_file_write_atomic,
+ * or an append that notes its failure): which call failed on which file and
+ * why ("write PATH.tmp: No space left on device"), for the caller's
+ * message. Never NULL; "" if nothing was noted since the last clear (each
+ * fr_file_write_atomic starts by clearing it).
+ */
+const char *fr_file_last_write_error(void);
+/* Notes a failed write call (op, path, errno) for fr_file_last_write_error. */
+void fr_file_note_write_error(const char *op, const char *path, int errnum);
+/* Sets the text fr_file_last_write_error returns (NULL or "" clears it). */
+void fr_file_set_write_error(const char *text);
+
+/*
  * Reads a whole regular file of at most max_len bytes into a malloc'd buffer
  * (caller frees). FR_ENOENT if missing, FR_ELIMIT if larger than max_len.
  */

@@ -33,6 +33,11 @@ struct fr_dp_ledger {
     double total[FR_DP_MAX_ORDERS]; /* composed RDP */
     record *rec;
     size_t n_rec, cap_rec;
+    /* an append failed and could not be cut back: the file is cut to
+     * good_end before the next one */
+    int torn;
+    off_t good_end;
+    char last_err[160]; /* why the last append failed */
 };
 
 static int64_t
@@ -69,18 +74,53 @@ unseal_line(char *line, size_t *len)
 }
 
 static fr_err
-write_all(int fd, const char *buf, size_t len)
+append_failed(fr_dp_ledger *l, const char *op, int errnum)
 {
-    while (len) {
-        ssize_t n = write(fd, buf, len);
+    snprintf(l->last_err, sizeof l->last_err, "%s: %s", op,
+             strerror(errnum));
+    return FR_ESYS;
+}
+
+/* Appends one sealed line and fsyncs it. A failed append is cut back off
+ * the file, so what is on disk stays whole lines only (now, or before the
+ * next append if the cut itself failed). */
+static fr_err
+write_all(fr_dp_ledger *l, const char *buf, size_t len)
+{
+    struct stat st;
+    fr_err rc = FR_OK;
+
+    if (l->torn) {
+        if (ftruncate(l->fd, l->good_end) != 0)
+            return append_failed(l, "cut back a torn record", errno);
+        l->torn = 0;
+    }
+    if (fstat(l->fd, &st) != 0)
+        return append_failed(l, "fstat", errno);
+    while (len && rc == FR_OK) {
+        ssize_t n = write(l->fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return FR_ESYS;
+        if (n <= 0) {
+            rc = append_failed(l, "write", n < 0 ? errno : EIO);
+            break;
+        }
         buf += n;
         len -= (size_t)n;
     }
-    return fsync(fd) == 0 ? FR_OK : FR_ESYS;
+    if (rc == FR_OK && fsync(l->fd) != 0)
+        rc = append_failed(l, "fsync", errno);
+    if (rc && ftruncate(l->fd, st.st_size) != 0) {
+        l->torn = 1;
+        l->good_end = st.st_size;
+    }
+    return rc;
+}
+
+const char *
+fr_dp_ledger_last_error(const fr_dp_ledger *l)
+{
+    return l->last_err;
 }
 
 /* Reads up to max doubles separated by spaces from *p; returns how many. */
@@ -307,7 +347,7 @@ fr_dp_ledger_open(fr_dp_ledger **out, const char *path,
             for (size_t i = 0; i < orders->n; i++)
                 n += snprintf(line + n, LINE_MAX_CHARS - (size_t)n, " %.17g",
                               orders->a[i]);
-            rc = write_all(l->fd, line, seal_line(line, (size_t)n));
+            rc = write_all(l, line, seal_line(line, (size_t)n));
             if (rc)
                 snprintf(err, errlen, "cannot write %s", path);
             free(line);
@@ -373,7 +413,7 @@ fr_dp_ledger_reserve(fr_dp_ledger *l, uint64_t round_id, const uint8_t hash[32],
     for (size_t i = 0; i < l->orders.n; i++)
         n += snprintf(line + n, LINE_MAX_CHARS - (size_t)n, " %.17g",
                       rdp_round[i]);
-    rc = write_all(l->fd, line, seal_line(line, (size_t)n));
+    rc = write_all(l, line, seal_line(line, (size_t)n));
     free(line);
     if (rc)
         return rc;
@@ -398,7 +438,7 @@ fr_dp_ledger_commit(fr_dp_ledger *l, uint64_t round_id)
         return FR_OK;
     n = snprintf(line, sizeof line - 12, "C %llu %lld",
                  (unsigned long long)round_id, (long long)unix_ms());
-    if ((rc = write_all(l->fd, line, seal_line(line, (size_t)n))))
+    if ((rc = write_all(l, line, seal_line(line, (size_t)n))))
         return rc;
     r->committed = 1;
     return FR_OK;

@@ -65,6 +65,10 @@ FR_NODISCARD fr_err fr_dp_ledger_reserve(fr_dp_ledger *l, uint64_t round_id,
  * FR_ENOENT if the round was never reserved. */
 FR_NODISCARD fr_err fr_dp_ledger_commit(fr_dp_ledger *l, uint64_t round_id);
 
+/* Why the last reserve or commit that returned FR_ESYS failed ("write: No
+ * space left on device"); a failed append leaves no partial record. */
+const char *fr_dp_ledger_last_error(const fr_dp_ledger *l);
+
 size_t fr_dp_ledger_rounds(const fr_dp_ledger *l);
 double fr_dp_ledger_budget(const fr_dp_ledger *l);
 double fr_dp_ledger_delta(const fr_dp_ledger *l);

@@ -33,6 +33,31 @@
 #define MAX_LOCAL_EPOCHS 1000u
 #define MAX_NEGATIVES 1000u
 
+/* protobuf-c allocates through malloc/free here rather than inside its own
+ * library: its allocations are then ours (a test allocator sees them) and
+ * an unpack that ran out of memory is told apart from malformed bytes. */
+static _Thread_local int pb_oom;
+
+static void *
+pb_alloc(void *data, size_t size)
+{
+    void *p = malloc(size);
+
+    (void)data;
+    if (!p)
+        pb_oom = 1;
+    return p;
+}
+
+static void
+pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
+
 _Static_assert((uint64_t)FR_WIRE_MAX_ITEMS * FR_WIRE_MAX_DIM <= SIZE_MAX / 4,
                "largest model must be addressable");
 
@@ -636,9 +661,11 @@ fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
         rc = FR_EINVAL;
         goto out;
     }
-    env = fedrec__envelope__unpack(NULL, len, buf);
+    pb_oom = 0;
+    env = fedrec__envelope__unpack(&pb_allocator, len, buf);
     if (!env) {
-        why = "truncated or malformed protobuf";
+        why = pb_oom ? "out of memory" : "truncated or malformed protobuf";
+        rc = pb_oom ? FR_ENOMEM : FR_EPROTO;
         goto out;
     }
     why = check_structure(env);
@@ -668,7 +695,7 @@ out:
         free(m->owned_sa_);
     free(m);
     if (env)
-        fedrec__envelope__free_unpacked(env, NULL);
+        fedrec__envelope__free_unpacked(env, &pb_allocator);
     if (rc && reason_out)
         *reason_out = why;
     return rc;
@@ -680,7 +707,8 @@ fr_msg_destroy(fr_msg **mp)
     if (!mp || !*mp)
         return;
     if ((*mp)->owned_)
-        fedrec__envelope__free_unpacked((*mp)->owned_, NULL);
+        fedrec__envelope__free_unpacked((*mp)->owned_,
+                                        &pb_allocator);
     free((*mp)->owned_sa_);
     free(*mp);
     *mp = NULL;
