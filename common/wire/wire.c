@@ -7,7 +7,8 @@
  * Decoding runs in three steps, and a message is handed out only after all
  * three passed:
  *   1. size: the byte length is checked against max_bytes before protobuf-c
- *      sees the bytes, so the unpacker's allocations stay bounded by it;
+ *      sees the bytes, and the unpacker allocates within a budget
+ *      proportional to that length (the unpacker's memory, below);
  *   2. structure: version, type/body agreement, required submessages, no
  *      unknown fields, vector lengths against the declared dimensions;
  *   3. content: check_msg(), the same function the encoder runs, so whatever
@@ -379,6 +380,86 @@ fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
     return FR_OK;
 }
 
+/* ---- the unpacker's memory --------------------------------------------- */
+
+/* protobuf-c makes one allocation per submessage, bytes field and unknown
+ * field, so a message of many empty submessages (two bytes each on the
+ * wire) would unpack to some forty times its size: a 64 MiB message of
+ * empty SecAgg reveals took over 3 GiB. The unpacker gets an allocator with
+ * a budget instead, and a message that needs more is refused:
+ *   min(UNPACK_SMALL * len, UNPACK_FACTOR * len + UNPACK_SLACK) + UNPACK_BASE
+ * Every message we send stays within it: models and masked words unpack to
+ * about their size, list entries to at most ~12 times theirs (a share
+ * request, six bytes), and the largest structure, FR_SA_MAX_PARTIES key
+ * sets, to ~25 MiB. */
+#define UNPACK_SMALL 16u
+#define UNPACK_FACTOR 2u
+#define UNPACK_SLACK ((size_t)48 << 20)
+#define UNPACK_BASE ((size_t)1 << 20)
+
+typedef struct unpack_budget {
+    size_t left;
+    int exceeded;
+} unpack_budget;
+
+/* Each block carries its size, so free needs no budget. */
+typedef union block_head {
+    size_t size;
+    max_align_t align;
+} block_head;
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+    unpack_budget *b = data;
+    block_head *h;
+
+    if (size > SIZE_MAX - sizeof *h)
+        return NULL;
+    if (b && size + sizeof *h > b->left) {
+        b->exceeded = 1;
+        return NULL;
+    }
+    h = malloc(size + sizeof *h);
+    if (!h)
+        return NULL;
+    if (b)
+        b->left -= size + sizeof *h;
+    h->size = size;
+    return h + 1;
+}
+
+static void
+budget_free(void *data, void *p)
+{
+    (void)data;
+    if (p)
+        free((block_head *)p - 1);
+}
+
+/* Frees what fedrec__envelope__unpack made with a budget. */
+static ProtobufCAllocator unpacked_allocator = {budget_alloc, budget_free,
+                                                NULL};
+
+/* Unpacks buf within the budget; *over set if that was the reason for a
+ * NULL. */
+static Fedrec__Envelope *
+unpack_bounded(const uint8_t *buf, size_t len, int *over)
+{
+    unpack_budget b = {.left = SIZE_MAX, .exceeded = 0};
+    ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+    Fedrec__Envelope *env;
+
+    if (len <= (SIZE_MAX - UNPACK_SLACK - UNPACK_BASE) / UNPACK_SMALL) {
+        size_t small = UNPACK_SMALL * len;
+        size_t large = UNPACK_FACTOR * len + UNPACK_SLACK;
+        b.left = (small < large ? small : large) + UNPACK_BASE;
+    }
+    env = fedrec__envelope__unpack(&a, len, buf);
+    *over = !env && b.exceeded;
+    return env;
+}
+
 /* ---- decoding ---------------------------------------------------------- */
 
 /* Vector lengths against the declared shape. Dimensions are bounded first,
@@ -624,6 +705,7 @@ fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
     fr_msg *m = NULL;
     const char *why = NULL;
     fr_err rc = FR_EPROTO;
+    int over = 0;
 
     FR_ASSERT(msg_out);
     if (len > max_bytes) {
@@ -636,9 +718,10 @@ fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
         rc = FR_EINVAL;
         goto out;
     }
-    env = fedrec__envelope__unpack(NULL, len, buf);
+    env = unpack_bounded(buf, len, &over);
     if (!env) {
-        why = "truncated or malformed protobuf";
+        why = over ? "message unpacks to more memory than its size allows"
+                   : "truncated or malformed protobuf";
         goto out;
     }
     why = check_structure(env);
@@ -668,7 +751,7 @@ out:
         free(m->owned_sa_);
     free(m);
     if (env)
-        fedrec__envelope__free_unpacked(env, NULL);
+        fedrec__envelope__free_unpacked(env, &unpacked_allocator);
     if (rc && reason_out)
         *reason_out = why;
     return rc;
@@ -680,7 +763,7 @@ fr_msg_destroy(fr_msg **mp)
     if (!mp || !*mp)
         return;
     if ((*mp)->owned_)
-        fedrec__envelope__free_unpacked((*mp)->owned_, NULL);
+        fedrec__envelope__free_unpacked((*mp)->owned_, &unpacked_allocator);
     free((*mp)->owned_sa_);
     free(*mp);
     *mp = NULL;
