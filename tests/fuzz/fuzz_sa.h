@@ -1,6 +1,6 @@
 /*
- * fuzz_sa.h - a small SecAgg+ round (4 parties, 2 neighbours each,
- * threshold 2) run honestly by real fr_sa_client and fr_sa_server objects,
+ * fuzz_sa.h - a small SecAgg+ round (5 parties, 4 neighbours each,
+ * threshold 3: one share of every secret to spare) run honestly by real fr_sa_client and fr_sa_server objects,
  * with hooks where a fuzz target makes one side hostile: before party i's
  * reply reaches the server, and before party i's request reaches its client.
  * Every round is built afresh (new graph seed, keys, clients and server), so
@@ -14,9 +14,9 @@
 #include "secagg/secagg.h"
 #include "wire/wire.h"
 
-#define SAW_N 4u
-#define SAW_K 2u
-#define SAW_T 2u
+#define SAW_N 5u
+#define SAW_K 4u
+#define SAW_T 3u
 #define SAW_WORDS 6u
 
 typedef struct saw saw;
