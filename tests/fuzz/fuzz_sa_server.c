@@ -13,10 +13,10 @@
  * Properties: a refused reply names a reason and changes nothing; a reply
  * made without party 0's keys is never accepted where a signature is
  * checked (ADVERTISE, SIGNED); the round either aborts with a reason or
- * yields exactly the sum of the included parties' inputs, unless party 0's
- * own masked input or its shares were replaced (then only "no crash, no
- * leak" holds: SecAgg does not protect the sum's integrity from a
- * participant).
+ * yields exactly the sum of the included parties' inputs, also when party
+ * 0 reveals wrong shares (every secret has a share to spare, and shares
+ * beyond the threshold are checked), unless party 0's own masked input was
+ * replaced (any participant chooses its own input).
  */
 #include <stdlib.h>
 #include <string.h>
