@@ -25,4 +25,15 @@ struct fr_net_ctx {
  * fr_net_ctx_destroy before the ZeroMQ context is terminated. */
 void fr_net_zap_stop_(fr_net_ctx *ctx);
 
+/* For the fuzz targets (zap.c): parses allow-list text as a file named
+ * path would be, and calls fn for every entry in order (sign_pk NULL when
+ * the line has no identity key). The list is freed before returning;
+ * FR_EINVAL (logged with the line) if the text is refused. */
+typedef void (*fr_net_allow_fn)(void *arg, const char *name,
+                                const uint8_t *pk, const uint8_t *sign_pk,
+                                size_t line);
+FR_NODISCARD fr_err fr_net_allowlist_parse_(const char *path, const char *text,
+                                            size_t len, fr_net_allow_fn fn,
+                                            void *arg);
+
 #endif

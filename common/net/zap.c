@@ -270,6 +270,22 @@ parse_allowlist(const char *path, const char *text, size_t len,
     return FR_OK;
 }
 
+fr_err
+fr_net_allowlist_parse_(const char *path, const char *text, size_t len,
+                        fr_net_allow_fn fn, void *arg)
+{
+    allow_list l = {NULL, 0};
+    fr_err rc = parse_allowlist(path, text, len, &l);
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < l.n; i++)
+        fn(arg, l.v[i].name, l.v[i].pk,
+           l.v[i].has_sign ? l.v[i].sign_pk : NULL, l.v[i].line);
+    allow_list_free(&l);
+    return FR_OK;
+}
+
 static fr_err
 load_allowlist(const char *path, allow_list *out)
 {

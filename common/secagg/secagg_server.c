@@ -378,6 +378,38 @@ prune(fr_sa_server *s, uint8_t *set)
     }
 }
 
+/* Rebuilds party j's secret from every share of it that was revealed
+ * (pick: room for k shares; check: 32 bytes of scratch). The first t
+ * shares give the secret; each further one, in place of the t-th, must
+ * give it again, or a store revealed a wrong share and the sum would be
+ * silently wrong. NULL, or the reason to abort. */
+static const char *
+srv_rebuild(const fr_sa_server *s, uint32_t j, fr_shamir_share *pick,
+            uint8_t *secret, uint8_t *check)
+{
+    uint32_t got = 0, t = s->p.t;
+    const char *bad = NULL;
+
+    for (uint32_t e = 0; e < s->p.k; e++)
+        if (s->has_held[(size_t)j * s->p.k + e])
+            pick[got++] = s->held[(size_t)j * s->p.k + e];
+    if (got < t)
+        return "too few shares revealed to rebuild a store's secret";
+    if (fr_shamir_combine(pick, t, secret))
+        return "revealed shares are inconsistent";
+    for (uint32_t e = t; e < got && !bad; e++) {
+        fr_shamir_share tmp = pick[t - 1];
+        pick[t - 1] = pick[e];
+        pick[e] = tmp;
+        fr_crypto_wipe(&tmp, sizeof tmp);
+        if (fr_shamir_combine(pick, t, check) ||
+            fr_crypto_memcmp(check, secret, 32))
+            bad = "revealed shares are inconsistent";
+    }
+    fr_crypto_wipe(check, 32);
+    return bad;
+}
+
 static fr_err
 srv_unmask(fr_sa_server *s, const char **why)
 {
@@ -390,19 +422,11 @@ srv_unmask(fr_sa_server *s, const char **why)
         goto out;
     }
     for (uint32_t j = 0; j < s->p.n && !rc; j++) {
-        uint32_t got = 0;
+        const char *bad;
         if (!s->u2[j])
             continue;
-        for (uint32_t e = 0; e < s->p.k && got < s->p.t; e++)
-            if (s->has_held[(size_t)j * s->p.k + e])
-                pick[got++] = s->held[(size_t)j * s->p.k + e];
-        if (got < s->p.t) {
-            rc = srv_abort(s, "too few shares revealed to rebuild a store's "
-                           "secret", why);
-            break;
-        }
-        if (fr_shamir_combine(pick, got, secret)) {
-            rc = srv_abort(s, "revealed shares are inconsistent", why);
+        if ((bad = srv_rebuild(s, j, pick, secret, seed)) != NULL) {
+            rc = srv_abort(s, bad, why);
             break;
         }
         if (s->u3[j]) {

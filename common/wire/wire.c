@@ -7,7 +7,8 @@
  * Decoding runs in three steps, and a message is handed out only after all
  * three passed:
  *   1. size: the byte length is checked against max_bytes before protobuf-c
- *      sees the bytes, so the unpacker's allocations stay bounded by it;
+ *      sees the bytes, and the unpacker allocates within a budget
+ *      proportional to that length (the unpacker's memory, below);
  *   2. structure: version, type/body agreement, required submessages, no
  *      unknown fields, vector lengths against the declared dimensions;
  *   3. content: check_msg(), the same function the encoder runs, so whatever
@@ -32,31 +33,6 @@
 /* Training parameter bounds: anything outside is a bug or an attack. */
 #define MAX_LOCAL_EPOCHS 1000u
 #define MAX_NEGATIVES 1000u
-
-/* protobuf-c allocates through malloc/free here rather than inside its own
- * library: its allocations are then ours (a test allocator sees them) and
- * an unpack that ran out of memory is told apart from malformed bytes. */
-static _Thread_local int pb_oom;
-
-static void *
-pb_alloc(void *data, size_t size)
-{
-    void *p = malloc(size);
-
-    (void)data;
-    if (!p)
-        pb_oom = 1;
-    return p;
-}
-
-static void
-pb_free(void *data, void *p)
-{
-    (void)data;
-    free(p);
-}
-
-static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
 _Static_assert((uint64_t)FR_WIRE_MAX_ITEMS * FR_WIRE_MAX_DIM <= SIZE_MAX / 4,
                "largest model must be addressable");
@@ -404,6 +380,91 @@ fr_wire_encode(const fr_msg *m, size_t max_bytes, uint8_t **buf_out,
     return FR_OK;
 }
 
+/* ---- the unpacker's memory --------------------------------------------- */
+
+/* protobuf-c makes one allocation per submessage, bytes field and unknown
+ * field, so a message of many empty submessages (two bytes each on the
+ * wire) would unpack to some forty times its size: a 64 MiB message of
+ * empty SecAgg reveals took over 3 GiB. The unpacker gets an allocator with
+ * a budget instead, and a message that needs more is refused:
+ *   min(UNPACK_SMALL * len, UNPACK_FACTOR * len + UNPACK_SLACK) + UNPACK_BASE
+ * Every message we send stays within it: models and masked words unpack to
+ * about their size, list entries to at most ~12 times theirs (a share
+ * request, six bytes), and the largest structure, FR_SA_MAX_PARTIES key
+ * sets, to ~25 MiB. The blocks come from malloc, so a test allocator sees
+ * them and an unpack that ran out of memory is told apart from bad bytes. */
+#define UNPACK_SMALL 16u
+#define UNPACK_FACTOR 2u
+#define UNPACK_SLACK ((size_t)48 << 20)
+#define UNPACK_BASE ((size_t)1 << 20)
+
+typedef struct unpack_budget {
+    size_t left;
+    int exceeded; /* a block would have gone past the budget */
+    int oom;      /* malloc failed */
+} unpack_budget;
+
+/* Each block carries its size, so free needs no budget. */
+typedef union block_head {
+    size_t size;
+    max_align_t align;
+} block_head;
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+    unpack_budget *b = data;
+    block_head *h;
+
+    if (size > SIZE_MAX - sizeof *h)
+        return NULL;
+    if (b && size + sizeof *h > b->left) {
+        b->exceeded = 1;
+        return NULL;
+    }
+    h = malloc(size + sizeof *h);
+    if (!h) {
+        if (b)
+            b->oom = 1;
+        return NULL;
+    }
+    if (b)
+        b->left -= size + sizeof *h;
+    h->size = size;
+    return h + 1;
+}
+
+static void
+budget_free(void *data, void *p)
+{
+    (void)data;
+    if (p)
+        free((block_head *)p - 1);
+}
+
+/* Frees what fedrec__envelope__unpack made with a budget. */
+static ProtobufCAllocator unpacked_allocator = {budget_alloc, budget_free,
+                                                NULL};
+
+/* Unpacks buf within the budget. On NULL, FR_ELIMIT if the budget was the
+ * reason, FR_ENOMEM if malloc failed, FR_EPROTO for bad bytes. */
+static Fedrec__Envelope *
+unpack_bounded(const uint8_t *buf, size_t len, fr_err *why)
+{
+    unpack_budget b = {.left = SIZE_MAX, .exceeded = 0, .oom = 0};
+    ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+    Fedrec__Envelope *env;
+
+    if (len <= (SIZE_MAX - UNPACK_SLACK - UNPACK_BASE) / UNPACK_SMALL) {
+        size_t small = UNPACK_SMALL * len;
+        size_t large = UNPACK_FACTOR * len + UNPACK_SLACK;
+        b.left = (small < large ? small : large) + UNPACK_BASE;
+    }
+    env = fedrec__envelope__unpack(&a, len, buf);
+    *why = env ? FR_OK : b.oom ? FR_ENOMEM : b.exceeded ? FR_ELIMIT : FR_EPROTO;
+    return env;
+}
+
 /* ---- decoding ---------------------------------------------------------- */
 
 /* Vector lengths against the declared shape. Dimensions are bounded first,
@@ -661,13 +722,17 @@ fr_wire_decode(const uint8_t *buf, size_t len, size_t max_bytes,
         rc = FR_EINVAL;
         goto out;
     }
-    pb_oom = 0;
-    env = fedrec__envelope__unpack(&pb_allocator, len, buf);
+    env = unpack_bounded(buf, len, &rc);
     if (!env) {
-        why = pb_oom ? "out of memory" : "truncated or malformed protobuf";
-        rc = pb_oom ? FR_ENOMEM : FR_EPROTO;
+        why = rc == FR_ENOMEM   ? "out of memory"
+              : rc == FR_ELIMIT ? "message unpacks to more memory than its "
+                                  "size allows"
+                                : "truncated or malformed protobuf";
+        /* Past the budget is a malformed message, not a size-limit one. */
+        rc = rc == FR_ENOMEM ? FR_ENOMEM : FR_EPROTO;
         goto out;
     }
+    rc = FR_EPROTO;
     why = check_structure(env);
     if (why)
         goto out;
@@ -695,7 +760,7 @@ out:
         free(m->owned_sa_);
     free(m);
     if (env)
-        fedrec__envelope__free_unpacked(env, &pb_allocator);
+        fedrec__envelope__free_unpacked(env, &unpacked_allocator);
     if (rc && reason_out)
         *reason_out = why;
     return rc;
@@ -707,8 +772,7 @@ fr_msg_destroy(fr_msg **mp)
     if (!mp || !*mp)
         return;
     if ((*mp)->owned_)
-        fedrec__envelope__free_unpacked((*mp)->owned_,
-                                        &pb_allocator);
+        fedrec__envelope__free_unpacked((*mp)->owned_, &unpacked_allocator);
     free((*mp)->owned_sa_);
     free(*mp);
     *mp = NULL;

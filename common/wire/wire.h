@@ -169,7 +169,10 @@ FR_NODISCARD fr_err fr_wire_encode(const fr_msg *m, size_t max_bytes,
  * Decodes and validates peer bytes. On failure returns FR_ELIMIT (len >
  * max_bytes) or FR_EPROTO and, if reason_out is not NULL, points it at a
  * static string naming what was wrong ("truncated or malformed protobuf",
- * "unsupported protocol version", ...). *msg_out is set only on success.
+ * "unsupported protocol version", "message unpacks to more memory than its
+ * size allows", ...). *msg_out is set only on success. Whatever the bytes
+ * say, the decoder allocates at most min(16 * len, 2 * len + 48 MiB) + 1 MiB
+ * (wire.c, the unpacker's memory).
  */
 FR_NODISCARD fr_err fr_wire_decode(const uint8_t *buf, size_t len,
                                    size_t max_bytes, fr_msg **msg_out,

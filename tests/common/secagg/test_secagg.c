@@ -41,6 +41,8 @@ typedef struct world {
     uint8_t (*sig)[FR_SA_SIG_BYTES]; /* each party's SIGNED reply */
     tamper_fn tamper;
     void *tamper_ctx;
+    /* a lying store edits its reply before sending */
+    void (*reply_tamper)(uint32_t from, fr_sa_msg *reply);
     const char *abort_why;
 } world;
 
@@ -115,6 +117,8 @@ deliver(world *w, uint32_t i, const fr_sa_msg *reply)
 
     if (reply->phase == FR_SA_NONE)
         return;
+    if (w->reply_tamper)
+        w->reply_tamper(i, (fr_sa_msg *)reply);
     if (reply->phase == FR_SA_REVEAL)
         w->reveals += reply->n_reveals;
     if (reply->phase == FR_SA_SIGNED)
@@ -662,6 +666,36 @@ test_quantised_mean_through_secure_sum(void **state)
     world_free(&w);
 }
 
+/* The last party (always in the last slot of its neighbours' rows, so
+ * its shares are the spare ones) reveals a wrong share. */
+static void
+wrong_share(uint32_t from, fr_sa_msg *reply)
+{
+    if (from == 4 && reply->phase == FR_SA_REVEAL && reply->n_reveals)
+        ((fr_sa_reveal *)reply->reveals)[0].y[0] ^= 1;
+}
+
+/* A share that disagrees with the others aborts the round: with exactly
+ * t shares it would give a wrong secret and silently a wrong sum, so
+ * every share beyond the first t is checked against them. */
+static void
+test_wrong_revealed_share_aborts(void **state)
+{
+    world w;
+
+    (void)state;
+    world_init(&w, 5, 4, 3, 8, 77);
+    w.reply_tamper = wrong_share;
+    assert_int_equal(world_run(&w), FR_ESTATE);
+    assert_string_equal(w.abort_why, "revealed shares are inconsistent");
+    world_free(&w);
+    /* the same round without the lie completes */
+    world_init(&w, 5, 4, 3, 8, 78);
+    assert_int_equal(world_run(&w), FR_OK);
+    check_sum(&w, 5);
+    world_free(&w);
+}
+
 int
 main(void)
 {
@@ -675,6 +709,7 @@ main(void)
         cmocka_unit_test(test_secrets_wiped),
         cmocka_unit_test(test_params_and_graph),
         cmocka_unit_test(test_quantised_mean_through_secure_sum),
+        cmocka_unit_test(test_wrong_revealed_share_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
