@@ -74,6 +74,12 @@ bool aggregator_refused(aggregator *a, const fr_net_peer *peer,
 bool aggregator_quarantined(aggregator *a, const fr_net_peer *peer,
                             int64_t now_ms);
 void aggregator_count_received(aggregator *a, size_t len);
+/* One message as received from peer (an authenticated single frame):
+ * counted, dropped unread if the store is in quarantine, decoded, refused
+ * (counted, charged, logged within the rate limit) if it does not decode,
+ * else handed to aggregator_on_message. */
+void aggregator_on_bytes(aggregator *a, const fr_net_peer *peer,
+                         const uint8_t *buf, size_t len, int64_t now_ms);
 
 /* True once cfg->rounds rounds are complete (never if rounds == 0). */
 bool aggregator_done(const aggregator *a);

@@ -99,8 +99,6 @@ handle_one(daemon *d)
     fr_net_peer peer;
     uint8_t *buf = NULL;
     size_t len = 0;
-    fr_msg *msg = NULL;
-    const char *why = NULL;
     fr_err rc = fr_net_recv(d->sock, 0, &peer, &buf, &len);
     int64_t now = fr_clock_ms();
 
@@ -110,28 +108,7 @@ handle_one(daemon *d)
         refuse_frame(d, &peer, rc, now);
         return;
     }
-    aggregator_count_received(d->a, len);
-    if (aggregator_quarantined(d->a, &peer, now)) { /* dropped unread */
-        free(buf);
-        return;
-    }
-    rc = fr_wire_decode(buf, len, (size_t)d->cfg->max_message_bytes, &msg,
-                        &why);
-    if (rc) {
-        int oversized = len > (size_t)d->cfg->max_message_bytes;
-        if (aggregator_refused(d->a, &peer,
-                               oversized ? AGG_REJECT_OVERSIZED
-                                         : AGG_REJECT_MALFORMED,
-                               now))
-            fr_log_ev(FR_LOG_WARN, TAG, "message_rejected",
-                      "dropped %zu-byte message from store %s: %s "
-                      "(reason=%s)", len, peer.store,
-                      why ? why : fr_strerror(rc),
-                      oversized ? "oversized" : "malformed");
-    } else {
-        aggregator_on_message(d->a, &peer, msg, now);
-    }
-    fr_msg_destroy(&msg);
+    aggregator_on_bytes(d->a, &peer, buf, len, now);
     free(buf);
 }
 

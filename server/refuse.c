@@ -174,3 +174,33 @@ agg_refuse_tick(aggregator *a, int64_t now)
             release(a, e);
     }
 }
+
+void
+aggregator_on_bytes(aggregator *a, const fr_net_peer *peer,
+                    const uint8_t *buf, size_t len, int64_t now)
+{
+    size_t max = (size_t)a->cfg->max_message_bytes;
+    const char *why = NULL;
+    fr_msg *msg = NULL;
+    fr_err rc;
+
+    aggregator_count_received(a, len);
+    if (aggregator_quarantined(a, peer, now)) /* dropped unread */
+        return;
+    rc = fr_wire_decode(buf, len, max, &msg, &why);
+    if (rc) {
+        int oversized = len > max;
+        if (aggregator_refused(a, peer,
+                               oversized ? AGG_REJECT_OVERSIZED
+                                         : AGG_REJECT_MALFORMED,
+                               now))
+            fr_log_ev(FR_LOG_WARN, TAG, "message_rejected",
+                      "dropped %zu-byte message from store %s: %s "
+                      "(reason=%s)", len, peer->store,
+                      why ? why : fr_strerror(rc),
+                      oversized ? "oversized" : "malformed");
+        return;
+    }
+    aggregator_on_message(a, peer, msg, now);
+    fr_msg_destroy(&msg);
+}
