@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/ratelimit.h"
 #include "base/util.h"
 #include "net/net.h"
 
@@ -46,8 +47,7 @@ struct agg_admin {
     agg_admin_access access;
     dev_t dev; /* the socket file we made, so that close */
     ino_t ino; /* never removes another process's socket */
-    int64_t refusal_window; /* start of the current window, 0: none */
-    unsigned refusals_logged, refusals_quiet;
+    fr_ratelimit refusal_log; /* REFUSAL_LOGS lines per REFUSAL_WINDOW */
 };
 
 /* ---- answer buffer ---- */
@@ -413,24 +413,18 @@ static void
 log_refusal(agg_admin *ad, const agg_admin_peer *p, const char *what)
 {
     int64_t now = fr_clock_ms();
+    uint64_t held = fr_ratelimit_roll(&ad->refusal_log, now, NULL);
 
     if (ad->stats)
         agg_stats_reject(ad->stats, AGG_REJECT_ADMIN_DENIED);
-    if (!ad->refusal_window || now - ad->refusal_window >= REFUSAL_WINDOW) {
-        if (ad->refusals_quiet)
-            fr_log_warn(TAG, "%u more admin socket refusals not logged",
-                        ad->refusals_quiet);
-        ad->refusal_window = now;
-        ad->refusals_logged = ad->refusals_quiet = 0;
-    }
-    if (ad->refusals_logged >= REFUSAL_LOGS) {
-        ad->refusals_quiet++;
+    if (held)
+        fr_log_warn(TAG, "%llu more admin socket refusals not logged",
+                    (unsigned long long)held);
+    if (!fr_ratelimit_take(&ad->refusal_log, now))
         return;
-    }
-    ad->refusals_logged++;
     fr_log_warn(TAG, "refused uid %ld gid %ld pid %ld: %s%s", p->uid, p->gid,
                 p->pid, what,
-                ad->refusals_logged == REFUSAL_LOGS
+                ad->refusal_log.lines == REFUSAL_LOGS
                     ? " (further refusals this minute are only counted)"
                     : "");
 }
@@ -754,6 +748,7 @@ admin_new(agg_stats *stats, const agg_admin_ops *ops,
     ad->fd = -1;
     ad->stats = stats;
     ad->ops = ops;
+    ad->refusal_log = FR_RATELIMIT(REFUSAL_LOGS, REFUSAL_WINDOW);
     if (access)
         ad->access = *access;
     else {

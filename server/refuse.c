@@ -31,41 +31,30 @@
 
 #define TAG "round"
 
-/* Writes the suppressed-lines summary of reason why, if any. */
+/* Writes the summary of the lines reason why held back in a window that
+ * ended, if any. */
 static void
 rl_report(aggregator *a, agg_reject why, int64_t now)
 {
-    struct refuse_rl *r = &a->rl[why];
+    int64_t span;
+    uint64_t held = fr_ratelimit_roll(&a->rl[why], now, &span);
 
-    if (r->suppressed)
-        fr_log_ev(FR_LOG_WARN, TAG, "refusals_suppressed",
-                  "%llu more refused messages not logged in the last %lld "
-                  "ms (reason=%s suppressed=%llu)",
-                  (unsigned long long)r->suppressed,
-                  (long long)(now - r->window_ms), agg_reject_names[why],
-                  (unsigned long long)r->suppressed);
-    if (r->suppressed && a->stats)
-        agg_stats_log_suppressed(a->stats, r->suppressed);
-    r->suppressed = 0;
-    r->window_ms = now;
-    r->lines = 0;
+    if (!held)
+        return;
+    fr_log_ev(FR_LOG_WARN, TAG, "refusals_suppressed",
+              "%llu more refused messages not logged in the last %lld ms "
+              "(reason=%s suppressed=%llu)",
+              (unsigned long long)held, (long long)span, agg_reject_names[why],
+              (unsigned long long)held);
+    if (a->stats)
+        agg_stats_log_suppressed(a->stats, held);
 }
 
 static bool
 rl_allow(aggregator *a, agg_reject why, int64_t now)
 {
-    struct refuse_rl *r = &a->rl[why];
-
-    if (r->lines == 0 && r->suppressed == 0)
-        r->window_ms = now;
-    else if (now - r->window_ms >= AGG_REFUSE_EVERY_MS)
-        rl_report(a, why, now);
-    if (r->lines < AGG_REFUSE_BURST) {
-        r->lines++;
-        return true;
-    }
-    r->suppressed++;
-    return false;
+    rl_report(a, why, now);
+    return fr_ratelimit_take(&a->rl[why], now);
 }
 
 static void
@@ -109,8 +98,8 @@ strike(aggregator *a, const fr_net_peer *peer, int64_t now)
 }
 
 bool
-agg_refuse(aggregator *a, const fr_net_peer *peer, agg_reject why,
-           int64_t now)
+aggregator_refused(aggregator *a, const fr_net_peer *peer, agg_reject why,
+                   int64_t now)
 {
     if ((unsigned)why >= AGG_REJECT_N)
         return true;
@@ -143,19 +132,12 @@ aggregator_quarantined(aggregator *a, const fr_net_peer *peer, int64_t now)
         release(a, e);
         return false;
     }
-    if (agg_refuse(a, peer, AGG_REJECT_QUARANTINED, now))
+    if (aggregator_refused(a, peer, AGG_REJECT_QUARANTINED, now))
         fr_log_ev(FR_LOG_INFO, TAG, "message_refused",
                   "dropped a message from store %s unread: in quarantine "
                   "for %lld ms more (reason=quarantined)", peer->store,
                   (long long)(e->quarantined_until_ms - now));
     return true;
-}
-
-bool
-aggregator_refused(aggregator *a, const fr_net_peer *peer, agg_reject why,
-                   int64_t now)
-{
-    return agg_refuse(a, peer, why, now);
 }
 
 void
@@ -165,9 +147,7 @@ agg_refuse_tick(aggregator *a, int64_t now)
         return;
     a->refuse_swept_ms = now;
     for (int r = 0; r < AGG_REJECT_N; r++)
-        if (a->rl[r].suppressed &&
-            now - a->rl[r].window_ms >= AGG_REFUSE_EVERY_MS)
-            rl_report(a, (agg_reject)r, now);
+        rl_report(a, (agg_reject)r, now);
     for (size_t i = 0; i < registry_count(a->reg); i++) {
         store_entry *e = registry_at(a->reg, i);
         if (e->quarantined_until_ms && now >= e->quarantined_until_ms)

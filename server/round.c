@@ -110,6 +110,8 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
     snprintf(a->history_path, sizeof a->history_path, "%s/history.tsv",
              cfg->state_dir);
     fr_rng_seed(&a->rng, (uint64_t)cfg->seed ^ 0x5e1ec7ull);
+    for (int r = 0; r < AGG_REJECT_N; r++)
+        a->rl[r] = FR_RATELIMIT(AGG_REFUSE_BURST, AGG_REFUSE_EVERY_MS);
     a->selected = calloc((size_t)cfg->max_stores, sizeof *a->selected);
     a->answered = calloc((size_t)cfg->max_stores, 1);
     if (!a->selected || !a->answered)
@@ -200,7 +202,7 @@ round_count_sent(aggregator *a, size_t len, size_t n)
 bool
 round_reject(aggregator *a, agg_reject why)
 {
-    return agg_refuse(a, a->cur_peer, why, fr_clock_ms());
+    return aggregator_refused(a, a->cur_peer, why, fr_clock_ms());
 }
 
 void

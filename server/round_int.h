@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "agg.h"
+#include "base/ratelimit.h"
 #include "base/util.h"
 #include "catalogue/catalogue.h"
 #include "model/aggregate.h"
@@ -74,11 +75,7 @@ struct aggregator {
     /* refusals (refuse.c): the sender of the message being handled, and
      * the per-reason log limiter */
     const fr_net_peer *cur_peer;
-    struct refuse_rl {
-        int64_t window_ms;
-        uint32_t lines;
-        uint64_t suppressed;
-    } rl[AGG_REJECT_N];
+    fr_ratelimit rl[AGG_REJECT_N];
     int64_t refuse_swept_ms;
 };
 
@@ -132,14 +129,11 @@ void agg_hello_after_end(aggregator *a, store_entry *e, int64_t now);
 #define AGG_CATALOGUE_EVERY_MS 5000
 #define AGG_DONE_EVERY_MS 1000
 
-/* refuse.c: refused messages are counted per reason, charged to the
- * authenticated store that sent them (peer; NULL: nobody known) and logged
+/* refuse.c (aggregator_refused in agg.h): refused messages are counted
+ * per reason, charged to the authenticated store that sent them and logged
  * at most AGG_REFUSE_BURST lines per reason every AGG_REFUSE_EVERY_MS, the
  * rest summed up in one "suppressed" line. A store refused
- * quarantine_after times within quarantine_window_ms is quarantined.
- * Returns true if the caller should write its log line now. */
-bool agg_refuse(aggregator *a, const fr_net_peer *peer, agg_reject why,
-                int64_t now);
+ * quarantine_after times within quarantine_window_ms is quarantined. */
 /* Writes the due "suppressed" lines and lets stores out of quarantine. */
 void agg_refuse_tick(aggregator *a, int64_t now);
 #define AGG_REFUSE_BURST 5

@@ -39,6 +39,7 @@
 #include <zmq.h>
 
 #include "../base/log.h"
+#include "../base/ratelimit.h"
 #include "../base/util.h"
 #include "../crypto/crypto.h"
 #include "../crypto/prim.h"
@@ -92,9 +93,8 @@ struct fr_net_zap {
     void *ctl;           /* control PAIR, our end: one message means stop */
     void *ctl_thread;    /* control PAIR, the thread's end */
     rl_slot rl[RL_SLOTS]; /* handler thread only */
-    int64_t rl_window_ms;
-    unsigned rl_window_lines;
-    uint64_t rl_dropped;
+    fr_ratelimit rl_all; /* RL_BURST lines per RL_INTERVAL_MS, all keys */
+    uint64_t rl_dropped; /* held back by rl_all since the last line */
 };
 
 /* ---- allow-list -------------------------------------------------------- */
@@ -357,15 +357,11 @@ rl_should_log(fr_net_zap *z, const uint8_t *pk, uint64_t *suppressed_out)
         slot->suppressed++;
         return 0;
     }
-    if (now - z->rl_window_ms >= RL_INTERVAL_MS) {
-        z->rl_window_ms = now;
-        z->rl_window_lines = 0;
-    }
-    if (z->rl_window_lines >= RL_BURST) {
+    z->rl_dropped += fr_ratelimit_roll(&z->rl_all, now, NULL);
+    if (!fr_ratelimit_take(&z->rl_all, now)) {
         z->rl_dropped++;
         return 0;
     }
-    z->rl_window_lines++;
     if (!slot) {
         slot = oldest;
         memcpy(slot->pk, pk, FR_CRYPTO_PK_BYTES);
@@ -615,6 +611,7 @@ zap_alloc(fr_net_ctx *ctx, const char *path, fr_net_zap **out)
         return FR_ENOMEM;
     pthread_mutex_init(&z->lock, NULL);
     atomic_init(&z->refused, 0);
+    z->rl_all = FR_RATELIMIT(RL_BURST, RL_INTERVAL_MS);
     z->zctx = ctx->zctx;
     z->path = strdup(path);
     if (!z->path) {
