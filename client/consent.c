@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "canon.h"
 #include "csv.h"
@@ -349,8 +350,11 @@ vault_consent_import(vault *v, const char *csv_path, int64_t now_s,
     }
     if ((rc = vault_begin(v)) == FR_OK) {
         rc = import_rows(v, &rd, csv_path, now_s, &added, errbuf, errlen);
-        if (rc)
-            vault_rollback(v);
+        /* a refused file leaves the handle as the disk has it too (if
+         * the re-read fails, the next change re-reads) */
+        if (rc && vault_rollback_reload(v) != FR_OK)
+            fr_log_warn("consent", "re-reading the store after a refused "
+                        "import failed; the next change re-reads it");
     }
     csv_close(&rd);
     fclose(f);
