@@ -16,7 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/util.h"
+#include "canon.h"
+#include "csv.h"
+#include "importer.h"
 
 /* Current consent of pid for p: the latest event wins (ties: the later
  * one in the list). */
@@ -171,62 +175,191 @@ purpose_parse(const char *s, vault_purpose *p)
     return FR_EINVAL;
 }
 
+/* ---- the bulk file ----------------------------------------------------- */
+
+#define CONSENT_MAX_RECORD 4096 /* bytes in one record, line end too */
+
+typedef struct consent_row {
+    const char *id; /* in the record buffer, trimmed */
+    vault_purpose p;
+    int granted;
+    int64_t ts;
+} consent_row;
+
+static bool
+has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            return true;
+    return false;
+}
+
+/* The member id as every door reads it: not empty (also once the store's
+ * member-id policy has been applied), no longer than the importer takes, no
+ * control characters. False with the reason in why (never the id). */
+static bool
+member_ok(const vault *v, const char *id, char why[CSV_REASON_MAX])
+{
+    char canon[IMPORT_MEMBER_ID_MAX];
+    bool ok = false;
+
+    if (!*id)
+        snprintf(why, CSV_REASON_MAX, "field 1 (member id) is empty");
+    else if (strlen(id) >= IMPORT_MEMBER_ID_MAX)
+        snprintf(why, CSV_REASON_MAX,
+                 "field 1 (member id) is longer than %d bytes",
+                 IMPORT_MEMBER_ID_MAX - 1);
+    else if (has_control(id))
+        snprintf(why, CSV_REASON_MAX,
+                 "field 1 (member id) contains control characters");
+    else if (canon_apply(&v->policy, id, strlen(id), canon, sizeof canon) ||
+             !*canon)
+        snprintf(why, CSV_REASON_MAX,
+                 "field 1 (member id) is empty once canonicalised");
+    else
+        ok = true;
+    fr_crypto_wipe(canon, sizeof canon);
+    return ok;
+}
+
+/* Judges a record's fields (3 or 4). False with the reason in why. */
+static bool
+judge_row(const vault *v, csv_fields *fl, int64_t now_s, consent_row *r,
+          char why[CSV_REASON_MAX])
+{
+    const char *action, *when;
+
+    if (fl->n < 3 || fl->n > 4) {
+        snprintf(why, CSV_REASON_MAX,
+                 "%zu field%s, expected 3 or 4 (member_id,"
+                 "training|marketing,grant|withdraw[,unix time])",
+                 fl->n, fl->n == 1 ? "" : "s");
+        return false;
+    }
+    for (size_t i = 0; i < fl->n; i++)
+        fl->f[i] = csv_trim(fl->f[i]);
+    r->id = fl->f[0];
+    action = fl->f[2];
+    when = fl->n == 4 ? fl->f[3] : "";
+    r->ts = now_s;
+    if (!member_ok(v, r->id, why))
+        return false;
+    if (purpose_parse(fl->f[1], &r->p)) {
+        snprintf(why, CSV_REASON_MAX,
+                 "field 2: expected training or marketing");
+        return false;
+    }
+    if (strcmp(action, "grant") && strcmp(action, "withdraw")) {
+        snprintf(why, CSV_REASON_MAX, "field 3: expected grant or withdraw");
+        return false;
+    }
+    if (*when && fr_parse_i64(when, 0, now_s + 86400, &r->ts)) {
+        snprintf(why, CSV_REASON_MAX,
+                 "field 4: expected a unix time not in the future");
+        return false;
+    }
+    r->granted = !strcmp(action, "grant");
+    return true;
+}
+
+/* Reads the record just read into fl and judges it: 1 for a row (r set),
+ * 0 for the header or a blank line, -1 with the reason in why. */
+static int
+read_row(const vault *v, csv_reader *rd, int flags, unsigned long line,
+         csv_fields *fl, int64_t now_s, consent_row *r,
+         char why[CSV_REASON_MAX])
+{
+    fr_err rc;
+
+    if (rd->len == 0 && !flags)
+        return 0; /* blank line */
+    if (csv_record_problem(rd, flags, why))
+        return -1;
+    if ((rc = csv_split(rd->buf, fl))) {
+        snprintf(why, CSV_REASON_MAX,
+                 rc == FR_ELIMIT
+                     ? "more than %d fields, expected 3 or 4"
+                     : "malformed quoting (text after a closing quote)",
+                 CSV_MAX_FIELDS);
+        return -1;
+    }
+    if (line == 1 && !strncmp(csv_trim(fl->f[0]), "member_id", 9))
+        return 0; /* header */
+    return judge_row(v, fl, now_s, r, why) ? 1 : -1;
+}
+
+/* Adds an event per row of the file to v (begun); FR_EINVAL with
+ * "PATH:LINE: reason" in errbuf at the first bad record. */
+static fr_err
+import_rows(vault *v, csv_reader *rd, const char *path, int64_t now_s,
+            size_t *added, char *errbuf, size_t errlen)
+{
+    csv_fields fl;
+    char why[CSV_REASON_MAX];
+    unsigned long line;
+    int flags, got_row;
+    bool got;
+    fr_err rc;
+
+    while ((rc = csv_read(rd, &line, &flags, &got)) == FR_OK && got) {
+        consent_row r;
+        uint8_t pid[VAULT_PID_BYTES];
+
+        got_row = read_row(v, rd, flags, line, &fl, now_s, &r, why);
+        if (got_row < 0) {
+            snprintf(errbuf, errlen, "%s:%lu: %s", path, line, why);
+            return FR_EINVAL;
+        }
+        if (!got_row)
+            continue;
+        vault_pid_of(v, r.id, pid);
+        if (vault_is_forgotten(v, pid))
+            continue; /* erased members stay erased */
+        if ((rc = add_event(v, pid, r.p, r.granted, r.ts)))
+            return rc;
+        (*added)++;
+    }
+    if (rc)
+        snprintf(errbuf, errlen, "%s: read error", path);
+    return rc;
+}
+
 fr_err
 vault_consent_import(vault *v, const char *csv_path, int64_t now_s,
                      size_t *n_changes, char *errbuf, size_t errlen)
 {
-    FILE *f = fopen(csv_path, "r");
-    char line[1024], detail[128];
-    size_t lineno = 0, added = 0;
-    fr_err rc = FR_OK;
+    FILE *f = fopen(csv_path, "rb");
+    char detail[128], dummy[1];
+    size_t added = 0;
+    csv_reader rd;
+    fr_err rc;
 
+    if (!errbuf || !errlen) {
+        errbuf = dummy;
+        errlen = sizeof dummy;
+    }
+    *errbuf = '\0';
     if (!f) {
         snprintf(errbuf, errlen, "%s: %s", csv_path, strerror(errno));
         return errno == ENOENT ? FR_ENOENT : FR_ESYS;
     }
-    if ((rc = vault_begin(v))) {
+    if ((rc = csv_open(&rd, f, CONSENT_MAX_RECORD))) {
         fclose(f);
         return rc;
     }
-    while (fgets(line, sizeof line, f)) {
-        char *fields[4] = {0}, *save = NULL, *tok;
-        int nf = 0;
-        vault_purpose p;
-        int64_t ts = now_s;
-        uint8_t pid[VAULT_PID_BYTES];
-
-        lineno++;
-        line[strcspn(line, "\r\n")] = 0;
-        if (lineno == 1 && !strncmp(line, "member_id", 9))
-            continue; /* header */
-        if (!*line)
-            continue;
-        for (tok = strtok_r(line, ",", &save); tok && nf < 4;
-             tok = strtok_r(NULL, ",", &save))
-            fields[nf++] = tok;
-        if (nf < 3 || purpose_parse(fields[1], &p) ||
-            (strcmp(fields[2], "grant") && strcmp(fields[2], "withdraw")) ||
-            (nf == 4 && fr_parse_i64(fields[3], 0, now_s + 86400, &ts))) {
-            snprintf(errbuf, errlen, "%s:%zu: expected member_id,"
-                     "training|marketing,grant|withdraw[,unix time not in "
-                     "the future]", csv_path, lineno);
-            rc = FR_EINVAL;
-            break;
-        }
-        vault_pid_of(v, fields[0], pid);
-        fr_crypto_wipe(fields[0], strlen(fields[0]));
-        if (vault_is_forgotten(v, pid))
-            continue; /* erased members stay erased */
-        if ((rc = add_event(v, pid, p, !strcmp(fields[2], "grant"), ts)))
-            break;
-        added++;
+    if ((rc = vault_begin(v)) == FR_OK) {
+        rc = import_rows(v, &rd, csv_path, now_s, &added, errbuf, errlen);
+        /* a refused file leaves the handle as the disk has it too (if
+         * the re-read fails, the next change re-reads) */
+        if (rc && vault_rollback_reload(v) != FR_OK)
+            fr_log_warn("consent", "re-reading the store after a refused "
+                        "import failed; the next change re-reads it");
     }
-    fr_crypto_wipe(line, sizeof line);
+    csv_close(&rd);
     fclose(f);
-    if (rc) {
-        vault_rollback(v);
+    if (rc)
         return rc;
-    }
     *n_changes = added;
     snprintf(detail, sizeof detail, "%zu consent changes imported", added);
     return vault_commit(v, "consent_import", detail);

@@ -3,9 +3,9 @@
  *
  * The file is read one record at a time through a fixed 64 KiB buffer, so a
  * hostile or broken export cannot make us allocate without bound. The reader
- * follows RFC 4180 quote state byte by byte to know where a record ends (a
- * quoted field may hold a newline); the splitter then cuts the record into
- * fields in place. Every record is validated whole (UTF-8, NUL, length)
+ * (csv.c) follows RFC 4180 quote state byte by byte to know where a record
+ * ends (a quoted field may hold a newline); the splitter then cuts the
+ * record into fields in place. Every record is validated whole (UTF-8, NUL, length)
  * before any column is looked at, so a bad byte in a column we are about to
  * discard still stops the import: we do not want to half-understand a file.
  *
@@ -28,6 +28,7 @@
 #include "base/progress.h"
 #include "base/util.h"
 #include "crypto/crypto.h"
+#include "csv.h"
 
 const char *const import_kept_columns[] = {
     "member_id", "item_id", "timestamp", "quantity", NULL,
@@ -166,171 +167,10 @@ err_finish(errs *e)
 
 /* ---- reading records ------------------------------------------------- */
 
-enum {
-    REC_TOO_LONG = 1,
-    REC_NUL = 2,
-    REC_UNTERMINATED = 4,
-};
-
-typedef struct reader {
-    FILE *f;
-    char *buf; /* IMPORT_MAX_RECORD + 1 bytes */
-    size_t len;
-    unsigned long line; /* physical line of the next byte */
-    int started;
-} reader;
-
-/* Reads one record into rd->buf (NUL-terminated, line end removed): *got
- * true with *first_line and *flags set, false at end of file. FR_ESYS on a
- * read error (the caller reports it). */
-static fr_err
-read_record(reader *rd, unsigned long *first_line, int *flags, bool *got)
-{
-    int c, in_q = 0, quote_seen = 0, at_start = 1, any = 0;
-
-    *got = false;
-    rd->len = 0;
-    *flags = 0;
-    *first_line = rd->line;
-    while ((c = getc_unlocked(rd->f)) != EOF) {
-        any = 1;
-        if (c == '\0')
-            *flags |= REC_NUL;
-        if (rd->len < IMPORT_MAX_RECORD)
-            rd->buf[rd->len++] = (char)c;
-        else
-            *flags |= REC_TOO_LONG;
-        if (c == '\n')
-            rd->line++;
-        if (!rd->started && rd->len <= 3 &&
-            !memcmp(rd->buf, "\xEF\xBB\xBF", rd->len))
-            continue;     /* a BOM leaves the first field at its start */
-        if (quote_seen) { /* inside quotes, the previous byte was '"' */
-            quote_seen = 0;
-            if (c == '"')
-                continue; /* "" stands for one quote */
-            in_q = 0;     /* that quote closed the field */
-        } else if (in_q) {
-            quote_seen = c == '"';
-            continue;
-        }
-        if (c == '\n')
-            break;
-        if (c == '"' && at_start)
-            in_q = 1;
-        if (c != ' ' && c != '\t')
-            at_start = c == ',';
-    }
-    if (ferror(rd->f))
-        return FR_ESYS;
-    if (!any)
-        return FR_OK;
-    if (in_q && !quote_seen)
-        *flags |= REC_UNTERMINATED;
-    while (rd->len &&
-           (rd->buf[rd->len - 1] == '\n' || rd->buf[rd->len - 1] == '\r'))
-        rd->len--;
-    rd->buf[rd->len] = '\0';
-    if (!rd->started) { /* a BOM can only open the file */
-        rd->started = 1;
-        if (rd->len >= 3 && !memcmp(rd->buf, "\xEF\xBB\xBF", 3)) {
-            memmove(rd->buf, rd->buf + 3, rd->len - 3 + 1);
-            rd->len -= 3;
-        }
-    }
-    *got = true;
-    return FR_OK;
-}
-
-/* Offset of the first byte that breaks strict UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF), or len if there is none. */
-static size_t
-utf8_bad_at(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned c = s[i], n, min, cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1, min = 0x80, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 2, min = 0x800, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 3, min = 0x10000, cp = c & 0x07;
-        else
-            return i;
-        if (len - i <= n)
-            return i;
-        for (unsigned k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return i;
-        i += n + 1;
-    }
-    return len;
-}
-
-/* Splits rec in place. Spaces before an opening or after a closing quote are
- * tolerated. FR_EPROTO on text after a closing quote, FR_ELIMIT on too many
- * fields. */
-static fr_err
-split_record(char *rec, fields *fl)
-{
-    char *r = rec, *w = rec;
-
-    fl->n = 0;
-    for (;;) {
-        char *q = r;
-
-        if (fl->n == IMPORT_MAX_COLUMNS)
-            return FR_ELIMIT;
-        fl->f[fl->n++] = w;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (*q == '"') {
-            for (r = q + 1; *r && !(*r == '"' && r[1] != '"'); r++) {
-                if (*r == '"')
-                    r++; /* "" */
-                *w++ = *r;
-            }
-            if (*r != '"')
-                return FR_EPROTO; /* the reader flags this case first */
-            for (r++; *r == ' ' || *r == '\t'; r++)
-                ;
-            if (*r != ',' && *r != '\0')
-                return FR_EPROTO;
-        } else {
-            while (*r && *r != ',')
-                *w++ = *r++;
-        }
-        if (*r == '\0') {
-            *w = '\0';
-            return FR_OK;
-        }
-        *w = '\0';
-        w = ++r;
-    }
-}
-
 char *
 import_trim(char *s)
 {
-    size_t n;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    return s;
+    return csv_trim(s);
 }
 
 static int
@@ -560,29 +400,21 @@ rows_push(rows *rs, const import_row *row)
 
 /* ---- the whole file -------------------------------------------------- */
 
-/* Record-level problems: too long, NUL, quoting, UTF-8. True if any (each
- * reported in e). */
+/* Record-level problems: too long, NUL, quoting, UTF-8. True if any
+ * (reported in e). */
 static bool
-record_broken(const reader *rd, int flags, unsigned long line, errs *e)
+record_broken(const csv_reader *rd, int flags, unsigned long line, errs *e)
 {
-    size_t bad;
+    char why[CSV_REASON_MAX];
 
-    if (flags & REC_TOO_LONG)
-        err_line(e, line, "record longer than %d bytes", IMPORT_MAX_RECORD);
-    else if (flags & REC_NUL)
-        err_line(e, line, "contains a NUL byte");
-    else if (flags & REC_UNTERMINATED)
-        err_line(e, line, "unterminated quoted field");
-    else if ((bad = utf8_bad_at((const unsigned char *)rd->buf, rd->len)) <
-             rd->len)
-        err_line(e, line, "not valid UTF-8 (byte %zu of the record)", bad + 1);
-    else
+    if (!csv_record_problem(rd, flags, why))
         return false;
+    err_line(e, line, "%s", why);
     return true;
 }
 
 typedef struct parse_state {
-    reader rd;
+    csv_reader rd;
     schema sc;
     row_policy pol;
     rows rs;
@@ -646,7 +478,7 @@ handle_record(parse_state *ps, int flags, unsigned long line,
 
     if (record_broken(&ps->rd, flags, line, e))
         return ps->have_header ? FR_OK : FR_EINVAL;
-    rc = split_record(ps->rd.buf, &ps->fl);
+    rc = csv_split(ps->rd.buf, &ps->fl);
     if (!ps->have_header) {
         ps->have_header = 1;
         if (rc) {
@@ -700,7 +532,7 @@ parse_file(parse_state *ps, import_result *res, errs *e)
     uint64_t size = file_size(ps->rd.f);
 
     fr_progress_begin(&p, "import", size, "bytes");
-    while ((read_rc = read_record(&ps->rd, &line, &flags, &got)) == FR_OK &&
+    while ((read_rc = csv_read(&ps->rd, &line, &flags, &got)) == FR_OK &&
            got) {
         if (++n_records % PROGRESS_EVERY == 0) {
             off_t at = ftello(ps->rd.f);
@@ -746,9 +578,7 @@ state_free(parse_state *ps)
 {
     if (!ps)
         return;
-    if (ps->rd.buf)
-        fr_crypto_wipe(ps->rd.buf, IMPORT_MAX_RECORD + 1);
-    free(ps->rd.buf);
+    csv_close(&ps->rd);
     rows_clear(&ps->rs);
     fr_crypto_wipe(&ps->fl, sizeof ps->fl);
     canon_count_destroy(&ps->cc);
@@ -773,11 +603,9 @@ parse_path(const char *path, const row_policy *pol, size_t max_errors,
     rc = FR_ENOMEM;
     ps = calloc(1, sizeof *ps);
     res = calloc(1, sizeof *res);
-    if (!ps || !res || !(ps->rd.buf = malloc(IMPORT_MAX_RECORD + 1)) ||
+    if (!ps || !res || csv_open(&ps->rd, f, IMPORT_MAX_RECORD) ||
         canon_count_new(&ps->cc))
         goto out;
-    ps->rd.f = f;
-    ps->rd.line = 1;
     ps->pol = *pol;
     rc = parse_file(ps, res, &e);
     timefmt_zone_end();

@@ -7,12 +7,12 @@
 
 #include <stdbool.h>
 
+#include "csv.h"
 #include "importer.h"
 
-typedef struct fields {
-    char *f[IMPORT_MAX_COLUMNS];
-    size_t n;
-} fields;
+typedef csv_fields fields;
+_Static_assert(CSV_MAX_FIELDS == IMPORT_MAX_COLUMNS,
+               "the reader splits as many fields as a header may name");
 
 /* The columns a profile maps: stored ones first, then read-only ones. */
 enum {
