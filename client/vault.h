@@ -161,8 +161,10 @@ FR_NODISCARD fr_err vault_consent_set(vault *v, const char *raw_id,
                                       vault_purpose p, int granted,
                                       int64_t when_s);
 
-/* CSV "member_id,purpose,action[,timestamp]" with action grant|withdraw;
- * all or nothing. */
+/* A consent file: CSV records (RFC 4180, client/csv.h) of exactly 3 or 4
+ * fields "member_id,training|marketing,grant|withdraw[,unix time]", an
+ * optional member_id header; all or nothing: the first bad record refuses
+ * the file with "FILE:LINE: reason" in errbuf (never the member id). */
 FR_NODISCARD fr_err vault_consent_import(vault *v, const char *csv_path,
                                          int64_t now_s, size_t *n_changes,
                                          char *errbuf, size_t errlen);
