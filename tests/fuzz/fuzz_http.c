@@ -19,6 +19,7 @@
  * from another address within ANSWER_MS (no hang, no lock-out).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -98,7 +99,7 @@ static int
 dial(const char *src)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET}, me = {.sin_family = AF_INET};
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, rc;
 
     FR_FUZZ_CHECK(fd >= 0);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -106,7 +107,13 @@ dial(const char *src)
     FR_FUZZ_CHECK(bind(fd, (struct sockaddr *)&me, sizeof me) == 0);
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FR_FUZZ_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    /* libFuzzer's -timeout watchdog is a SIGALRM every few seconds: every
+     * blocking call here retries on EINTR rather than take it for an
+     * answer. */
+    while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) != 0 &&
+           errno == EINTR)
+        ;
+    FR_FUZZ_CHECK(rc == 0);
     return fd;
 }
 
@@ -124,6 +131,8 @@ exchange(const char *src, const uint8_t *data, size_t size, int quiet_ms)
 
     while (sent < size) {
         ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break; /* the server hung up early: allowed */
         sent += (size_t)n;
@@ -132,10 +141,15 @@ exchange(const char *src, const uint8_t *data, size_t size, int quiet_ms)
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         ssize_t n;
+        int r = poll(&p, 1, quiet_ms);
 
-        if (poll(&p, 1, quiet_ms) <= 0)
+        if (r < 0 && errno == EINTR)
+            continue; /* the quiet time restarts: only ever longer */
+        if (r <= 0)
             break;
-        n = recv(fd, answer + got, ANSWER_MAX - got, 0);
+        if ((n = recv(fd, answer + got, ANSWER_MAX - got, 0)) < 0 &&
+            errno == EINTR)
+            continue;
         if (n <= 0 || (got += (size_t)n) == ANSWER_MAX)
             break;
     }

@@ -16,6 +16,8 @@
  * key, and then the user id is that store's "NAME:KEYFP"; every 400 is
  * counted once in fr_net_zap_refused.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -243,12 +245,33 @@ expected_user(const uint8_t **f, const size_t *n, int count)
     return "";
 }
 
+/* libFuzzer's -timeout watchdog is a SIGALRM every few seconds, which
+ * interrupts a blocking zmq call with EINTR: retried. Any other failure
+ * (EAGAIN after RCVTIMEO: no reply in 5 s) is a defect of the handler. */
 static void
 recv_frame(zmq_msg_t *m, int want_more)
 {
+    int rc;
+
     zmq_msg_init(m);
-    FR_FUZZ_CHECK(zmq_msg_recv(m, req, 0) >= 0); /* a hang is a defect */
+    while ((rc = zmq_msg_recv(m, req, 0)) < 0 && zmq_errno() == EINTR)
+        ;
+    if (rc < 0)
+        fprintf(stderr, "fuzz_zap: no ZAP reply: %s\n",
+                zmq_strerror(zmq_errno()));
+    FR_FUZZ_CHECK(rc >= 0);
     FR_FUZZ_CHECK(zmq_msg_more(m) == want_more);
+}
+
+static void
+send_frame(const uint8_t *f, size_t n, int more)
+{
+    int rc;
+
+    while ((rc = zmq_send(req, f, n, more ? ZMQ_SNDMORE : 0)) < 0 &&
+           zmq_errno() == EINTR)
+        ;
+    FR_FUZZ_CHECK(rc >= 0);
 }
 
 static void
@@ -270,8 +293,7 @@ fuzz_request(const uint8_t *p, const uint8_t *end)
         count = 1;
     }
     for (int i = 0; i < count; i++)
-        FR_FUZZ_CHECK(zmq_send(req, f[i], n[i],
-                               i + 1 < count ? ZMQ_SNDMORE : 0) >= 0);
+        send_frame(f[i], n[i], i + 1 < count);
     want = expected_user(f, n, count);
     for (int i = 0; i < 6; i++)
         recv_frame(&r[i], i < 5);
