@@ -10,7 +10,7 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
           libsodium-dev libopenblas-dev libcmocka-dev
-          libmicrohttpd-dev libsystemd-dev)
+          libmicrohttpd-dev libsystemd-dev scdoc)
 TEST_PACKAGES=(prometheus chromium curl)
 
 if [ "${1:-}" = test ]; then
