@@ -4,7 +4,7 @@
 # package`) in PKG_BUILD, then:
 #  (a) the control fields, the conffiles and the maintainer scripts;
 #  (b) extracted with dpkg -x into a temporary root: exactly the expected
-#      files with the expected modes, stripped PIE programs with BIND_NOW;
+#      files with the expected modes, stripped PIE programs, full RELRO;
 #  (c) every manual page renders without a groff warning and has a NAME
 #      line; each program's --help options appear in its page, each
 #      option of a page is in the program's --help, and the two config
@@ -215,9 +215,11 @@ for p in "$ROOT"/usr/bin/*; do
   readelf -hW "$p" | grep -q 'Type: *DYN' || fail "$(basename "$p") is not PIE"
   readelf -dW "$p" | grep -qE 'BIND_NOW|FLAGS_1.*NOW' ||
     fail "$(basename "$p") is not linked with -z now"
+  readelf -lW "$p" | grep -q GNU_RELRO ||
+    fail "$(basename "$p") is not linked with -z relro"
 done
 step "files: $(wc -l <"$T/files") with the expected modes; programs stripped," \
-     "PIE, BIND_NOW"
+     "PIE, full RELRO"
 
 # ---- (c) manual pages ----------------------------------------------------
 MAN=$ROOT/usr/share/man
