@@ -14,7 +14,8 @@
 #      configurations pass --check-config;
 #  (e) the postinst, run against the temporary root (DPKG_ROOT), creates
 #      the users and directories and hands aggregator.conf to group fedrec,
-#      and a second run changes nothing;
+#      and a second run changes nothing; dpkg --root installs, upgrades
+#      (keeping a changed conffile), removes and purges the package;
 #  (f) systemd-analyze verify --root on both units in the temporary root;
 #  (g) lintian: its findings are printed, an error (E:) fails the test.
 # usage: test_package.sh SOURCE_DIR PKG_BUILD VERSION [CMAKE_ARGS...]
@@ -127,6 +128,31 @@ if [ "${SRC}" = --as-root ]; then
   DPKG_ROOT=$ROOT sh "$CTRL/prerm" remove || fail "prerm remove failed"
   DPKG_ROOT=$ROOT sh "$CTRL/postrm" purge || fail "postrm purge failed"
   rm -f "$CTRL/passwd.before"
+  # dpkg itself, on an empty system in DROOT (dependencies not there):
+  # install, an upgrade keeps a changed conffile, remove keeps it, purge
+  # removes it and leaves the state directories.
+  DROOT=$CTRL/dpkg-root
+  mkdir -p "$DROOT/var/lib/dpkg/info" "$DROOT/var/lib/dpkg/updates"
+  : >"$DROOT/var/lib/dpkg/status"
+  dpkg_r() {
+    dpkg --root="$DROOT" --force-script-chrootless --force-depends \
+      --log=/dev/null "$@" >"$CTRL/dpkg.out" 2>&1 ||
+      { cat "$CTRL/dpkg.out" >&2; fail "dpkg $*"; }
+  }
+  dpkg_r -i "$DEB"
+  [ -x "$DROOT/usr/bin/fedrec-aggregator" ] || fail "dpkg -i installed no programs"
+  echo '# changed here' >>"$DROOT/etc/fedrec/aggregator.conf"
+  dpkg_r --force-confold -i "$DEB"
+  [ "$(tail -n 1 "$DROOT/etc/fedrec/aggregator.conf")" = '# changed here' ] ||
+    fail "reinstalling replaced a changed aggregator.conf"
+  dpkg_r -r fedrec
+  [ ! -e "$DROOT/usr/bin/fedrec-aggregator" ] || fail "dpkg -r left the programs"
+  [ -f "$DROOT/etc/fedrec/aggregator.conf" ] || fail "dpkg -r removed the conffile"
+  dpkg_r -P fedrec
+  [ ! -e "$DROOT/etc/fedrec/aggregator.conf" ] || fail "purge left aggregator.conf"
+  [ -d "$DROOT/var/lib/fedrec-aggregator" ] && [ -d "$DROOT/var/lib/fedrec-store" ] ||
+    fail "purge removed the state directories"
+  rm -rf "$DROOT" "$CTRL/dpkg.out"
   exit 0
 fi
 
@@ -159,7 +185,8 @@ step "built $DEB ($(stat -c %s "$DEB") bytes) in $(($(date +%s) - t0)) s"
 # ---- (e) first: it extracts the package the rest looks at ------------
 "${AS_ROOT[@]}" "$0" --as-root "$DEB" "$ROOT" "$CTRL"
 step "postinst: users fedrec and fedrec-store, directories and the" \
-     "config's group made in the temporary root; a second run is a no-op"
+     "config's group made in the temporary root; a second run is a no-op;" \
+     "dpkg --root install, upgrade, remove, purge"
 
 # ---- (a) control -------------------------------------------------------
 field() { dpkg-deb -f "$DEB" "$1"; }
