@@ -1,14 +1,17 @@
 # Thin wrapper around CMake so that the two everyday commands are short:
 #   make demo   - build and run a local federation on generated demo data
 #   make test   - build and run the whole suite, then again under ASan+UBSan
-# Both install missing Debian packages first (scripts/deps.sh).
+#   make package - the Debian package (build-pkg/fedrec_VERSION-1_ARCH.deb)
+# All install missing Debian packages first (scripts/deps.sh).
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_PKG ?= build-pkg
 
-.PHONY: all deps deps-test build build-asan test test-plain test-asan demo clean
+.PHONY: all deps deps-test build build-asan test test-plain test-asan demo clean \
+        package
 
 all: build
 
@@ -40,6 +43,13 @@ test: test-plain test-asan
 demo: build
 	scripts/demo.sh $(BUILD)/bin
 
+# The Debian package: a build for /usr with Debian's hardening flags in
+# $(BUILD_PKG), cpack, then the path of the .deb (install it with
+# `sudo apt install ./build-pkg/fedrec_*.deb`; README.md, Packaging).
+package:
+	@scripts/deps.sh package
+	@JOBS=$(JOBS) scripts/package.sh $(BUILD_PKG)
+
 # Every fuzz target for FUZZ_SECONDS each (default 60) under libFuzzer with
 # ASan+UBSan (clang); prints executions per second and new coverage. The
 # suite itself only replays the committed corpora (tests/fuzz/corpus).
@@ -53,7 +63,7 @@ fuzz:
 	scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) demo-run
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_PKG) demo-run
 
 # Benchmarks (need ../shared/data/ncf-ml-1m; they skip cleanly without it).
 .PHONY: bench-quality bench-ml1m bench-secagg

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fedrec builds and tests with, if any is missing.
 # `scripts/deps.sh test` also installs what the black-box monitoring test
-# drives: a real Prometheus, headless Chromium and curl; `scripts/deps.sh
+# drives (a real Prometheus, headless Chromium and curl) and what the
+# package test checks the .deb with; `scripts/deps.sh package` installs
+# what `make package` needs (dpkg-shlibdeps and file for CPack's Depends,
+# lintian, systemd-analyze, man, fakeroot for the checks); `scripts/deps.sh
 # fuzz` adds clang (libFuzzer ships with it) for `make fuzz`.
 # As root it runs apt-get itself; otherwise it prints the exact command and
 # fails, so nothing is half-installed behind the user's back.
@@ -10,15 +13,18 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
           libsodium-dev libopenblas-dev libcmocka-dev
-          libmicrohttpd-dev libsystemd-dev)
-TEST_PACKAGES=(prometheus chromium curl)
+          libmicrohttpd-dev libsystemd-dev scdoc)
+PACKAGE_PACKAGES=(dpkg-dev file lintian systemd man-db fakeroot)
+TEST_PACKAGES=(prometheus chromium curl "${PACKAGE_PACKAGES[@]}")
 
 if [ "${1:-}" = test ]; then
   PACKAGES+=("${TEST_PACKAGES[@]}")
+elif [ "${1:-}" = package ]; then
+  PACKAGES+=("${PACKAGE_PACKAGES[@]}")
 elif [ "${1:-}" = fuzz ]; then
   PACKAGES+=(clang)
 elif [ $# -gt 0 ]; then
-  echo "usage: scripts/deps.sh [test|fuzz]" >&2
+  echo "usage: scripts/deps.sh [test|package|fuzz]" >&2
   exit 2
 fi
 
