@@ -257,7 +257,8 @@ try_mask(sim *s, sim_store *st)
         return;
     make_update(s, st);
     fr_crypto_random(coins, sizeof coins);
-    rc = fr_quant_init(&q, st->setup.n, st->setup.clip, st->setup.weight_cap);
+    rc = fr_quant_init(&q, fr_secagg_encode_n(&st->setup), st->setup.clip,
+                       st->setup.weight_cap);
     if (!rc)
         rc = fr_quant_encode(&q, s->update, s->n_params,
                              (uint64_t)s->cfg->examples, coins, s->words, NULL);
