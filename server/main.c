@@ -408,8 +408,13 @@ main(int argc, char **argv)
                            "debug");
     if (fr_log_format_parse(cfg.log_format, &format))
         return usage_error("log_format: expected json or human");
+    if (fr_crypto_init()) {
+        fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
+        return 1;
+    }
     if (agg_config_validate(&cfg, err, sizeof err) ||
-        agg_catalogue_check(&cfg, err, sizeof err))
+        agg_catalogue_check(&cfg, err, sizeof err) ||
+        agg_upstream_check(&cfg, err, sizeof err))
         return usage_error(err);
     if (flags & FR_CONFIG_FLAG_DUMP)
         fr_config_dump(&agg_config_table, &cfg, stdout);
@@ -420,10 +425,6 @@ main(int argc, char **argv)
     }
     fr_log_set_level(level);
     fr_log_set_format(format);
-    if (fr_crypto_init()) {
-        fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
-        return 1;
-    }
     fr_model_set_threads((int)cfg.blas_threads);
     install_signals();
     return serve(&cfg);
