@@ -58,7 +58,7 @@ int fed_start_stores(fed *f, int i, const char *sim_args);
 
 /* SIGKILLs whatever still runs (for teardowns); removes nothing. */
 void fed_kill_all(fed *f);
-/* Removes the directory. */
+/* Removes the directory (kept when FR_TEST_KEEP is set). */
 void fed_remove(fed *f);
 
 /* The weight the central logged for its n-th decoded secure sum ("weight
