@@ -13,3 +13,6 @@ fr_add_test(test_config_regional SOURCES test_config_regional.c LIBS fragg
 target_compile_definitions(test_config_regional PRIVATE
   FR_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(test_config_regional fedrec-aggregator)
+# The central's DP design with regions (server/dp.c).
+fr_add_test(test_dp_regions SOURCES test_dp_regions.c LIBS fragg m
+  LABEL unit TIMEOUT 60)
