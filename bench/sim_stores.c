@@ -17,7 +17,12 @@
  * fr_quant_encode of an update + fr_sa_client_mask as soon as MASK_REQ is
  * in. There is no training: the update is a synthetic random vector of the
  * model's size (uniform in +-update_scale) with weight `examples`, and no
- * quality figures ride along. Plain (non-secure) rounds are ignored.
+ * quality figures ride along. Plain (non-secure) rounds are ignored. In a
+ * DP round (RoundStart.dp) the same vector is encoded with the
+ * distributed discrete Gaussian instead. train_ms holds each masked input
+ * back that long after the round start, as training would; coins_seed
+ * (not 0) makes the fixed-point rounding reproducible (sim_update.h), so
+ * a test can compute the exact sum of what the stores sent.
  *
  * Dropouts: in every round a fresh random set of round(drop * count) of this
  * process's stores falls silent right after sending its SHARES, the costly
@@ -44,10 +49,13 @@
 #include "base/util.h"
 #include "config/config.h"
 #include "crypto/crypto.h"
+#include "dp/ddg.h"
+#include "dp/rng.h"
 #include "net/net.h"
 #include "secagg/quant.h"
 #include "secagg/secagg.h"
 #include "wire/wire.h"
+#include "sim_update.h"
 
 #define TAG      "simstores"
 #define PATH_CAP 512
@@ -69,6 +77,8 @@ typedef struct sim_config {
     double update_scale;
     int64_t seed;
     int64_t max_message_bytes;
+    int64_t train_ms;
+    int64_t coins_seed;
 } sim_config;
 
 typedef sim_config C;
@@ -99,6 +109,12 @@ static const fr_config_key keys[] = {
     FR_CFG_INT_(C, seed, "1", 0, INT64_MAX, "seed of updates and dropouts"),
     FR_CFG_INT_(C, max_message_bytes, "67108864", 1024, 1073741824,
                 "largest message accepted"),
+    FR_CFG_INT_(C, train_ms, "0", 0, 3600000,
+                "hold each masked input back this long after the round "
+                "start, as training would"),
+    FR_CFG_INT_(C, coins_seed, "0", 0, INT64_MAX,
+                "not 0: the fixed-point rounding coins come from this seed "
+                "(reproducible sums, for tests); 0: fresh random coins"),
 };
 static const fr_config_table sim_table = {keys, FR_ARRAY_LEN(keys)};
 
@@ -110,6 +126,9 @@ typedef struct sim_store {
     fr_sa_client *sa; /* the secure round in progress, if any */
     uint64_t sa_round;
     fr_secagg_setup setup;
+    int dp;               /* the round runs member-level DP */
+    fr_dp_setup dp_setup;
+    int64_t mask_at_ms;   /* the "trained" update is ready then */
     uint64_t last_round;
     int64_t next_hello_ms;
     int will_drop; /* falls silent after its shares in sa_round */
@@ -131,8 +150,9 @@ typedef struct sim {
     uint8_t *drop_set;
     uint32_t *order; /* scratch for drawing the drop set */
     float *update;   /* one synthetic update */
-    uint32_t *words; /* its fixed-point encoding */
-    size_t n_params;
+    double *dupdate; /* the same as doubles, for DP */
+    uint32_t *words; /* its fixed-point or DDG encoding */
+    size_t n_params, n_words;
     counters total, round; /* round: of the round in progress */
     int64_t stop_at_ms;
     uint64_t final_ends; /* ROUND_ENDs of the last round received */
@@ -220,13 +240,45 @@ draw_drop_set(sim *s, uint64_t round_id)
 static void
 make_update(sim *s, const sim_store *st)
 {
-    fr_rng rng;
-    float a = (float)s->cfg->update_scale;
+    sim_update_make(s->update, s->n_params, (uint64_t)s->cfg->seed,
+                    st->sa_round, st->number, (float)s->cfg->update_scale);
+}
 
-    fr_rng_seed(&rng,
-                (uint64_t)s->cfg->seed ^ (st->sa_round << 20) ^ st->number);
-    for (size_t j = 0; j < s->n_params; j++)
-        s->update[j] = a * (float)(2.0 * fr_rng_uniform(&rng) - 1.0);
+/* Encodes the update into s->words: fixed point (weight `examples`) or,
+ * in a DP round, the distributed discrete Gaussian. */
+static fr_err
+encode(sim *s, const sim_store *st)
+{
+    uint8_t coins[32];
+    fr_quant q;
+    fr_err rc;
+
+    if (st->dp) {
+        fr_ddg_params p = {.n = s->n_params, .dim = st->dp_setup.dim,
+                           .scale = st->dp_setup.scale,
+                           .sigma2_int = st->dp_setup.sigma2_int,
+                           .rotation_seed = st->dp_setup.rotation_seed};
+        fr_dp_rng *rng = NULL;
+        for (size_t j = 0; j < s->n_params; j++)
+            s->dupdate[j] = s->update[j];
+        if ((rc = fr_dp_rng_new(&rng, NULL)))
+            return rc;
+        rc = fr_ddg_encode(&p, s->dupdate, rng, s->words);
+        fr_dp_rng_destroy(&rng);
+        return rc;
+    }
+    if (s->cfg->coins_seed)
+        sim_update_coins(coins, (uint64_t)s->cfg->coins_seed, st->sa_round,
+                         st->number);
+    else
+        fr_crypto_random(coins, sizeof coins);
+    rc = fr_quant_init(&q, fr_secagg_encode_n(&st->setup), st->setup.clip,
+                       st->setup.weight_cap);
+    if (!rc)
+        rc = fr_quant_encode(&q, s->update, s->n_params,
+                             (uint64_t)s->cfg->examples, coins, s->words, NULL);
+    fr_crypto_wipe(coins, sizeof coins);
+    return rc;
 }
 
 static void
@@ -247,24 +299,18 @@ round_progress(sim *s, const sim_store *st)
 static void
 try_mask(sim *s, sim_store *st)
 {
-    fr_quant q;
-    uint8_t coins[32];
     fr_sa_msg out;
     const char *why = NULL;
     fr_err rc;
 
-    if (!st->sa || !fr_sa_client_wants_input(st->sa))
+    if (!st->sa || !fr_sa_client_wants_input(st->sa) ||
+        fr_clock_ms() < st->mask_at_ms)
         return;
     make_update(s, st);
-    fr_crypto_random(coins, sizeof coins);
-    rc = fr_quant_init(&q, st->setup.n, st->setup.clip, st->setup.weight_cap);
-    if (!rc)
-        rc = fr_quant_encode(&q, s->update, s->n_params,
-                             (uint64_t)s->cfg->examples, coins, s->words, NULL);
-    fr_crypto_wipe(coins, sizeof coins);
+    rc = encode(s, st);
     if (!rc)
         rc = fr_sa_client_mask(st->sa, s->words, &out, &why);
-    fr_crypto_wipe(s->words, (s->n_params + 1) * sizeof *s->words);
+    fr_crypto_wipe(s->words, s->n_words * sizeof *s->words);
     if (rc) {
         fr_log_warn(TAG,
                     "store %s, round id %llu: cannot mask the update: "
@@ -283,17 +329,20 @@ try_mask(sim *s, sim_store *st)
 }
 
 static fr_err
-ensure_scratch(sim *s, size_t n_params)
+ensure_scratch(sim *s, size_t n_params, size_t n_words)
 {
-    if (s->n_params == n_params)
+    if (s->n_params == n_params && s->n_words == n_words)
         return FR_OK;
     free(s->update);
+    free(s->dupdate);
     free(s->words);
     s->n_params = n_params;
+    s->n_words = n_words;
     s->update = malloc(n_params * sizeof *s->update);
-    s->words = malloc((n_params + 1) * sizeof *s->words);
-    if (!s->update || !s->words) {
-        s->n_params = 0;
+    s->dupdate = malloc(n_params * sizeof *s->dupdate);
+    s->words = malloc(n_words * sizeof *s->words);
+    if (!s->update || !s->dupdate || !s->words) {
+        s->n_params = s->n_words = 0;
         return FR_ENOMEM;
     }
     return FR_OK;
@@ -312,6 +361,7 @@ on_round_start(sim *s, sim_store *st, const fr_msg *msg)
                       .n_words = su->n_words,
                       .min_inputs = su->min_inputs};
     size_t params = (size_t)rs->n_items * rs->dim + rs->n_items;
+    size_t want = rs->has_dp ? (size_t)rs->dp.dim : params + 1;
     fr_sa_msg adv;
 
     sa_reset(st);
@@ -322,7 +372,7 @@ on_round_start(sim *s, sim_store *st, const fr_msg *msg)
                     st->name, (unsigned long long)msg->round_id);
         return;
     }
-    if (su->n_words != params + 1 || ensure_scratch(s, params)) {
+    if (su->n_words != want || ensure_scratch(s, params, want)) {
         fr_log_err(TAG,
                    "store %s: round id %llu: %u words for %zu "
                    "parameters, or out of memory: not taking part",
@@ -344,6 +394,10 @@ on_round_start(sim *s, sim_store *st, const fr_msg *msg)
         draw_drop_set(s, msg->round_id);
     st->sa_round = msg->round_id;
     st->setup = *su;
+    st->dp = rs->has_dp != 0;
+    if (st->dp)
+        st->dp_setup = rs->dp;
+    st->mask_at_ms = fr_clock_ms() + s->cfg->train_ms;
     st->last_round = msg->round_id;
     st->will_drop = s->drop_set[st - s->st];
     s->round.starts++;
@@ -526,6 +580,7 @@ sim_close(sim *s)
     free(s->drop_set);
     free(s->order);
     free(s->update);
+    free(s->dupdate);
     free(s->words);
 }
 
@@ -571,6 +626,17 @@ read_ready(sim *s)
     }
 }
 
+/* Masks the inputs whose simulated training is over. */
+static void
+due_masks(sim *s)
+{
+    if (!s->cfg->train_ms)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->st[i].silent)
+            try_mask(s, &s->st[i]);
+}
+
 static void
 loop(sim *s)
 {
@@ -578,6 +644,10 @@ loop(sim *s)
         int64_t now = fr_clock_ms();
         int wait = heartbeats(s, now);
         size_t n_ready = 0;
+
+        due_masks(s);
+        if (s->cfg->train_ms && wait > 50)
+            wait = 50;
 
         if (s->stop_at_ms && now >= s->stop_at_ms)
             break;

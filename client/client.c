@@ -835,6 +835,7 @@ client_run(const client_config *cfg, const client_run_opts *opts)
         fr_log_err(TAG, "bad DP settings or store path");
         return 1;
     }
+    store_dp_allow_regional(c.dp, cfg->dp_regional != 0);
     if (cstate_open(cfg, &c.cs) ||
         load_evalset(cfg, cstate_data(c.cs), &c.eval) || load_identity(&c) ||
         client_cat_open(&c) ||

@@ -34,6 +34,8 @@ typedef struct client_config {
     double dp_epsilon_budget; /* the store's own budget; 0: the aggregator's */
     double dp_delta;          /* 0: the aggregator's */
     int dp_report_metrics;    /* send quality figures in DP rounds */
+    int dp_regional;          /* take part in DP rounds relayed by a
+                                 regional aggregator */
     char catalogue[CLIENT_PATH_MAX]; /* empty: DIR/catalogue or
                                         state_dir/catalogue */
     int catalogue_fetch; /* fetch the round's catalogue when lacking it */

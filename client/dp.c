@@ -24,6 +24,7 @@ struct store_dp {
     double budget, delta; /* policy; 0: the aggregator's */
     fr_dp_ledger *ledger; /* opened at the first DP round */
     int had_ledger;       /* privacy.ledger existed at start */
+    int allow_regional;   /* dp_regional: take part in nested rounds */
 };
 
 fr_err
@@ -82,6 +83,51 @@ open_ledger(store_dp *d, const fr_dp_setup *s, char *why, size_t cap)
     return rc;
 }
 
+void
+store_dp_allow_regional(store_dp *d, bool allow)
+{
+    d->allow_regional = allow;
+}
+
+/* The round's sum holds at least n_target honest noise shares. In a flat
+ * round every store checks that the sum it takes part in cannot be
+ * unmasked with fewer inputs; in a nested round (the sum is added with
+ * other regions' sums, encode_n above n) only the central aggregator sees
+ * the total, and checks the stores it covers: the store can check only
+ * that the round is sized for enough stores, and must agree to it. */
+static fr_err
+check_shares(const store_dp *d, const fr_dp_setup *s,
+             const fr_secagg_setup *sa, char *why, size_t cap)
+{
+    uint32_t total = fr_secagg_encode_n(sa);
+    uint64_t need = (uint64_t)s->n_target + s->t_collude;
+
+    if (total > sa->n && !d->allow_regional) {
+        snprintf(why, cap,
+                 "the round's sum (of %u of the %u stores it is sized "
+                 "for) is unmasked by a regional aggregator before it is "
+                 "added with other regions': set dp_regional yes to take "
+                 "part in such rounds",
+                 sa->n, total);
+        return FR_EINVAL;
+    }
+    if (total > sa->n && (s->n_target > total || need > total)) {
+        snprintf(why, cap,
+                 "noise sized for %u shares but the round covers at most "
+                 "%u stores",
+                 s->n_target, total);
+        return FR_EINVAL;
+    }
+    if (total == sa->n && (s->n_target > sa->n || need > sa->min_inputs)) {
+        snprintf(why, cap,
+                 "noise sized for %u shares but a sum of only %u "
+                 "inputs may be unmasked",
+                 s->n_target, sa->min_inputs);
+        return FR_EINVAL;
+    }
+    return FR_OK;
+}
+
 fr_err
 store_dp_admit(store_dp *d, uint64_t round_id, const fr_dp_setup *s,
                const fr_secagg_setup *sa, uint64_t n_params, char *why,
@@ -102,14 +148,8 @@ store_dp_admit(store_dp *d, uint64_t round_id, const fr_dp_setup *s,
     }
     /* The sum must hold at least n_target honest noise shares: at least
      * n_target + t_collude inputs, which every store checks in SecAgg. */
-    if (s->n_target > sa->n ||
-        (uint64_t)s->n_target + s->t_collude > sa->min_inputs) {
-        snprintf(why, cap,
-                 "noise sized for %u shares but a sum of only %u "
-                 "inputs may be unmasked",
-                 s->n_target, sa->min_inputs);
-        return FR_EINVAL;
-    }
+    if ((rc = check_shares(d, s, sa, why, cap)))
+        return rc;
     if ((rc = open_ledger(d, s, why, cap)))
         return rc;
     if (s->delta != fr_dp_ledger_delta(d->ledger)) {

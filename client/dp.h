@@ -8,6 +8,8 @@
  * refused, and nothing is sent, when:
  *   - its parameters do not fit the secure round (vector length, fewer
  *     guaranteed inputs than noise shares promised),
+ *   - its sum is unmasked by a regional aggregator (a nested round) and
+ *     the store does not take part in those (dp_regional),
  *   - its delta differs from the store's, or
  *   - the store's ledger cannot pay for it (budget exhausted).
  * The store does not take the aggregator's word for the sensitivity: it
@@ -34,6 +36,12 @@ typedef struct store_dp store_dp;
 FR_NODISCARD fr_err store_dp_new(store_dp **out, const char *dir, double budget,
                                  double delta);
 void store_dp_destroy(store_dp **dp);
+
+/* dp_regional: whether the store takes part in DP rounds whose sum a
+ * regional aggregator unmasks before adding it to other regions' sums
+ * (SecAggSetup.encode_n above n; docs/SECAGG.md, "Regions"). Off: such a
+ * round is refused, naming the key. */
+void store_dp_allow_regional(store_dp *dp, bool allow);
 
 /* Checks and charges a DP round. FR_OK: charged (or already charged for
  * this round id with the same parameters), go ahead. FR_ELIMIT: the budget

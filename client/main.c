@@ -89,6 +89,11 @@ static const fr_config_key keys[] = {
                  "in DP rounds, also send the local quality figures "
                  "(HR@10, loss): a release the privacy ledger does not "
                  "account for; for benchmarks on public data only"),
+    FR_CFG_BOOL_(C, dp_regional, "no",
+                 "take part in DP rounds relayed by a regional aggregator, "
+                 "which sees its region's noised sum (with its region's "
+                 "share of the noise only) before the central aggregator "
+                 "adds the regions' sums"),
 };
 const fr_config_table client_config_table = {keys, FR_ARRAY_LEN(keys)};
 

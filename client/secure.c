@@ -195,7 +195,9 @@ client_sa_update_ready(client *c, train_job *job)
         sa_try_mask(c);
         return;
     }
-    rc = fr_quant_init(&q, c->sa_setup.n, c->sa_setup.clip,
+    /* Sized for every store whose input ends up in the same total: in a
+     * region's round, the stores of all regions (encode_n). */
+    rc = fr_quant_init(&q, fr_secagg_encode_n(&c->sa_setup), c->sa_setup.clip,
                        c->sa_setup.weight_cap);
     c->sa_input = rc ? NULL : malloc((size_t)c->sa_setup.n_words * 4);
     fr_crypto_random(coins, sizeof coins);

@@ -81,6 +81,30 @@ void aggregator_count_received(aggregator *a, size_t len);
 void aggregator_on_bytes(aggregator *a, const fr_net_peer *peer,
                          const uint8_t *buf, size_t len, int64_t now_ms);
 
+/* ---- mode regional (relay.c; called by upstream.c) ---- */
+struct agg_upstream;
+/* The link to the central (borrowed; NULL: none, as in tests). */
+void aggregator_set_upstream(aggregator *a, struct agg_upstream *up);
+/* The central's ROUND_START: the region runs its own round for it (the
+ * message is taken when the round is held or started: *msgp set to
+ * NULL). */
+void aggregator_relay_start(aggregator *a, fr_msg **msgp, int64_t now);
+/* The central's ROUND_END (buf, len: its bytes), forwarded to the stores
+ * of the region's round if its result went up. */
+void aggregator_relay_end(aggregator *a, const fr_msg *msg,
+                          const uint8_t *buf, size_t len, int64_t now);
+/* The central's DONE: the region answers its stores' HELLOs with DONE. */
+void aggregator_relay_done(aggregator *a, const fr_msg *msg, int64_t now);
+/* The catalogue the region asked the central for. */
+void aggregator_relay_catalogue(aggregator *a, const fr_msg *msg,
+                                int64_t now);
+/* The link to the central went down: the region's round is abandoned. */
+void aggregator_relay_lost(aggregator *a, int64_t now);
+/* The region's HELLO to the central: the stores it would bring to a round
+ * now and the largest example count among them (0 and busy when it cannot
+ * run a round). */
+void aggregator_region_hello(aggregator *a, int64_t now, fr_msg_hello *h);
+
 /* True once cfg->rounds rounds are complete (never if rounds == 0). */
 bool aggregator_done(const aggregator *a);
 

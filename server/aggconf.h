@@ -16,6 +16,7 @@
 #define AGG_PATH_MAX 256
 
 typedef struct agg_config {
+    char mode[16];              /* "central" or "regional" */
     char listen[AGG_PATH_MAX];
     char key_file[AGG_PATH_MAX];
     char allowlist[AGG_PATH_MAX];
@@ -72,7 +73,21 @@ typedef struct agg_config {
     int64_t quarantine_after;   /* 0: never quarantine */
     int64_t quarantine_window_ms;
     int64_t quarantine_ms;
+    /* regions (docs/SECAGG.md, "Regions"): a central aggregator's DP
+     * design allows for this many whole regions dropping out */
+    int64_t dp_max_region_dropouts;
+    /* mode regional: the link to the central aggregator (upstream.c) */
+    char upstream[AGG_PATH_MAX];
+    char upstream_server_key[AGG_PATH_MAX];
+    char upstream_key_file[AGG_PATH_MAX];
+    char upstream_sign_key_file[AGG_PATH_MAX]; /* empty: from key_file */
+    int64_t upstream_heartbeat_ms;
+    int64_t upstream_reconnect_max_ms;
+    int64_t upstream_margin_ms; /* 0: 2 phase timeouts + 1 s */
 } agg_config;
+
+/* True in mode regional. */
+int agg_regional(const agg_config *cfg);
 
 extern const fr_config_table agg_config_table;
 
@@ -92,6 +107,20 @@ FR_NODISCARD fr_err secure_config_check(const agg_config *c, char *errbuf,
  * bytes fit one message. */
 FR_NODISCARD fr_err agg_catalogue_check(const agg_config *c, char *errbuf,
                                         size_t errlen);
+
+/* Check of the upstream key files of mode regional (config.c), which
+ * reads them, so it is not part of agg_config_validate: each loads (the
+ * secret ones 0600, as the store's), and the identity key has a public
+ * half. FR_OK in mode central. Needs fr_crypto_init. */
+FR_NODISCARD fr_err agg_upstream_check(const agg_config *c, char *errbuf,
+                                       size_t errlen);
+
+/* The region's identity key file: upstream_sign_key_file, or
+ * upstream_key_file with ".key" replaced by ".sign.key" (NAME.sign.key
+ * appended when it does not end in ".key"), as the store derives
+ * sign_key_file. FR_ELIMIT if it does not fit cap. */
+FR_NODISCARD fr_err agg_upstream_sign_path(const agg_config *c, char *out,
+                                           size_t cap);
 
 /* The admin socket's path: admin_socket, or STATE_DIR/admin.sock when that
  * is empty. FR_ELIMIT if it does not fit cap or a Unix socket address. */

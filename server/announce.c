@@ -63,35 +63,56 @@ bind_state(const aggregator *a, const char *hex)
 }
 
 fr_err
-agg_cat_open(aggregator *a)
+agg_cat_install(aggregator *a, fr_catalogue **catp)
 {
     fr_msg m = {.type = FR_MSG_CATALOGUE};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_err rc;
+
+    fr_catalogue_id(*catp, m.u.catalogue.id);
+    m.u.catalogue.items = fr_catalogue_n_items(*catp);
+    m.u.catalogue.content =
+        fr_catalogue_bytes(*catp, &m.u.catalogue.content_len);
+    rc = fr_wire_encode(&m, (size_t)a->cfg->max_message_bytes, &buf, &len);
+    if (rc) {
+        fr_log_err(TAG, "a catalogue of %u items cannot be sent in one "
+                   "message of max_message_bytes %lld: %s",
+                   m.u.catalogue.items, (long long)a->cfg->max_message_bytes,
+                   fr_strerror(rc));
+        return rc;
+    }
+    agg_cat_close(a);
+    a->cat = *catp;
+    *catp = NULL;
+    a->cat_msg = buf;
+    a->cat_msg_len = len;
+    return FR_OK;
+}
+
+fr_err
+agg_cat_open(aggregator *a)
+{
+    fr_catalogue *cat = NULL;
     char why[512], hex[FR_CATALOGUE_ID_HEX + 1];
     fr_err rc;
 
     if (!*a->cfg->catalogue)
         return bind_state(a, NULL);
-    rc = fr_catalogue_load(a->cfg->catalogue, &a->cat, why, sizeof why);
+    rc = fr_catalogue_load(a->cfg->catalogue, &cat, why, sizeof why);
     if (rc) {
         fr_log_err(TAG, "catalogue: %s", why);
         return rc;
     }
-    if (fr_catalogue_n_items(a->cat) < (uint64_t)a->cfg->n_items) {
+    if (fr_catalogue_n_items(cat) < (uint64_t)a->cfg->n_items) {
         fr_log_err(TAG, "catalogue %s lists %u items, fewer than n_items %lld",
-                   a->cfg->catalogue, fr_catalogue_n_items(a->cat),
+                   a->cfg->catalogue, fr_catalogue_n_items(cat),
                    (long long)a->cfg->n_items);
+        fr_catalogue_destroy(&cat);
         return FR_EINVAL;
     }
-    fr_catalogue_id(a->cat, m.u.catalogue.id);
-    m.u.catalogue.items = fr_catalogue_n_items(a->cat);
-    m.u.catalogue.content =
-        fr_catalogue_bytes(a->cat, &m.u.catalogue.content_len);
-    rc = fr_wire_encode(&m, (size_t)a->cfg->max_message_bytes, &a->cat_msg,
-                        &a->cat_msg_len);
-    if (rc) {
-        fr_log_err(TAG, "catalogue %s cannot be sent in one message of "
-                   "max_message_bytes %lld: %s", a->cfg->catalogue,
-                   (long long)a->cfg->max_message_bytes, fr_strerror(rc));
+    if ((rc = agg_cat_install(a, &cat))) {
+        fr_catalogue_destroy(&cat);
         return rc;
     }
     fr_catalogue_id_hex(a->cat, hex);

@@ -9,9 +9,15 @@
 #include "base/util.h"
 #include "catalogue/catalogue.h"
 #include "config/config.h"
+#include "crypto/crypto.h"
 
 typedef agg_config C;
 static const fr_config_key keys[] = {
+    FR_CFG_STRING_(C, mode, "central",
+                   "central: run the rounds; regional: admit this region's "
+                   "stores and take part in a central aggregator's rounds "
+                   "as one participant, relaying its region's secure sum "
+                   "(docs/SECAGG.md, Regions)"),
     FR_CFG_STRING_(C, listen, "tcp://127.0.0.1:7600",
                    "ZeroMQ endpoint the aggregator binds (ROUTER, CURVE)"),
     FR_CFG_STRING_(C, key_file, "",
@@ -149,12 +155,132 @@ static const fr_config_key keys[] = {
     FR_CFG_INT_(C, quarantine_ms, "300000", 100, 604800000,
                 "how long a quarantined store's messages are dropped "
                 "unread"),
+    FR_CFG_INT_(C, dp_max_region_dropouts, "1", 0, 65534,
+                "regions that may drop out of a round while its noise is "
+                "still the promised amount: the DP design allows for this "
+                "many times the largest region's stores on top of "
+                "dp_max_dropouts"),
+    FR_CFG_STRING_(C, upstream, "",
+                   "mode regional: the central aggregator's listen endpoint "
+                   "(tcp://HOST:PORT)"),
+    FR_CFG_STRING_(C, upstream_server_key, "",
+                   "mode regional: the central aggregator's CURVE public "
+                   "key file (.pub), pinned"),
+    FR_CFG_STRING_(C, upstream_key_file, "",
+                   "mode regional: this region's CURVE secret key for the "
+                   "upstream link (0600, from fedrec-keygen); its public "
+                   "half is on the central's allow-list under the region's "
+                   "name, as a store's is"),
+    FR_CFG_STRING_(C, upstream_sign_key_file, "",
+                   "mode regional: the region's Ed25519 identity key "
+                   "(0600); empty: upstream_key_file with .key replaced by "
+                   ".sign.key"),
+    FR_CFG_INT_(C, upstream_heartbeat_ms, "1000", 50, 600000,
+                "mode regional: HELLO interval to the central aggregator"),
+    FR_CFG_INT_(C, upstream_reconnect_max_ms, "30000", 1000, 3600000,
+                "mode regional: longest wait between attempts to reach the "
+                "central aggregator (the wait doubles from 1 s up to this)"),
+    FR_CFG_INT_(C, upstream_margin_ms, "0", 0, 86400000,
+                "mode regional: the region's own round ends this long "
+                "before the central's deadline, so that its sum is "
+                "unmasked and sent in time; 0: 2 x secagg_phase_timeout_ms "
+                "+ 1 s"),
 };
 const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
+
+int
+agg_regional(const agg_config *c)
+{
+    return strcmp(c->mode, "regional") == 0;
+}
+
+/* What a regional aggregator takes from the central's round start (the
+ * model, the training, the round's deadline, secure aggregation's clip
+ * and weight cap, DP) or does not do at all (its own catalogue, a round
+ * target, starting rounds on a timer). Setting one is refused, so nobody
+ * believes it takes effect. */
+static const char *const upstream_decides[] = {
+    "catalogue", "rounds", "n_items", "dim", "round_timeout_ms",
+    "start_delay_ms", "retry_delay_ms", "local_epochs", "learning_rate",
+    "lr_decay", "negatives", "l2", "batch_size", "loss", "server_lr",
+    "init_scale", "secagg", "secagg_clip", "secagg_weight_cap",
+    "dp_epsilon_budget", "dp_delta", "dp_clip", "dp_noise_multiplier",
+    "dp_members", "dp_sampling_rate", "dp_max_dropouts", "dp_colluders",
+    "dp_p_wrap", "dp_max_region_dropouts",
+};
+
+/* The name of the first key of upstream_decides whose value in c is not
+ * its default; NULL if there is none. */
+static const char *
+first_upstream_key_set(const agg_config *c)
+{
+    agg_config d;
+    char err[FR_CONFIG_ERR_MAX];
+
+    if (fr_config_defaults(&agg_config_table, &d, err, sizeof err))
+        return "(defaults)";
+    for (size_t i = 0; i < FR_ARRAY_LEN(upstream_decides); i++) {
+        const fr_config_key *k =
+            fr_config_find(&agg_config_table, upstream_decides[i]);
+        const char *a = (const char *)c + k->offset;
+        const char *b = (const char *)&d + k->offset;
+        if (k->type == FR_CFG_STRING ? strcmp(a, b) != 0
+                                     : memcmp(a, b, k->size) != 0)
+            return k->name;
+    }
+    return NULL;
+}
+
+static fr_err
+check_mode(const agg_config *c, char *errbuf, size_t errlen)
+{
+    const char *key;
+
+    if (!agg_regional(c)) {
+        if (strcmp(c->mode, "central") != 0) {
+            snprintf(errbuf, errlen, "mode: expected central or regional, "
+                     "not '%s'", c->mode);
+            return FR_EINVAL;
+        }
+        if (*c->upstream || *c->upstream_server_key ||
+            *c->upstream_key_file || *c->upstream_sign_key_file) {
+            snprintf(errbuf, errlen, "upstream, upstream_server_key, "
+                     "upstream_key_file and upstream_sign_key_file are for "
+                     "mode regional; this aggregator is mode central");
+            return FR_EINVAL;
+        }
+        return FR_OK;
+    }
+    if (!*c->upstream || !*c->upstream_server_key || !*c->upstream_key_file) {
+        snprintf(errbuf, errlen, "mode regional needs upstream (the central "
+                 "aggregator's endpoint), upstream_server_key (its public "
+                 "key) and upstream_key_file (this region's key for the "
+                 "link)");
+        return FR_EINVAL;
+    }
+    if (strncmp(c->upstream, "tcp://", 6) != 0 &&
+        strncmp(c->upstream, "ipc://", 6) != 0) {
+        snprintf(errbuf, errlen, "upstream: expected tcp://HOST:PORT (or "
+                 "ipc://PATH), not '%s'", c->upstream);
+        return FR_EINVAL;
+    }
+    if ((key = first_upstream_key_set(c)) != NULL) {
+        snprintf(errbuf, errlen, "%s is decided by the central aggregator in "
+                 "mode regional (the round start brings the model, training, "
+                 "deadline, catalogue and DP settings); remove it from this "
+                 "configuration", key);
+        return FR_EINVAL;
+    }
+    return FR_OK;
+}
 
 fr_err
 agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
 {
+    fr_err rc = check_mode(c, errbuf, errlen);
+
+    if (rc)
+        return rc;
     if (!*c->key_file || !*c->allowlist || !*c->state_dir) {
         snprintf(errbuf, errlen, "key_file, allowlist and state_dir must be "
                  "set (config file or --key=value)");
@@ -226,6 +352,69 @@ agg_catalogue_check(const agg_config *c, char *errbuf, size_t errlen)
     return rc;
 }
 
+fr_err
+agg_upstream_sign_path(const agg_config *c, char *out, size_t cap)
+{
+    const char *k = c->upstream_key_file;
+    size_t n = strlen(k);
+    int w;
+
+    if (*c->upstream_sign_key_file)
+        w = snprintf(out, cap, "%s", c->upstream_sign_key_file);
+    else if (n > 4 && !strcmp(k + n - 4, ".key"))
+        w = snprintf(out, cap, "%.*s.sign.key", (int)(n - 4), k);
+    else
+        w = snprintf(out, cap, "%s.sign.key", k);
+    return w < 0 || (size_t)w >= cap ? FR_ELIMIT : FR_OK;
+}
+
+/* "KEY PATH: what is wrong with it" for a key file that did not load. */
+static fr_err
+key_problem(const char *key, const char *path, fr_err rc, char *errbuf,
+            size_t errlen)
+{
+    const char *why = rc == FR_ENOENT  ? "no such file"
+                      : rc == FR_EAUTH ? "readable by group or others: a "
+                                         "secret key file must be 0600"
+                      : rc == FR_EINVAL ? "not a key file (make one with "
+                                          "fedrec-keygen)"
+                                        : fr_strerror(rc);
+
+    snprintf(errbuf, errlen, "%s %s: %s", key, path, why);
+    return rc;
+}
+
+fr_err
+agg_upstream_check(const agg_config *c, char *errbuf, size_t errlen)
+{
+    fr_crypto_keypair *kp = NULL;
+    fr_crypto_signkey *id = NULL;
+    uint8_t pk[FR_CRYPTO_PK_BYTES];
+    char sign[AGG_PATH_MAX + 16];
+    fr_err rc;
+
+    if (!agg_regional(c))
+        return FR_OK;
+    if ((rc = fr_crypto_keypair_load(c->upstream_key_file, &kp)))
+        return key_problem("upstream_key_file", c->upstream_key_file, rc,
+                           errbuf, errlen);
+    fr_crypto_keypair_destroy(&kp);
+    if ((rc = fr_crypto_public_load(c->upstream_server_key, pk)))
+        return key_problem("upstream_server_key", c->upstream_server_key, rc,
+                           errbuf, errlen);
+    if (agg_upstream_sign_path(c, sign, sizeof sign)) {
+        snprintf(errbuf, errlen, "upstream_sign_key_file: path too long");
+        return FR_ELIMIT;
+    }
+    if ((rc = fr_crypto_signkey_load(sign, &id)))
+        return key_problem(*c->upstream_sign_key_file
+                               ? "upstream_sign_key_file"
+                               : "upstream_sign_key_file (from "
+                                 "upstream_key_file)",
+                           sign, rc, errbuf, errlen);
+    fr_crypto_signkey_destroy(&id);
+    return FR_OK;
+}
 
 fr_err
 agg_admin_socket_path(const agg_config *c, char *out, size_t cap)

@@ -9,7 +9,12 @@
  * (STATE_DIR/privacy.ledger) before the round start goes out, and raises the
  * secure sum's minimum number of inputs to n_target + t_collude, so a sum
  * with fewer noise shares than promised is never unmasked (stores check the
- * same number). When the next round would exceed the budget, training stops
+ * same number). With regional aggregators among the participants the
+ * design is for every store of every region, allows for
+ * dp_max_region_dropouts whole regions (of the largest size) dropping on
+ * top of dp_max_dropouts stores, and the central, not the stores, checks
+ * that the regions' sums cover enough stores (dp_min_covered). When the
+ * next round would exceed the budget, training stops
  * with status "budget_exhausted". After unmasking, the sum is decoded
  * (centred, unscaled, unrotated) and divided by the public denominator
  * q * dp_members: the stores' member counts stay private.
@@ -151,19 +156,34 @@ reserve_round(aggregator *a, const uint8_t hash[32], const double *rdp,
     return FR_OK;
 }
 
+void
+agg_dp_design_input(const agg_config *c, uint32_t n_stores,
+                    uint32_t largest_region, uint64_t n_params,
+                    fr_dp_design_in *out)
+{
+    uint64_t drop = (uint64_t)c->dp_max_dropouts;
+
+    /* Losing a region loses all of its stores' noise shares at once. */
+    if (largest_region)
+        drop += (uint64_t)c->dp_max_region_dropouts * largest_region;
+    *out = (fr_dp_design_in){.clip = c->dp_clip,
+                             .noise_multiplier = c->dp_noise_multiplier,
+                             .n_invited = n_stores,
+                             .t_drop = drop > UINT32_MAX ? UINT32_MAX
+                                                         : (uint32_t)drop,
+                             .t_collude = (uint32_t)c->dp_colluders,
+                             .model_params = n_params,
+                             .signal_l2 = (double)c->dp_members * c->dp_clip,
+                             .p_wrap = c->dp_p_wrap,
+                             .q = c->dp_sampling_rate};
+}
+
 fr_err
-agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
+agg_dp_plan(aggregator *a, uint32_t n, uint32_t largest_region,
+            uint32_t *min_inputs)
 {
     const agg_config *c = a->cfg;
-    fr_dp_design_in in = {.clip = c->dp_clip,
-                          .noise_multiplier = c->dp_noise_multiplier,
-                          .n_invited = n,
-                          .t_drop = (uint32_t)c->dp_max_dropouts,
-                          .t_collude = (uint32_t)c->dp_colluders,
-                          .model_params = a->n_params,
-                          .signal_l2 = (double)c->dp_members * c->dp_clip,
-                          .p_wrap = c->dp_p_wrap,
-                          .q = c->dp_sampling_rate};
+    fr_dp_design_in in;
     fr_dp_design d;
     fr_dp_orders o;
     double rdp[FR_DP_MAX_ORDERS], eps;
@@ -172,8 +192,10 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
     fr_err rc;
 
     a->dp_round = 0;
+    a->dp_min_covered = 0;
     if (!a->ledger)
         return FR_OK;
+    agg_dp_design_input(c, n, largest_region, a->n_params, &in);
     if ((rc = fr_dp_design_round(&in, &d, err, sizeof err))) {
         fr_log_err(TAG, "round id %llu: no DP design for %u stores: %s",
                    (unsigned long long)a->round_id, n, err);
@@ -206,13 +228,18 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t *min_inputs)
     a->dp_round = 1;
     if (a->stats)
         agg_stats_set_dp(a->stats, 1, eps, c->dp_epsilon_budget, c->dp_delta);
-    if (*min_inputs < d.secagg_t_min)
+    /* Stores check the inputs of the sum they are in; a region's sum
+     * holds many stores, so with regions the central checks the stores
+     * the inputs cover instead (secure.c). */
+    if (largest_region)
+        a->dp_min_covered = d.secagg_t_min;
+    else if (*min_inputs < d.secagg_t_min)
         *min_inputs = d.secagg_t_min;
     fr_log_ev(FR_LOG_INFO, TAG, "dp_round",
               "round id %llu charged: epsilon_after=%.6f stores=%u "
-              "n_target=%u dim=%llu scale=%.6g sigma2_int=%llu "
+              "t_drop=%u n_target=%u dim=%llu scale=%.6g sigma2_int=%llu "
               "inflation=%.3g%%",
-              (unsigned long long)a->round_id, eps, n, d.n_target,
+              (unsigned long long)a->round_id, eps, n, in.t_drop, d.n_target,
               (unsigned long long)d.dim, d.scale,
               (unsigned long long)d.sigma2_int, 100 * d.inflation);
     return FR_OK;

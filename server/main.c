@@ -30,6 +30,7 @@
 #include "agg.h"
 #include "http.h"
 #include "stats.h"
+#include "upstream.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
@@ -71,6 +72,7 @@ typedef struct daemon {
     agg_stats *stats;
     agg_http *http;
     agg_admin *admin;
+    agg_upstream *up;    /* mode regional: the link to the central */
     int64_t watchdog_ms; /* 0: systemd's watchdog is off */
 } daemon;
 
@@ -141,8 +143,14 @@ static fr_err
 op_checkpoint(void *arg, char *msg, size_t cap)
 {
     daemon *d = arg;
-    fr_err rc = aggregator_checkpoint(d->a);
+    fr_err rc;
 
+    if (d->up) {
+        snprintf(msg, cap, "a regional aggregator keeps no checkpoint (it "
+                 "has no model of its own)");
+        return FR_OK;
+    }
+    rc = aggregator_checkpoint(d->a);
     if (rc)
         snprintf(msg, cap, "checkpoint not written: %s", fr_strerror(rc));
     else
@@ -186,6 +194,19 @@ unix_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Waits on the stores' socket (bit 0 of *ready) and, in mode regional,
+ * the link to the central. */
+static fr_err
+poll_all(daemon *d, int timeout_ms, unsigned *ready)
+{
+    fr_net_sock *socks[3] = {d->sock};
+    size_t n = 1;
+
+    if (d->up)
+        n += agg_upstream_socks(d->up, socks + 1);
+    return fr_net_poll(socks, n, timeout_ms, ready);
+}
+
 /* One pass per message burst or timer (at most 100 ms apart): messages,
  * round timers, operators' requests, figures, systemd's watchdog. A first
  * SIGTERM stops new rounds and lets the round in progress finish (up to
@@ -218,12 +239,14 @@ run_loop(daemon *d)
             reload_requested = 0;
             reload_allowlist(d);
         }
-        if (fr_net_poll(&d->sock, 1, aggregator_next_timeout(d->a, now),
-                        &ready) == FR_OK &&
-            ready)
+        if (poll_all(d, aggregator_next_timeout(d->a, now), &ready) ==
+                FR_OK &&
+            (ready & 1))
             for (int i = 0; i < 64; i++) /* drain a burst, stay responsive */
                 handle_one(d);
         now = fr_clock_ms();
+        if (d->up) /* the central's messages, heartbeats */
+            agg_upstream_service(d->up, d->a, now);
         aggregator_tick(d->a, now);
         if (d->admin)
             agg_admin_serve(d->admin);
@@ -254,7 +277,7 @@ run_loop(daemon *d)
         }
     }
     aggregator_stop(d->a, fr_clock_ms()); /* abandons a round cut short */
-    if (aggregator_checkpoint(d->a) == FR_OK)
+    if (!d->up && aggregator_checkpoint(d->a) == FR_OK) /* a region has none */
         fr_log_ev(FR_LOG_NOTICE, TAG, "checkpoint_written",
                   "checkpoint written on the way out");
 }
@@ -352,6 +375,11 @@ serve(const agg_config *cfg)
     fr_crypto_keypair_destroy(&kp); /* ZeroMQ holds its own copy */
     if ((rc = aggregator_new(&d.a, cfg, d.ctx, d.sock, d.stats)))
         goto out;
+    if (agg_regional(cfg)) {
+        if ((rc = agg_upstream_new(&d.up, cfg, d.ctx, d.stats)))
+            goto out;
+        aggregator_set_upstream(d.a, d.up);
+    }
     aggregator_publish(d.a, fr_clock_ms());
     if ((rc = agg_admin_socket_path(cfg, admin_path, sizeof admin_path))) {
         fr_log_err(TAG, "admin socket path too long (at most 107 bytes)");
@@ -378,6 +406,7 @@ out:
     agg_http_stop(&d.http); /* before the stats it reads */
     agg_admin_close(&d.admin);
     aggregator_destroy(&d.a);
+    agg_upstream_destroy(&d.up);
     fr_net_sock_destroy(&d.sock);
     fr_net_ctx_destroy(&d.ctx);
     fr_crypto_keypair_destroy(&kp);
@@ -408,8 +437,13 @@ main(int argc, char **argv)
                            "debug");
     if (fr_log_format_parse(cfg.log_format, &format))
         return usage_error("log_format: expected json or human");
+    if (fr_crypto_init()) {
+        fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
+        return 1;
+    }
     if (agg_config_validate(&cfg, err, sizeof err) ||
-        agg_catalogue_check(&cfg, err, sizeof err))
+        agg_catalogue_check(&cfg, err, sizeof err) ||
+        agg_upstream_check(&cfg, err, sizeof err))
         return usage_error(err);
     if (flags & FR_CONFIG_FLAG_DUMP)
         fr_config_dump(&agg_config_table, &cfg, stdout);
@@ -420,10 +454,6 @@ main(int argc, char **argv)
     }
     fr_log_set_level(level);
     fr_log_set_format(format);
-    if (fr_crypto_init()) {
-        fprintf(stderr, "fedrec-aggregator: libsodium failed to start\n");
-        return 1;
-    }
     fr_model_set_threads((int)cfg.blas_threads);
     install_signals();
     return serve(&cfg);

@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "net/net.h"
+#include "wire/wire.h"
 
 typedef struct store_entry {
     fr_net_peer peer;      /* latest routing id and name */
@@ -32,6 +33,15 @@ typedef struct store_entry {
     int64_t strikes_since_ms;
     int64_t quarantined_until_ms; /* 0: not in quarantine */
     uint64_t quarantines;
+    /* a regional aggregator (it reported stores in a HELLO; docs/SECAGG.md
+     * "Regions"): its figures as reported, public like a store's count */
+    int region;               /* has reported stores at least once */
+    uint32_t stores;          /* stores it would bring to a round now */
+    uint64_t max_examples;    /* largest example count among them */
+    uint64_t region_round_id; /* last round its input counted in (0: none) */
+    uint32_t region_covers;   /* stores that input covered */
+    fr_metrics region_metrics; /* their weighted mean figures then */
+    int region_has_metrics;
 } store_entry;
 
 typedef struct registry registry;

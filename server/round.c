@@ -92,6 +92,18 @@ load_or_init(aggregator *a)
     return FR_OK;
 }
 
+/* The buffers sized by the model: the flat update and the plain mean's
+ * accumulator. */
+fr_err
+round_model_buffers(aggregator *a)
+{
+    a->n_params = fr_model_n_params(a->model);
+    a->scratch = malloc(a->n_params * sizeof(float));
+    if (!a->scratch)
+        return FR_ENOMEM;
+    return fr_agg_new(&a->acc, a->n_params);
+}
+
 fr_err
 aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
                fr_net_sock *sock, agg_stats *stats)
@@ -114,20 +126,20 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
         a->rl[r] = FR_RATELIMIT(AGG_REFUSE_BURST, AGG_REFUSE_EVERY_MS);
     a->selected = calloc((size_t)cfg->max_stores, sizeof *a->selected);
     a->answered = calloc((size_t)cfg->max_stores, 1);
-    if (!a->selected || !a->answered)
+    a->part_cover = calloc((size_t)cfg->max_stores, sizeof *a->part_cover);
+    if (!a->selected || !a->answered || !a->part_cover)
         goto fail;
-    if ((rc = registry_new(&a->reg, (size_t)cfg->max_stores)) ||
-        (rc = load_or_init(a)) || (rc = agg_dp_open(a)) ||
-        (rc = agg_cat_open(a)))
+    if ((rc = registry_new(&a->reg, (size_t)cfg->max_stores)))
         goto fail;
-    a->n_params = fr_model_n_params(a->model);
-    a->scratch = malloc(a->n_params * sizeof(float));
-    if (!a->scratch) {
-        rc = FR_ENOMEM;
+    /* A regional aggregator has no model of its own: it gets one with
+     * every round start from the central (relay.c). */
+    if (agg_regional(cfg)) {
+        if ((rc = relay_open(a)))
+            goto fail;
+    } else if ((rc = load_or_init(a)) || (rc = agg_dp_open(a)) ||
+               (rc = agg_cat_open(a)) || (rc = round_model_buffers(a))) {
         goto fail;
     }
-    if ((rc = fr_agg_new(&a->acc, a->n_params)))
-        goto fail;
     a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
     if (stats)
         for (size_t i = a->n_history > AGG_RECENT_ROUNDS
@@ -153,6 +165,7 @@ aggregator_destroy(aggregator **ap)
         return;
     a = *ap;
     secure_end(a);
+    relay_close(a);
     agg_dp_close(a);
     agg_cat_close(a);
     fr_agg_destroy(&a->acc);
@@ -162,6 +175,7 @@ aggregator_destroy(aggregator **ap)
     free(a->history);
     free(a->selected);
     free(a->answered);
+    free(a->part_cover);
     free(a);
     *ap = NULL;
 }
@@ -225,11 +239,11 @@ aggregator_count_received(aggregator *a, size_t len)
 /* Sends one message to every selected store. The stores share one queued
  * copy (it can hold the model, and there can be thousands of stores); if
  * the peer list cannot be made, each gets its own copy as before. */
-static void
-send_all_selected(aggregator *a, const uint8_t *buf, size_t len)
+void
+round_send_selected(aggregator *a, const uint8_t *buf, size_t len)
 {
     size_t cap = a->n_selected ? a->n_selected : 1, n = 0;
-    const fr_net_peer **peers = malloc(cap * sizeof *peers);
+    const fr_net_peer **peers = calloc(cap, sizeof *peers);
     const char **names = malloc(cap * sizeof *names);
     fr_err *rcs = malloc(cap * sizeof *rcs);
 
@@ -275,7 +289,7 @@ announce_end(aggregator *a, int completed)
     size_t len = 0;
 
     m.u.round_end.completed = (uint32_t)completed;
-    m.u.round_end.contributors = (uint32_t)a->n_answered;
+    m.u.round_end.contributors = a->covered;
     m.u.round_end.completed_rounds = a->completed;
     m.u.round_end.training_done =
         completed && target > 0 && a->completed >= (uint64_t)target;
@@ -291,7 +305,7 @@ announce_end(aggregator *a, int completed)
                    (unsigned long long)a->round_id);
         return;
     }
-    send_all_selected(a, buf, len);
+    round_send_selected(a, buf, len);
     free(buf);
 }
 
@@ -328,7 +342,7 @@ record_round(aggregator *a, double seconds)
     const quality *q = &a->q;
     agg_round_info r = {.round = a->completed,
                         .round_id = a->round_id,
-                        .stores = (uint32_t)a->n_answered,
+                        .stores = a->covered,
                         .examples = q->examples,
                         .hr10 = mean_or_nan(q->hr, q->eval_weight),
                         .ndcg10 = mean_or_nan(q->ndcg, q->eval_weight),
@@ -352,7 +366,11 @@ save_checkpoint(aggregator *a)
                      .model = a->model,
                      .history = a->history,
                      .n_history = a->n_history};
-    fr_err rc = checkpoint_save(&ck, a->ckpt_path);
+    fr_err rc;
+
+    if (a->regional) /* no model of its own: nothing to keep */
+        return FR_OK;
+    rc = checkpoint_save(&ck, a->ckpt_path);
 
     if (rc) { /* the previous one stays */
         agg_disk_failed(a->stats, AGG_DISK_CHECKPOINT, a->ckpt_path, rc,
@@ -402,11 +420,13 @@ round_close(aggregator *a, int64_t now, const char *why)
     if (!a->sa)
         round_phase_done(a, AGG_PHASE_COLLECT,
                          (uint32_t)(a->n_selected - a->n_answered), now);
-    if (completed && history_reserve(a)) {
+    if (completed && !a->regional && history_reserve(a)) {
         why = "out of memory for the round history";
         completed = 0;
     }
-    if (completed) {
+    if (completed && a->regional) {
+        relay_closed(a, now, secs, why);
+    } else if (completed) {
         apply_mean(a);
         a->completed++;
         record_round(a, secs);
@@ -445,7 +465,9 @@ round_close(aggregator *a, int64_t now, const char *why)
     a->round_id++;
     if (!completed)
         (void)save_checkpoint(a); /* round ids are never reused */
-    a->state = aggregator_done(a) || a->dp_exhausted ? ST_DONE : ST_IDLE;
+    a->state = aggregator_done(a) || a->dp_exhausted || a->up_done
+                   ? ST_DONE
+                   : ST_IDLE;
     /* The round list and the completed count change together for readers
      * of the stats. */
     aggregator_publish(a, now);
@@ -471,7 +493,7 @@ round_encode_start(aggregator *a, const fr_secagg_setup *sa, uint8_t **buf,
     rs->dim = fr_model_dim(a->model);
     rs->item_emb = fr_model_item_emb_const(a->model);
     rs->item_bias = fr_model_item_bias_const(a->model);
-    rs->deadline_ms = (uint32_t)c->round_timeout_ms;
+    rs->deadline_ms = (uint32_t)round_timeout_ms(a);
     rs->train.local_epochs = (uint32_t)c->local_epochs;
     rs->train.learning_rate =
         (float)(c->learning_rate * pow(c->lr_decay, (double)a->completed));
@@ -489,6 +511,8 @@ round_encode_start(aggregator *a, const fr_secagg_setup *sa, uint8_t **buf,
         rs->dp = a->dp_setup;
     }
     agg_cat_fill_start(a, rs);
+    if (a->up_start) /* training, DP and catalogue are the central's */
+        relay_fill_start(a, rs);
     return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
 }
 
@@ -504,8 +528,8 @@ choose(aggregator *a, store_entry **cand, size_t n, size_t k)
     }
 }
 
-static size_t
-ready_stores(aggregator *a, int64_t now, store_entry **cand)
+size_t
+round_ready_stores(aggregator *a, int64_t now, store_entry **cand)
 {
     size_t n = registry_list_alive(a->reg, now, a->cfg->heartbeat_timeout_ms,
                                    cand, (size_t)a->cfg->max_stores);
@@ -531,19 +555,43 @@ stop_for_budget(aggregator *a)
               (unsigned long long)a->completed);
 }
 
-static void
-start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
+size_t
+round_pick_count(const aggregator *a, size_t n)
 {
     size_t k = (size_t)ceil(a->cfg->fraction * (double)n);
-    uint8_t *buf = NULL;
-    size_t len = 0;
 
     if (k < (size_t)a->cfg->min_stores)
         k = (size_t)a->cfg->min_stores;
-    if (k > n)
-        k = n;
+    return k > n ? n : k;
+}
+
+int64_t
+round_timeout_ms(const aggregator *a)
+{
+    /* a region's round ends before the central's (relay.c) */
+    return a->up_start ? (int64_t)a->up_start->u.round_start.deadline_ms
+                       : a->cfg->round_timeout_ms;
+}
+
+/* Whether the round about to start runs under SecAgg+: the central's
+ * round start says so to a region. */
+static int
+round_secure(const aggregator *a)
+{
+    return a->up_start ? a->up_start->u.round_start.has_secagg != 0
+                       : a->cfg->secagg;
+}
+
+void
+round_start_with(aggregator *a, int64_t now, store_entry **cand, size_t n,
+                 size_t k)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
     choose(a, cand, n, k);
-    if (a->cfg->secagg) {
+    a->covered = 0;
+    if (round_secure(a)) {
         a->n_selected = a->n_answered = 0;
         memset(&a->q, 0, sizeof a->q);
         memset(a->answered, 0, (size_t)a->cfg->max_stores);
@@ -552,7 +600,7 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
                    FR_NET_STORE_NAME_MAX);
         a->state = ST_COLLECTING;
         a->started_ms = a->phase_started_ms = now;
-        a->deadline_ms = now + a->cfg->round_timeout_ms;
+        a->deadline_ms = now + round_timeout_ms(a);
         a->first_round_started = 1;
         if (secure_start(a, now) && a->dp_exhausted)
             stop_for_budget(a);
@@ -584,7 +632,7 @@ start_round(aggregator *a, int64_t now, store_entry **cand, size_t n)
     free(buf);
     a->state = ST_COLLECTING;
     a->started_ms = a->phase_started_ms = now;
-    a->deadline_ms = now + a->cfg->round_timeout_ms;
+    a->deadline_ms = now + round_timeout_ms(a);
     a->first_round_started = 1;
     fr_log_info(TAG, "round id %llu started: %zu of %zu ready stores "
                 "selected, %zu model bytes each",
@@ -604,7 +652,7 @@ maybe_start(aggregator *a, int64_t now)
     cand = malloc((size_t)a->cfg->max_stores * sizeof *cand);
     if (!cand)
         return;
-    n = ready_stores(a, now, cand);
+    n = round_ready_stores(a, now, cand);
     if (n < (size_t)a->cfg->min_stores) {
         a->ready_since_ms = 0;
     } else {
@@ -613,7 +661,7 @@ maybe_start(aggregator *a, int64_t now)
         /* Give every store time to connect before the first round. */
         if (a->first_round_started ||
             now - a->ready_since_ms >= a->cfg->start_delay_ms)
-            start_round(a, now, cand, n);
+            round_start_with(a, now, cand, n, round_pick_count(a, n));
     }
     free(cand);
 }
@@ -643,6 +691,8 @@ aggregator_tick(aggregator *a, int64_t now)
             round_close(a, now, "deadline passed");
         else if (missing_all_gone(a, now))
             round_close(a, now, "missing stores stopped responding");
+    } else if (a->regional) { /* rounds start when the central's do */
+        relay_tick(a, now);
     } else if (a->state == ST_IDLE) {
         maybe_start(a, now);
     }
@@ -675,6 +725,17 @@ selected_index(const aggregator *a, const char *store)
         if (strcmp(a->selected[i], store) == 0)
             return (long)i;
     return -1;
+}
+
+void
+round_region_input(aggregator *a, store_entry *e, uint32_t covers,
+                   const fr_metrics *m, int has_metrics)
+{
+    e->region_round_id = a->round_id;
+    e->region_covers = covers;
+    e->region_has_metrics = has_metrics;
+    if (has_metrics)
+        e->region_metrics = *m;
 }
 
 void
@@ -711,6 +772,7 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
 {
     const fr_msg_update *u = &msg->u.update;
     size_t emb = (size_t)u->n_items * u->dim;
+    store_entry *e;
     long idx;
 
     if (a->state != ST_COLLECTING || msg->round_id != a->round_id) {
@@ -747,7 +809,11 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     }
     a->answered[idx] = 1;
     a->n_answered++;
-    registry_find(a->reg, peer->store)->rounds_joined++;
+    a->covered += u->covers ? u->covers : 1;
+    e = registry_find(a->reg, peer->store);
+    e->rounds_joined++;
+    if (u->covers) /* a region's mean: its figures, for display */
+        round_region_input(a, e, u->covers, &u->metrics, 1);
     round_add_quality(a, &u->metrics, u->num_examples);
     fr_log_debug(TAG, "update from store %s (%zu/%zu)", peer->store,
                  a->n_answered, a->n_selected);
@@ -796,6 +862,9 @@ dispatch(aggregator *a, store_entry *e, const fr_net_peer *peer,
     case FR_MSG_HELLO:
         e->num_examples = msg->u.hello.num_examples;
         e->busy = msg->u.hello.busy != 0;
+        e->stores = msg->u.hello.stores;
+        e->max_examples = msg->u.hello.max_examples;
+        e->region |= e->stores != 0;
         agg_hello_after_end(a, e, now);
         break;
     case FR_MSG_CATALOGUE:
@@ -874,6 +943,19 @@ state_name(const aggregator *a)
     }
 }
 
+static void
+publish_region(agg_store_info *v, const store_entry *e)
+{
+    v->region = e->region;
+    v->region_stores = e->stores;
+    v->region_max_examples = e->max_examples;
+    v->region_round_id = e->region_round_id;
+    v->region_covers = e->region_covers;
+    v->region_has_metrics = e->region_has_metrics;
+    v->region_hr10 = e->region_metrics.hr10;
+    v->region_ndcg10 = e->region_metrics.ndcg10;
+}
+
 void
 aggregator_publish(aggregator *a, int64_t now)
 {
@@ -910,6 +992,7 @@ aggregator_publish(aggregator *a, int64_t now)
             e->quarantined_until_ms > now
                 ? unix_now + (e->quarantined_until_ms - now)
                 : 0;
+        publish_region(&v[i], e);
     }
     agg_stats_set_stores(a->stats, v, n);
     free(v);

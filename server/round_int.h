@@ -77,12 +77,33 @@ struct aggregator {
     const fr_net_peer *cur_peer;
     fr_ratelimit rl[AGG_REJECT_N];
     int64_t refuse_swept_ms;
+    /* regions, as the central sees them (secure.c, dp.c): the stores the
+     * round's sum covers (a store covers itself, a region its stores),
+     * what each participant of the secure round may cover (0: a store),
+     * and under DP with regions the fewest stores the total may cover */
+    uint32_t covered;
+    uint32_t *part_cover;
+    uint32_t dp_min_covered;
+    /* mode regional (relay.c): the round engine relays the central's
+     * rounds; up_start is NULL in mode central and between rounds */
+    int regional;
+    struct agg_upstream *up; /* borrowed; NULL in tests without one */
+    fr_msg *up_start;        /* the central's ROUND_START in hand (owned) */
+    int64_t up_start_ms;     /* when it came */
+    int up_cat_wait;         /* its catalogue is being fetched */
+    uint64_t up_round;       /* central round id of the last local round */
+    int up_handed;           /* that round's result went up */
+    int up_done;             /* the central said training has ended */
 };
 
 
 /* round.c */
 void round_close(aggregator *a, int64_t now, const char *why);
 void round_add_quality(aggregator *a, const fr_metrics *m, uint64_t examples);
+/* Notes a region's input that counted in the round in progress: the
+ * stores it covers and its figures (for /metrics and fedrec-ctl). */
+void round_region_input(aggregator *a, store_entry *e, uint32_t covers,
+                        const fr_metrics *m, int has_metrics);
 void round_send_to(aggregator *a, const char *store, const uint8_t *buf,
                    size_t len);
 /* Counts a turned-away message from the sender being handled (see
@@ -100,14 +121,40 @@ void round_phase_done(aggregator *a, agg_phase p, uint32_t dropped,
 FR_NODISCARD fr_err round_encode_start(aggregator *a, const fr_secagg_setup *sa,
                                        uint8_t **buf, size_t *len);
 
+/* round.c: one message to every selected store (one shared copy) */
+void round_send_selected(aggregator *a, const uint8_t *buf, size_t len);
+/* (Re)allocates the buffers sized by a->model: scratch and the plain
+ * accumulator (a->n_params follows). */
+FR_NODISCARD fr_err round_model_buffers(aggregator *a);
+/* round.c: the stores alive and not busy (cand: room for max_stores),
+ * and how many of n ready ones a round takes (fraction, min_stores) */
+size_t round_ready_stores(aggregator *a, int64_t now, store_entry **cand);
+size_t round_pick_count(const aggregator *a, size_t n);
+/* Starts a round with k of the n candidates (chosen at random). */
+void round_start_with(aggregator *a, int64_t now, store_entry **cand,
+                      size_t n, size_t k);
+/* The deadline of the round about to start, in ms from its start. */
+int64_t round_timeout_ms(const aggregator *a);
+
 /* dp.c */
 FR_NODISCARD fr_err agg_dp_open(aggregator *a);
 void agg_dp_close(aggregator *a);
-/* Designs and charges the DP round for n participants; raises *min_inputs
- * to the noise shares needed. An error if the round must not run (logged;
- * budget exhausted sets dp_exhausted and returns FR_ELIMIT). FR_OK when DP
- * is off. */
-FR_NODISCARD fr_err agg_dp_plan(aggregator *a, uint32_t n,
+/* Designs and charges the DP round for n_stores stores, of which the
+ * largest region holds largest_region (0: no region takes part). Without
+ * regions it raises *min_inputs to the noise shares needed (every store
+ * checks that); with them it sets a->dp_min_covered, which the central
+ * checks against the stores the regions' sums cover. An error if the round
+ * must not run (logged; budget exhausted sets dp_exhausted and returns
+ * FR_ELIMIT). FR_OK when DP is off. */
+/* The design input of a DP round for n_stores stores, the largest region
+ * holding largest_region of them (0: no region): t_drop allows for
+ * dp_max_dropouts stores and dp_max_region_dropouts such regions. */
+struct fr_dp_design_in;
+void agg_dp_design_input(const agg_config *c, uint32_t n_stores,
+                         uint32_t largest_region, uint64_t n_params,
+                         struct fr_dp_design_in *out);
+FR_NODISCARD fr_err agg_dp_plan(aggregator *a, uint32_t n_stores,
+                                uint32_t largest_region,
                                 uint32_t *min_inputs);
 /* Decodes the unmasked sum into a->scratch as the mean update. */
 FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum);
@@ -116,6 +163,9 @@ bool agg_dp_exhausted(const aggregator *a);
 /* announce.c: what stores hear outside a round */
 /* Loads cfg->catalogue (if set) and encodes the answer to requests. */
 FR_NODISCARD fr_err agg_cat_open(aggregator *a);
+/* Makes *catp the catalogue stores are answered with (taken on success;
+ * a region's, fetched from the central). */
+FR_NODISCARD fr_err agg_cat_install(aggregator *a, fr_catalogue **catp);
 void agg_cat_close(aggregator *a);
 /* Names the catalogue in a round start (nothing in legacy mode). */
 void agg_cat_fill_start(const aggregator *a, fr_msg_round_start *rs);
@@ -138,6 +188,23 @@ void agg_hello_after_end(aggregator *a, store_entry *e, int64_t now);
 void agg_refuse_tick(aggregator *a, int64_t now);
 #define AGG_REFUSE_BURST 5
 #define AGG_REFUSE_EVERY_MS 10000
+
+/* relay.c: mode regional (agg.h has the calls upstream.c makes) */
+FR_NODISCARD fr_err relay_open(aggregator *a);
+void relay_close(aggregator *a);
+void relay_tick(aggregator *a, int64_t now);
+/* The parts of a region's round start that come from the central. */
+void relay_fill_start(const aggregator *a, fr_msg_round_start *rs);
+/* Secure plan of a region's round: its own n, k, t and minimum; the
+ * central's vector length, clip, weight cap, encode_n and DP. */
+FR_NODISCARD fr_err relay_plan(aggregator *a, fr_sa_params *p,
+                               fr_secagg_setup *tmpl);
+/* The region's secure sum is unmasked: it goes up, raw. */
+void relay_hand_up_sum(aggregator *a, const uint32_t *sum, uint32_t n_in,
+                       int64_t now);
+/* A region's round closed with enough stores: the plain mean goes up
+ * (the secure sum went already); nothing is applied or announced. */
+void relay_closed(aggregator *a, int64_t now, double secs, const char *why);
 
 /* secure.c */
 /* Starts a secure round with the n chosen stores (names in a->selected are

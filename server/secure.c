@@ -155,22 +155,49 @@ round_weight_cap(const aggregator *a)
 
     for (size_t i = 0; i < a->n_selected; i++) {
         store_entry *e = registry_find(a->reg, a->selected[i]);
-        if (e && e->num_examples > most)
-            most = e->num_examples;
+        /* a region reports its largest store's count */
+        uint64_t x = !e ? 0 : a->part_cover[i] ? e->max_examples
+                                                : e->num_examples;
+        if (x > most)
+            most = x;
     }
     if (most && most < cap)
         cap = most;
     return cap;
 }
 
+/* What each participant may cover (a->part_cover: a region's reported
+ * store count, 0 for a store), the total the encoding is sized for, and
+ * the largest region (0: none takes part). */
+static uint32_t
+count_covered(aggregator *a, uint32_t *largest)
+{
+    uint32_t total = 0;
+
+    *largest = 0;
+    for (size_t i = 0; i < a->n_selected; i++) {
+        store_entry *e = registry_find(a->reg, a->selected[i]);
+        uint32_t c = e ? e->stores : 0;
+        a->part_cover[i] = c;
+        total += c ? c : 1;
+        if (c > *largest)
+            *largest = c;
+    }
+    return total;
+}
+
 /* Checks that the p->n participants can run securely and sets the rest of
- * p, the round's encoding (a->quant), its DP plan and *cap. Logged. */
+ * p, the round's encoding (a->quant), its DP plan and the setup every
+ * participant gets (tmpl). Logged. */
 static fr_err
-plan_round(aggregator *a, fr_sa_params *p, uint64_t *cap)
+plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
 {
     const agg_config *c = a->cfg;
+    uint32_t total, largest;
+    uint64_t cap;
     char why[256];
     fr_err rc;
+
 
     if (p->n < 3 || p->n < (uint32_t)c->min_stores) {
         fr_log_warn(TAG, "round id %llu: %zu stores can take part, %lld "
@@ -186,20 +213,32 @@ plan_round(aggregator *a, fr_sa_params *p, uint64_t *cap)
                    "%s", (unsigned long long)a->round_id, p->n, why);
         return FR_EINVAL;
     }
-    *cap = round_weight_cap(a);
-    if (fr_quant_init(&a->quant, p->n, c->secagg_clip, (uint32_t)*cap)) {
+    if (a->regional) /* the rest comes from the central's round start */
+        return relay_plan(a, p, tmpl);
+    /* Every store of every region encodes for the total, so that the
+     * regions' sums add without wrapping. */
+    total = count_covered(a, &largest);
+    cap = round_weight_cap(a);
+    if (fr_quant_init(&a->quant, total, c->secagg_clip, (uint32_t)cap)) {
         fr_log_err(TAG, "round id %llu: no fixed-point encoding fits %u "
                    "stores with secagg_clip %g and secagg_weight_cap %lld",
-                   (unsigned long long)a->round_id, p->n, c->secagg_clip,
+                   (unsigned long long)a->round_id, total, c->secagg_clip,
                    (long long)c->secagg_weight_cap);
         return FR_EINVAL;
     }
+    *tmpl = (fr_secagg_setup){.clip = c->secagg_clip,
+                              .weight_cap = (uint32_t)cap,
+                              .encode_n = total > p->n ? total : 0};
+    if (largest)
+        fr_log_info(TAG, "round id %llu: %u participants cover %u stores "
+                    "(largest region %u)", (unsigned long long)a->round_id,
+                    p->n, total, largest);
     p->n_words = (uint32_t)a->n_params + 1;
     p->min_inputs = (uint32_t)c->min_stores > p->t ? (uint32_t)c->min_stores
                                                    : p->t;
     /* With DP the stores send the DDG words instead, and the sum must hold
      * at least the noise shares the noise was sized for. */
-    if ((rc = agg_dp_plan(a, p->n, &p->min_inputs)))
+    if ((rc = agg_dp_plan(a, total, largest, &p->min_inputs)))
         return rc;
     if (a->dp_round)
         p->n_words = (uint32_t)a->dp_setup.dim;
@@ -214,15 +253,16 @@ plan_round(aggregator *a, fr_sa_params *p, uint64_t *cap)
 /* Sends each participant its own ROUND_START; on failure (logged) the
  * secure round is torn down. */
 static fr_err
-send_starts(aggregator *a, const fr_sa_params *p, uint64_t cap)
+send_starts(aggregator *a, const fr_sa_params *p, const fr_secagg_setup *tmpl)
 {
-    fr_secagg_setup setup = {.n = p->n, .k = p->k, .t = p->t,
-                             .n_words = p->n_words,
-                             .min_inputs = p->min_inputs,
-                             .clip = a->cfg->secagg_clip,
-                             .weight_cap = (uint32_t)cap};
+    fr_secagg_setup setup = *tmpl;
     fr_err rc;
 
+    setup.n = p->n;
+    setup.k = p->k;
+    setup.t = p->t;
+    setup.n_words = p->n_words;
+    setup.min_inputs = p->min_inputs;
     memcpy(setup.graph_commit, p->graph_commit, 32);
     fr_log_info(TAG, "round id %llu: sending the round start to %u stores",
                 (unsigned long long)a->round_id, p->n);
@@ -230,6 +270,7 @@ send_starts(aggregator *a, const fr_sa_params *p, uint64_t cap)
         uint8_t *buf = NULL;
         size_t len = 0;
         setup.index = i;
+        setup.cover_max = a->part_cover[i];
         if ((rc = round_encode_start(a, &setup, &buf, &len))) {
             fr_log_err(TAG, "cannot encode round %llu",
                        (unsigned long long)a->round_id);
@@ -248,7 +289,7 @@ secure_start(aggregator *a, int64_t now)
     uint8_t(*ids)[FR_SA_KEY_BYTES];
     uint8_t seed[32] = {0};
     fr_sa_params p = {.round_id = a->round_id};
-    uint64_t cap = 0;
+    fr_secagg_setup tmpl = {0};
     fr_err rc;
 
     qsort(a->selected, a->n_selected, sizeof *a->selected, cmp_name);
@@ -260,7 +301,7 @@ secure_start(aggregator *a, int64_t now)
     }
     keep_signers(a, ids);
     p.n = (uint32_t)a->n_selected;
-    if ((rc = plan_round(a, &p, &cap)))
+    if ((rc = plan_round(a, &p, &tmpl)))
         goto out;
     fr_sa_graph_seed(seed, p.graph_commit);
     if ((rc = fr_sa_server_new(&p, seed,
@@ -270,7 +311,7 @@ secure_start(aggregator *a, int64_t now)
                    (unsigned long long)a->round_id);
         goto out;
     }
-    if ((rc = send_starts(a, &p, cap)))
+    if ((rc = send_starts(a, &p, &tmpl)))
         goto out;
     a->phase_deadline_ms = now + a->cfg->secagg_phase_timeout_ms;
     fr_log_info(TAG, "round id %llu started securely: %u stores, %u "
@@ -292,6 +333,10 @@ finish(aggregator *a, int64_t now)
     uint64_t weight = 0;
     fr_err rc = fr_sa_server_result(a->sa, &sum, &n_in, NULL);
 
+    if (!rc && a->regional) { /* the region's sum goes up undecoded */
+        relay_hand_up_sum(a, sum, n_in, now);
+        return;
+    }
     if (!rc && a->dp_round)
         rc = agg_dp_decode(a, sum);
     else if (!rc)
@@ -339,6 +384,23 @@ send_request(aggregator *a, uint32_t i, const fr_sa_msg *req)
     free(buf);
 }
 
+/* Under DP with regions: the masked inputs in cover enough stores for
+ * the noise the round promised (each region said how many its sum covers;
+ * docs/SECAGG.md "Regions" on trusting that). Checked before anyone is
+ * asked for a share. Logged when not. */
+static bool
+enough_covered(const aggregator *a)
+{
+    if (!a->dp_min_covered || a->covered >= a->dp_min_covered)
+        return true;
+    fr_log_ev(FR_LOG_WARN, TAG, "dp_coverage_short",
+              "round id %llu: the masked inputs cover %u stores, the DP "
+              "noise needs %u: abandoned before unmasking (covered=%u "
+              "needed=%u)", (unsigned long long)a->round_id, a->covered,
+              a->dp_min_covered, a->covered, a->dp_min_covered);
+    return false;
+}
+
 /* Closes the current phase and opens the next one, until a phase has
  * someone to wait for, the sum is out, or the round aborts. */
 static void
@@ -363,6 +425,11 @@ advance(aggregator *a, int64_t now)
             fr_log_info(TAG, "round id %llu: %u store(s) dropped in the %s "
                         "phase", (unsigned long long)a->round_id, pending,
                         phase_name(closing));
+        if (closing == FR_SA_MASKED && !enough_covered(a)) {
+            a->n_answered = 0; /* nothing was revealed yet */
+            round_close(a, now, "too few stores covered for the DP noise");
+            return;
+        }
         if (fr_sa_server_phase(a->sa) == FR_SA_NONE) {
             /* The last advance removed the masks, which takes seconds with
              * many stores: the round ends now, not when the reveal came. */
@@ -382,6 +449,25 @@ advance(aggregator *a, int64_t now)
         if (fr_sa_server_pending(a->sa))
             return;
     }
+}
+
+/* A masked input may cover the stores its participant was sized for: a
+ * store itself (covers 0), a region at most its cover_max. More would
+ * risk the total wrapping, so the input is refused (the participant then
+ * counts as dropped). */
+static bool
+covers_ok(aggregator *a, const fr_net_peer *peer, long idx, uint32_t covers)
+{
+    uint32_t most = a->part_cover[idx];
+
+    if (most ? covers >= 1 && covers <= most : covers == 0)
+        return true;
+    if (round_reject(a, AGG_REJECT_UNEXPECTED))
+        fr_log_warn(TAG, "refused the masked input of %s: it says it covers "
+                    "%u stores, the round was sized for %u (reason=%s)",
+                    peer->store, covers, most ? most : 1,
+                    agg_reject_names[AGG_REJECT_UNEXPECTED]);
+    return false;
 }
 
 void
@@ -408,6 +494,8 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
                         (unsigned long long)msg->round_id);
         return;
     }
+    if (s->sa.phase == FR_SA_MASKED && !covers_ok(a, peer, idx, s->covers))
+        return;
     rc = fr_sa_server_recv(a->sa, (uint32_t)idx, &s->sa, &why);
     if (rc) {
         agg_reject r = s->sa.phase != fr_sa_server_phase(a->sa) ||
@@ -423,11 +511,18 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         return;
     }
     if (s->sa.phase == FR_SA_MASKED) {
+        uint32_t covers = s->covers ? s->covers : 1;
+        store_entry *e = registry_find(a->reg, peer->store);
         a->answered[idx] = 1;
         a->n_answered++;
-        registry_find(a->reg, peer->store)->rounds_joined++;
+        a->covered += covers;
+        e->rounds_joined++;
+        if (s->covers)
+            round_region_input(a, e, covers, &s->metrics, s->has_metrics);
+        /* the weight is masked; a store's loss counts once, a region's
+         * (its stores' mean) once per store */
         if (s->has_metrics)
-            round_add_quality(a, &s->metrics, 1); /* weight is masked */
+            round_add_quality(a, &s->metrics, covers);
     }
     if (fr_sa_server_pending(a->sa) == 0)
         advance(a, now);

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -269,6 +270,20 @@ agg_stats_set_dp(agg_stats *s, int enabled, double eps_spent, double eps_budget,
     s->v.dp_epsilon_spent = eps_spent;
     s->v.dp_epsilon_budget = eps_budget;
     s->v.dp_delta = delta;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
+agg_stats_set_upstream(agg_stats *s, const char *link, int up,
+                       uint64_t round_id, uint64_t sent, uint64_t rebuilds)
+{
+    pthread_mutex_lock(&s->lock);
+    s->v.regional = 1;
+    snprintf(s->v.upstream_link, sizeof s->v.upstream_link, "%s", link);
+    s->v.upstream_up = up;
+    s->v.upstream_round_id = round_id;
+    s->v.upstream_sent = sent;
+    s->v.upstream_rebuilds = rebuilds;
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -104,6 +104,15 @@ typedef struct agg_store_info {
     uint64_t examples;      /* as last reported */
     uint64_t refusals;      /* its messages turned away (this process) */
     int64_t quarantined_until_unix_ms; /* 0: not in quarantine */
+    /* a regional aggregator (region != 0): what it reports, and its last
+     * input that counted in a round (public figures, as a store's) */
+    int region;
+    uint32_t region_stores;     /* stores it would bring now */
+    uint64_t region_max_examples;
+    uint64_t region_round_id;   /* 0: none yet */
+    uint32_t region_covers;     /* stores that input covered */
+    int region_has_metrics;
+    double region_hr10, region_ndcg10;
 } agg_store_info;
 
 /* A plain-data copy of everything; stores is malloc'd (agg_stats_view_clear
@@ -140,6 +149,13 @@ typedef struct agg_stats_view {
     double dp_epsilon_spent, dp_epsilon_budget, dp_delta;
     /* writes of state files that failed (diskerr.c) */
     uint64_t disk_errors_total[AGG_DISK_N];
+    /* mode regional: the link to the central (upstream.c) */
+    int regional;
+    char upstream_link[16];    /* "up", "down", ... */
+    int upstream_up;
+    uint64_t upstream_round_id; /* the central's secure round in hand; 0 */
+    uint64_t upstream_sent;     /* results sent to the central */
+    uint64_t upstream_rebuilds; /* connections made afresh */
 } agg_stats_view;
 
 typedef struct agg_stats agg_stats;
@@ -179,6 +195,10 @@ void agg_stats_checkpointed(agg_stats *s, int64_t unix_ms);
 void agg_stats_set_stores(agg_stats *s, const agg_store_info *v, size_t n);
 void agg_stats_set_dp(agg_stats *s, int enabled, double eps_spent,
                       double eps_budget, double delta);
+/* Mode regional: the state of the link to the central. */
+void agg_stats_set_upstream(agg_stats *s, const char *link, int up,
+                            uint64_t round_id, uint64_t sent,
+                            uint64_t rebuilds);
 
 /* Counts one failed write of a state file. */
 void agg_stats_disk_error(agg_stats *s, agg_disk_file f);

@@ -18,6 +18,21 @@ typedef struct fr_secagg_setup {
     uint8_t graph_commit[32];
     double clip;           /* L2 bound on one update */
     uint32_t weight_cap;
+    /* Stores the fixed-point scale is sized for (0: n). Above n when the
+     * round's sum is added with others: a regional aggregator's round, or
+     * a round among regions (docs/SECAGG.md, "Regions"). */
+    uint32_t encode_n;
+    /* To a regional aggregator: the most stores its input may cover (0:
+     * the participant is a store). */
+    uint32_t cover_max;
 } fr_secagg_setup;
+
+/* The participant count the fixed-point encoding of a round is sized
+ * for: encode_n, or n when that is 0. */
+static inline uint32_t
+fr_secagg_encode_n(const fr_secagg_setup *s)
+{
+    return s->encode_n ? s->encode_n : s->n;
+}
 
 #endif

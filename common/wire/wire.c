@@ -128,6 +128,11 @@ check_msg(const fr_msg *m)
 
     switch (m->type) {
     case FR_MSG_HELLO:
+        /* A region's stores take part in its own SecAgg+ rounds. */
+        if (m->u.hello.stores > FR_SA_MAX_PARTIES)
+            return "hello: more stores than a secure round can hold";
+        if (!m->u.hello.stores && m->u.hello.max_examples)
+            return "hello: max_examples without stores";
         return NULL;
     case FR_MSG_ROUND_START:
         why = check_model(m->u.round_start.n_items, m->u.round_start.dim,
@@ -145,6 +150,8 @@ check_msg(const fr_msg *m)
     case FR_MSG_UPDATE:
         if (m->u.update.num_examples == 0)
             return "update with zero num_examples";
+        if (m->u.update.covers > FR_SA_MAX_PARTIES)
+            return "update covering more stores than a round can hold";
         why = check_model(m->u.update.n_items, m->u.update.dim,
                           m->u.update.delta_emb, m->u.update.delta_bias);
         return why ? why : check_metrics(&m->u.update.metrics);
@@ -286,6 +293,7 @@ view_update(enc_parts *p, const fr_msg_update *up)
                up->delta_bias);
     metrics_view(&p->metrics, &up->metrics);
     p->up.num_examples = up->num_examples;
+    p->up.covers = up->covers;
     p->up.delta = &p->model;
     p->up.metrics = &p->metrics;
     p->env.body_case = FEDREC__ENVELOPE__BODY_UPDATE;
@@ -320,6 +328,8 @@ view_msg(enc_parts *p, const fr_msg *m)
         p->hello.num_examples = m->u.hello.num_examples;
         p->hello.last_round = m->u.hello.last_round;
         p->hello.busy = m->u.hello.busy;
+        p->hello.stores = m->u.hello.stores;
+        p->hello.max_examples = m->u.hello.max_examples;
         p->env.body_case = FEDREC__ENVELOPE__BODY_HELLO;
         p->env.hello = &p->hello;
         break;
@@ -639,6 +649,7 @@ fill_update(fr_msg_update *out, const Fedrec__Update *up)
     const Fedrec__Metrics *mt = up->metrics;
 
     out->num_examples = up->num_examples;
+    out->covers = up->covers;
     out->n_items = up->delta->n_items;
     out->dim = up->delta->dim;
     out->delta_emb = up->delta->item_emb;
@@ -678,6 +689,8 @@ fill_msg(fr_msg *m, const Fedrec__Envelope *env)
         m->u.hello.num_examples = env->hello->num_examples;
         m->u.hello.last_round = env->hello->last_round;
         m->u.hello.busy = env->hello->busy;
+        m->u.hello.stores = env->hello->stores;
+        m->u.hello.max_examples = env->hello->max_examples;
         break;
     case FEDREC__ENVELOPE__BODY_ROUND_START:
         fill_round_start(&m->u.round_start, env->round_start);

@@ -50,6 +50,10 @@ typedef struct fr_msg_hello {
     uint64_t num_examples; /* training interactions the store holds */
     uint64_t last_round;   /* last round id the store took part in */
     uint32_t busy;         /* non-zero while the store is training */
+    /* From a regional aggregator: the stores it would put in a round now
+     * and the largest example count among them. 0 from a store. */
+    uint32_t stores;
+    uint64_t max_examples;
 } fr_msg_hello;
 
 typedef struct fr_train_params {
@@ -98,6 +102,7 @@ typedef struct fr_msg_update {
     const float *delta_emb;  /* n_items * dim */
     const float *delta_bias; /* n_items */
     fr_metrics metrics;
+    uint32_t covers; /* from a region: stores the mean covers; 0: a store */
 } fr_msg_update;
 
 typedef struct fr_msg_round_end {
@@ -134,11 +139,13 @@ typedef struct fr_msg_catalogue {
 
 /* One SecAgg+ phase. The arrays inside sa are borrowed (from the decoded
  * message, or from the caller when encoding). Metrics ride along with the
- * masked input (phase FR_SA_MASKED) only. */
+ * masked input (phase FR_SA_MASKED) only, as does covers. */
 typedef struct fr_msg_secagg {
     fr_sa_msg sa;
     uint32_t has_metrics;
     fr_metrics metrics;
+    uint32_t covers; /* masked input of a region: the stores its sum
+                        covers; 0 from a store (itself) */
 } fr_msg_secagg;
 
 typedef struct fr_msg {

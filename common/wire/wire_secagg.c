@@ -36,6 +36,12 @@ wire_setup_check(const fr_secagg_setup *s)
         return "secagg: clip must be finite and positive";
     if (s->weight_cap < 1)
         return "secagg: weight cap must be positive";
+    /* A sum added with others is sized for at least its own inputs, and a
+     * region covers at most the stores the round was sized for. */
+    if (s->encode_n && s->encode_n < s->n)
+        return "secagg: encode_n below the participant count";
+    if (s->cover_max > fr_secagg_encode_n(s))
+        return "secagg: cover_max above the stores the round is sized for";
     return NULL;
 }
 
@@ -63,6 +69,8 @@ wire_setup_view(Fedrec__SecAggSetup *pb, const fr_secagg_setup *s)
     pb->graph_commit.data = (uint8_t *)s->graph_commit;
     pb->clip = s->clip;
     pb->weight_cap = s->weight_cap;
+    pb->encode_n = s->encode_n;
+    pb->cover_max = s->cover_max;
 }
 
 void
@@ -77,6 +85,8 @@ wire_setup_fill(fr_secagg_setup *s, const Fedrec__SecAggSetup *pb)
     memcpy(s->graph_commit, pb->graph_commit.data, 32);
     s->clip = pb->clip;
     s->weight_cap = pb->weight_cap;
+    s->encode_n = pb->encode_n;
+    s->cover_max = pb->cover_max;
 }
 
 /* ---- SecAgg body ---- */
@@ -115,6 +125,10 @@ wire_sa_check(const fr_msg_secagg *m)
     default:
         break;
     }
+    if (m->covers && a->phase != FR_SA_MASKED)
+        return "secagg: a store count outside the masked input";
+    if (m->covers > FR_SA_MAX_PARTIES)
+        return "secagg: a sum covering more stores than a round can hold";
     if (m->has_metrics &&
         (!isfinite(m->metrics.hr10) || !isfinite(m->metrics.ndcg10) ||
          !isfinite(m->metrics.pop_hr10) || !isfinite(m->metrics.pop_ndcg10) ||
@@ -351,6 +365,7 @@ wire_sa_view(Fedrec__SecAgg *pb, Fedrec__Metrics *metrics,
         view_metrics(metrics, &m->metrics);
         pb->metrics = metrics;
     }
+    pb->covers = m->covers;
     *scratch_out = s;
     return FR_OK;
 }
@@ -430,6 +445,7 @@ wire_sa_fill(fr_msg_secagg *m, const Fedrec__SecAgg *pb, void **owned_out)
         m->metrics.eval_members = pb->metrics->eval_members;
         m->metrics.train_loss = pb->metrics->train_loss;
     }
+    m->covers = pb->covers;
     *owned_out = block;
     return FR_OK;
 }

@@ -229,6 +229,66 @@ test_admits_and_charges_a_round_that_fits(void **state)
     assert_int_equal(ledger_rounds(), 1);
 }
 
+/* A region's round: three of the ten stores the round is sized for, a
+ * sum the regional aggregator unmasks with its own, smaller minimum. */
+static void
+nested_round(fr_dp_setup *s, fr_secagg_setup *sa)
+{
+    good_round(s, sa);
+    sa->encode_n = sa->n;
+    sa->n = 3;
+    sa->k = 2;
+    sa->t = 2;
+    sa->min_inputs = 3;
+}
+
+static void
+test_nested_round_needs_dp_regional(void **state)
+{
+    store_dp *d = NULL;
+    fr_dp_setup s;
+    fr_secagg_setup sa;
+    char why[256] = "";
+    (void)state;
+
+    assert_int_equal(store_dp_new(&d, dir, 0, DELTA), FR_OK);
+    nested_round(&s, &sa);
+    assert_int_equal(
+        store_dp_admit(d, ROUND, &s, &sa, N_PARAMS, why, sizeof why),
+        FR_EINVAL);
+    assert_non_null(strstr(why, "set dp_regional yes"));
+    assert_int_not_equal(access(path, F_OK), 0); /* nothing charged */
+    /* With it, the round is sized for enough stores: admitted. */
+    store_dp_allow_regional(d, true);
+    assert_int_equal(
+        store_dp_admit(d, ROUND, &s, &sa, N_PARAMS, why, sizeof why), FR_OK);
+    assert_true(store_dp_spent(d) > 0.0);
+    store_dp_destroy(&d);
+    assert_int_equal(ledger_rounds(), 1);
+}
+
+static void
+test_nested_round_sized_for_too_few_stores(void **state)
+{
+    store_dp *d = NULL;
+    fr_dp_setup s;
+    fr_secagg_setup sa;
+    char why[256] = "";
+    (void)state;
+
+    assert_int_equal(store_dp_new(&d, dir, 0, DELTA), FR_OK);
+    store_dp_allow_regional(d, true);
+    nested_round(&s, &sa);
+    /* n_target + t_collude is 8: a round sized for 7 stores can never
+     * hold the noise promised, whatever the central checks. */
+    sa.encode_n = s.n_target + s.t_collude - 1;
+    assert_int_equal(
+        store_dp_admit(d, ROUND, &s, &sa, N_PARAMS, why, sizeof why),
+        FR_EINVAL);
+    assert_non_null(strstr(why, "covers at most"));
+    assert_nothing_charged(d);
+}
+
 int
 main(void)
 {
@@ -241,6 +301,10 @@ main(void)
             test_refuses_a_delta_other_than_the_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_admits_and_charges_a_round_that_fits, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_nested_round_needs_dp_regional, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_nested_round_sized_for_too_few_stores, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
