@@ -14,6 +14,8 @@
 int
 fed_init(fed *f, const char *tag, int n)
 {
+    char base[sizeof f->dir];
+
     memset(f, 0, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/fr-%s-XXXXXX", tag);
     if (!mkdtemp(f->dir) || n < 1 || n > FED_REGIONS_MAX)
@@ -26,15 +28,21 @@ fed_init(fed *f, const char *tag, int n)
     if (proc_runf(FR_BIN_DIR "/fedrec-keygen --name central --dir %s/keys "
                   ">/dev/null 2>&1", f->dir))
         return -1;
+    memcpy(base, f->dir, sizeof base);
     for (int i = 0; i < n; i++) {
         fed_region *r = &f->r[i];
-        snprintf(r->name, sizeof r->name, "region%d", i + 1);
-        snprintf(r->dir, sizeof r->dir, "%s/%s", f->dir, r->name);
+        char dir[sizeof r->dir], name[sizeof r->name];
+        /* built in locals: gcc -Wrestrict takes fields of one struct for
+         * overlapping objects */
+        snprintf(name, sizeof name, "region%d", i + 1);
+        snprintf(dir, sizeof dir, "%s/%s", base, name);
+        memcpy(r->name, name, sizeof name);
+        memcpy(r->dir, dir, sizeof dir);
         snprintf(r->endpoint, sizeof r->endpoint, "tcp://127.0.0.1:%d",
                  proc_free_port());
-        snprintf(r->conf, sizeof r->conf, "%s/regional.conf", r->dir);
-        snprintf(r->log, sizeof r->log, "%s/regional.log", r->dir);
-        snprintf(r->sim_log, sizeof r->sim_log, "%s/simstores.log", r->dir);
+        snprintf(r->conf, sizeof r->conf, "%s/regional.conf", dir);
+        snprintf(r->log, sizeof r->log, "%s/regional.log", dir);
+        snprintf(r->sim_log, sizeof r->sim_log, "%s/simstores.log", dir);
         /* the region's key for the upstream link: a store's line on the
          * central's allow-list */
         if (proc_runf("mkdir -p %s && " FR_BIN_DIR "/fedrec-keygen --name %s "
@@ -69,11 +77,14 @@ fed_region_real(fed *f, int i, int count, int items, int members, int seed)
 
     if (count > FED_REAL_MAX)
         return -1;
+    char dir[sizeof r->dir];
+
+    memcpy(dir, r->dir, sizeof dir);
     r->real = 1;
     r->n_stores = count;
     for (int k = 0; k < count; k++)
         snprintf(r->client_log[k], sizeof r->client_log[k], "%s/store%02d.log",
-                 r->dir, k + 1);
+                 dir, k + 1);
     return proc_make_stores(FR_BIN_DIR, r->dir, count, items, members, seed,
                             r->endpoint);
 }
