@@ -12,9 +12,9 @@
  * reachable: ZeroMQ retries from 200 ms, doubling up to reconnect_max_ms)
  * or REFUSED (our key is not on the allow-list: libzmq 4.3 never retries
  * that) or FAILED (other handshake failure). While not UP the socket is
- * destroyed and made afresh after a delay that starts at 1 s and doubles up
- * to reconnect_max_ms, with +-20 % jitter so that stores do not all knock
- * at once; UP resets it. So a store put on the allow-list later (operator
+ * destroyed and made afresh (net/uplink.h) after a delay that starts at
+ * 1 s and doubles up to reconnect_max_ms, with +-20 % jitter so that
+ * stores do not all knock at once; UP resets it. So a store put on the allow-list later (operator
  * edits it, SIGHUP) joins without a restart. Nothing is sent while not UP,
  * and leaving UP abandons the round in hand: the secure round's state is
  * wiped, a pending ROUND_START dropped, and a training job still running is
@@ -110,14 +110,14 @@ client_send_msg(client *c, const fr_msg *m)
     size_t len = 0;
     fr_err rc;
 
-    if (c->up.state != FR_NET_LINK_UP || !c->up.sock) {
+    if (!c->link || fr_net_uplink_state(c->link) != FR_NET_LINK_UP) {
         fr_log_debug(TAG, "%s not sent: not connected",
                      fr_msg_type_name(m->type));
         return;
     }
     rc = fr_wire_encode(m, (size_t)c->cfg->max_message_bytes, &buf, &len);
     if (rc == FR_OK)
-        rc = fr_net_send(c->up.sock, NULL, buf, len);
+        rc = fr_net_uplink_send(c->link, buf, len);
     if (rc)
         fr_log_info(TAG, "%s not sent: %s", fr_msg_type_name(m->type),
                     fr_strerror(rc));
@@ -466,37 +466,6 @@ on_job_done(client *c)
 
 /* ---- the aggregator connection ---- */
 
-/* ms with +-20 % jitter. */
-static int64_t
-jittered(int64_t ms)
-{
-    uint64_t r = fr_crypto_random_u64() % 4001; /* 0..4000 */
-
-    return ms * (8000 + (int64_t)r) / 10000;
-}
-
-static fr_err
-link_open(client *c)
-{
-    const client_config *cfg = c->cfg;
-    fr_net_connect_opts o = {.reconnect_ivl_ms = RECONNECT_IVL_MS,
-                             .reconnect_max_ms = (int)cfg->reconnect_max_ms};
-
-    c->up.state = FR_NET_LINK_CONNECTING;
-    /* As on the aggregator: the decoder enforces max_message_bytes with a
-     * log line, ZeroMQ cuts anything over twice that. */
-    return fr_net_connect_with(c->ctx, cfg->connect, c->kp, c->server_pk,
-                               2 * (size_t)cfg->max_message_bytes, &o,
-                               &c->up.sock, &c->up.mon);
-}
-
-static void
-link_close(client *c)
-{
-    fr_net_monitor_destroy(&c->up.mon);
-    fr_net_sock_destroy(&c->up.sock);
-}
-
 /* Gives up the round in hand: nothing more is sent for it. */
 static void
 abandon_round(client *c, const char *why)
@@ -520,12 +489,12 @@ abandon_round(client *c, const char *why)
 static void
 log_link(client *c, fr_net_link state, int64_t now)
 {
-    double wait = (double)(c->up.rebuild_at - now) / 1000.0;
-    uint32_t retry = fr_net_monitor_retry_ms(c->up.mon);
+    double wait = (double)(fr_net_uplink_rebuild_at(c->link) - now) / 1000.0;
+    uint32_t retry = fr_net_uplink_retry_ms(c->link);
 
-    if (state == c->up.told || state == FR_NET_LINK_CONNECTING)
+    if (state == c->told || state == FR_NET_LINK_CONNECTING)
         return;
-    c->up.told = state;
+    c->told = state;
     if (wait < 0)
         wait = 0;
     switch (state) {
@@ -557,15 +526,13 @@ log_link(client *c, fr_net_link state, int64_t now)
     }
 }
 
+/* Acts on the link's move from was to state (nothing if it stayed). */
 static void
-link_changed(client *c, fr_net_link state, int64_t now)
+link_moved(client *c, fr_net_link was, fr_net_link state, int64_t now)
 {
-    fr_net_link was = c->up.state;
-
-    c->up.state = state;
+    if (state == was)
+        return;
     if (state == FR_NET_LINK_UP) {
-        c->up.backoff_ms = REBUILD_FIRST_MS;
-        c->up.rebuild_at = 0;
         log_link(c, state, now);
         client_send_hello(c); /* (re)announce at once */
         c->next_hello = now + c->cfg->heartbeat_ms;
@@ -573,47 +540,25 @@ link_changed(client *c, fr_net_link state, int64_t now)
     }
     if (was == FR_NET_LINK_UP)
         abandon_round(c, "connection lost");
-    /* A refused or failed socket is dead: no need to wait longer than the
-     * backoff. A lost one gets the same time to come back by itself. */
-    if (!c->up.rebuild_at || state == FR_NET_LINK_REFUSED ||
-        state == FR_NET_LINK_FAILED) {
-        int64_t at = now + jittered(c->up.backoff_ms);
-        if (!c->up.rebuild_at || at < c->up.rebuild_at)
-            c->up.rebuild_at = at;
-    }
     log_link(c, state, now);
 }
 
-/* Reads the monitor's events and acts on a change of state. */
+/* Reads the monitor's events, acts on a change of state, and rebuilds the
+ * socket when that is due (the next rebuild, if this one does not come up
+ * either, waits twice as long). */
 static void
 link_check(client *c, int64_t now)
 {
-    fr_net_link state = c->up.state;
+    uint64_t rebuilds = fr_net_uplink_rebuilds(c->link);
+    fr_net_link was, state;
+    fr_err rc = FR_OK;
 
-    if (!c->up.mon)
+    state = fr_net_uplink_tick(c->link, now, &was, &rc);
+    if (fr_net_uplink_rebuilds(c->link) == rebuilds) {
+        link_moved(c, was, state, now);
         return;
-    if (fr_net_monitor_poll(c->up.mon, &state) == FR_EPROTO)
-        fr_log_debug(TAG, "skipped a malformed monitor event");
-    if (state != c->up.state)
-        link_changed(c, state, now);
-}
-
-/* Destroys the socket and makes a new one; the next rebuild, if this one
- * does not come up either, waits twice as long. */
-static void
-link_rebuild(client *c, int64_t now)
-{
-    fr_err rc;
-
+    }
     abandon_round(c, "connection rebuilt");
-    link_close(c);
-    c->up.rebuilds++;
-    if (c->up.backoff_ms < c->cfg->reconnect_max_ms)
-        c->up.backoff_ms *= 2;
-    if (c->up.backoff_ms > c->cfg->reconnect_max_ms)
-        c->up.backoff_ms = c->cfg->reconnect_max_ms;
-    c->up.rebuild_at = now + jittered(c->up.backoff_ms);
-    rc = link_open(c);
     if (rc)
         fr_log_err(TAG, "cannot rebuild the connection to %s: %s",
                    c->cfg->connect, fr_strerror(rc));
@@ -621,9 +566,9 @@ link_rebuild(client *c, int64_t now)
         fr_log_debug(TAG,
                      "connection rebuilt (%llu so far, state %s); "
                      "next rebuild in %lld ms if it does not come up",
-                     (unsigned long long)c->up.rebuilds,
-                     fr_net_link_name(c->up.told),
-                     (long long)(c->up.rebuild_at - now));
+                     (unsigned long long)fr_net_uplink_rebuilds(c->link),
+                     fr_net_link_name(c->told),
+                     (long long)(fr_net_uplink_rebuild_at(c->link) - now));
 }
 
 static void
@@ -633,15 +578,15 @@ on_message(client *c)
     size_t len = 0;
     fr_msg *msg = NULL;
     const char *why = NULL;
-    fr_err rc = fr_net_recv(c->up.sock, 0, NULL, &buf, &len);
+    fr_net_sock *sock = fr_net_uplink_sock(c->link);
+    fr_err rc = sock ? fr_net_recv(sock, 0, NULL, &buf, &len) : FR_ECLOSED;
+    int64_t now = fr_clock_ms();
 
     if (rc)
         return;
     /* A message from the aggregator proves the handshake succeeded, even
      * if the monitor has not said so yet. */
-    link_check(c, fr_clock_ms());
-    if (c->up.state != FR_NET_LINK_UP)
-        link_changed(c, FR_NET_LINK_UP, fr_clock_ms());
+    link_moved(c, fr_net_uplink_heard(c->link, now), FR_NET_LINK_UP, now);
     rc =
         fr_wire_decode(buf, len, (size_t)c->cfg->max_message_bytes, &msg, &why);
     if (rc) {
@@ -684,24 +629,26 @@ loop(client *c)
         unsigned ready = 0, n = 0, i_conn = 0, i_mon = 0;
         int64_t now = fr_clock_ms(), wake;
 
+        int64_t rebuild_at;
+        int up;
+
         link_check(c, now);
-        if (c->up.rebuild_at && now >= c->up.rebuild_at)
-            link_rebuild(c, now);
-        if (c->up.state == FR_NET_LINK_UP && now >= c->next_hello) {
+        up = fr_net_uplink_state(c->link) == FR_NET_LINK_UP;
+        if (up && now >= c->next_hello) {
             client_send_hello(c);
             c->next_hello = now + c->cfg->heartbeat_ms;
         }
         socks[n++] = worker_sock(c->work);
-        if (c->up.sock) {
+        if (fr_net_uplink_sock(c->link)) {
             i_conn = n;
-            socks[n++] = c->up.sock;
+            socks[n++] = fr_net_uplink_sock(c->link);
             i_mon = n;
-            socks[n++] = fr_net_monitor_sock(c->up.mon);
+            socks[n++] = fr_net_uplink_monitor_sock(c->link);
         }
-        wake = c->up.state == FR_NET_LINK_UP ? c->next_hello
-                                             : now + c->cfg->heartbeat_ms;
-        if (c->up.rebuild_at && c->up.rebuild_at < wake)
-            wake = c->up.rebuild_at;
+        wake = up ? c->next_hello : now + c->cfg->heartbeat_ms;
+        rebuild_at = fr_net_uplink_rebuild_at(c->link);
+        if (rebuild_at && rebuild_at < wake)
+            wake = rebuild_at;
         if (fr_net_poll(socks, n, wake > now ? (int)(wake - now) : 0, &ready) !=
             FR_OK)
             continue;
@@ -713,7 +660,7 @@ loop(client *c)
         }
         if (i_mon && (ready & (1u << i_mon)))
             link_check(c, fr_clock_ms());
-        if (i_conn && (ready & (1u << i_conn)) && c->up.sock)
+        if (i_conn && (ready & (1u << i_conn)))
             on_message(c);
     }
 }
@@ -738,13 +685,21 @@ load_keys(client *c)
 static fr_err
 connect_store(client *c)
 {
-    fr_err rc = link_open(c);
+    const client_config *cfg = c->cfg;
+    /* As on the aggregator: the decoder enforces max_message_bytes with a
+     * log line, ZeroMQ cuts anything over twice that. */
+    fr_net_uplink_opts o = {.endpoint = cfg->connect,
+                            .client = c->kp,
+                            .server_pk = c->server_pk,
+                            .max_msg = 2 * (size_t)cfg->max_message_bytes,
+                            .reconnect_ivl_ms = RECONNECT_IVL_MS,
+                            .rebuild_first_ms = REBUILD_FIRST_MS,
+                            .reconnect_max_ms = cfg->reconnect_max_ms};
+    fr_err rc = fr_net_uplink_new(c->ctx, &o, fr_clock_ms(), &c->link);
 
     if (rc)
-        fr_log_err(TAG, "cannot connect to %s: %s", c->cfg->connect,
+        fr_log_err(TAG, "cannot connect to %s: %s", cfg->connect,
                    fr_strerror(rc));
-    c->up.backoff_ms = REBUILD_FIRST_MS;
-    c->up.rebuild_at = fr_clock_ms() + jittered(c->up.backoff_ms);
     return rc;
 }
 
@@ -848,7 +803,7 @@ client_run(const client_config *cfg, const client_run_opts *opts)
     status = c.finish ? c.finish_status : 0;
 out:
     worker_destroy(&c.work); /* waits for a job in progress */
-    link_close(&c);
+    fr_net_uplink_destroy(&c.link);
     fr_crypto_keypair_destroy(&c.kp);
     fr_net_ctx_destroy(&c.ctx);
     fr_msg_destroy(&c.pending);

@@ -14,28 +14,19 @@
 #include "evalset.h"
 #include "model/mf.h"
 #include "net/net.h"
+#include "net/uplink.h"
 #include "secagg/secagg.h"
 #include "state.h"
 #include "store.h"
 #include "wire/wire.h"
 #include "worker.h"
 
-/* The aggregator connection and its recovery state. */
-typedef struct uplink {
-    fr_net_sock *sock; /* NULL only while a rebuild failed */
-    fr_net_monitor *mon;
-    fr_net_link state;  /* as last seen */
-    fr_net_link told;   /* the state last logged (CONNECTING: none yet) */
-    int64_t rebuild_at; /* rebuild the socket then; 0: not scheduled */
-    int64_t backoff_ms; /* delay before the next rebuild */
-    uint64_t rebuilds;
-} uplink;
-
 typedef struct client {
     const client_config *cfg;
     fr_net_ctx *ctx;
-    uplink up;
-    fr_crypto_keypair *kp; /* the store's CURVE key, for rebuilds */
+    fr_net_uplink *link;   /* the aggregator connection (net/uplink.h) */
+    fr_net_link told;      /* its state last logged (CONNECTING: none yet) */
+    fr_crypto_keypair *kp; /* the store's CURVE key, borrowed by link */
     uint8_t server_pk[FR_CRYPTO_PK_BYTES];
     int64_t next_hello;
     int train_out;       /* the job out is a round's training */

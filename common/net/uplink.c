@@ -143,7 +143,9 @@ fr_net_uplink_tick(fr_net_uplink *u, int64_t now, fr_net_link *was_out,
         if (s != u->state)
             set_state(u, s, now);
     }
-    if (u->rebuild_at && now >= u->rebuild_at)
+    /* A change is reported before the socket goes: the caller sees (and
+     * logs) every state, and a due rebuild waits for the next tick. */
+    if (u->state == was && u->rebuild_at && now >= u->rebuild_at)
         rc = rebuild(u, now);
     if (was_out)
         *was_out = was;

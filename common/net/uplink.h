@@ -14,9 +14,9 @@
  * reached without a restart. A message read from the socket proves the
  * handshake even if the monitor has not said so yet.
  *
- * This is the regional aggregator's link to the central one
- * (server/upstream.c); the store client keeps its own copy of the same
- * rules in client/client.c. Logging is left to the caller, which knows
+ * This is the store's link to its aggregator (client/client.c) and the
+ * regional aggregator's link to the central one (server/upstream.c).
+ * Logging is left to the caller, which knows
  * what the link is for. One thread, like the sockets inside.
  */
 #ifndef FR_NET_UPLINK_H
@@ -49,8 +49,9 @@ FR_NODISCARD fr_err fr_net_uplink_new(fr_net_ctx *ctx,
 /* Closes the socket and frees; accepts NULL; sets *up to NULL. */
 void fr_net_uplink_destroy(fr_net_uplink **up);
 
-/* Reads the monitor's events and rebuilds the socket when that is due.
- * Returns the state now; *was_out (may be NULL) gets the state before the
+/* Reads the monitor's events and, if they changed nothing, rebuilds the
+ * socket when that is due (after a change the rebuild waits for the next
+ * tick, so every state reached is returned once). Returns the state now; *was_out (may be NULL) gets the state before the
  * call, so the caller sees UP reached or left. A failed rebuild leaves no
  * socket until the next one (state CONNECTING); *rebuild_rc_out (may be
  * NULL) gets its error, FR_OK otherwise. */
