@@ -41,6 +41,9 @@
 #define NOBODY     65534
 
 static char dir[64], sock[160], conf[160], agg_log[160], out_path[160];
+/* fedrec-ctl copied into dir: the build tree may sit in a directory
+ * other users cannot enter (a checkout under mktemp -d is 0700) */
+static char ctl[160];
 static int http_port;
 static pid_t agg_pid;
 
@@ -54,7 +57,7 @@ ctl_as(long uid, const gid_t *g, size_t n, const char *cmd, char **text)
 
     assert_true(pid >= 0);
     if (pid == 0) {
-        char *argv[] = {FR_BIN_DIR "/fedrec-ctl", "--socket", sock,
+        char *argv[] = {ctl, "--socket", sock,
                         (char *)cmd, NULL};
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
@@ -251,11 +254,13 @@ main(void)
     snprintf(conf, sizeof conf, "%s/aggregator.conf", dir);
     snprintf(agg_log, sizeof agg_log, "%s/aggregator.log", dir);
     snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
+    snprintf(ctl, sizeof ctl, "%s/fedrec-ctl", dir);
     http_port = proc_free_port();
     snprintf(cmd, sizeof cmd,
              "set -e; cd %s; mkdir -m 0755 run; : >allowlist;"
              " " FR_BIN_DIR "/fedrec-keygen --name aggregator --dir keys"
-             " >/dev/null 2>&1",
+             " >/dev/null 2>&1;"
+             " install -m 0755 " FR_BIN_DIR "/fedrec-ctl fedrec-ctl",
              dir);
     if (proc_run(cmd) != 0)
         return 1;
