@@ -41,7 +41,6 @@
 fr_err
 relay_open(aggregator *a)
 {
-    a->regional = 1;
     a->round_id = 1;
     fr_log_ev(FR_LOG_NOTICE, TAG, "regional",
               "mode regional: rounds follow the central aggregator at %s; "

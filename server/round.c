@@ -368,7 +368,7 @@ save_checkpoint(aggregator *a)
                      .n_history = a->n_history};
     fr_err rc;
 
-    if (a->regional) /* no model of its own: nothing to keep */
+    if (agg_regional(a->cfg)) /* no model of its own: nothing to keep */
         return FR_OK;
     rc = checkpoint_save(&ck, a->ckpt_path);
 
@@ -420,11 +420,11 @@ round_close(aggregator *a, int64_t now, const char *why)
     if (!a->sa)
         round_phase_done(a, AGG_PHASE_COLLECT,
                          (uint32_t)(a->n_selected - a->n_answered), now);
-    if (completed && !a->regional && history_reserve(a)) {
+    if (completed && !agg_regional(a->cfg) && history_reserve(a)) {
         why = "out of memory for the round history";
         completed = 0;
     }
-    if (completed && a->regional) {
+    if (completed && agg_regional(a->cfg)) {
         relay_closed(a, now, secs, why);
     } else if (completed) {
         apply_mean(a);
@@ -691,7 +691,7 @@ aggregator_tick(aggregator *a, int64_t now)
             round_close(a, now, "deadline passed");
         else if (missing_all_gone(a, now))
             round_close(a, now, "missing stores stopped responding");
-    } else if (a->regional) { /* rounds start when the central's do */
+    } else if (agg_regional(a->cfg)) { /* rounds start when the central's do */
         relay_tick(a, now);
     } else if (a->state == ST_IDLE) {
         maybe_start(a, now);

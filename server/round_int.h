@@ -84,9 +84,9 @@ struct aggregator {
     uint32_t covered;
     uint32_t *part_cover;
     uint32_t dp_min_covered;
-    /* mode regional (relay.c): the round engine relays the central's
-     * rounds; up_start is NULL in mode central and between rounds */
-    int regional;
+    /* mode regional (agg_regional(cfg), relay.c): the round engine
+     * relays the central's rounds; up_start is NULL in mode central and
+     * between rounds */
     struct agg_upstream *up; /* borrowed; NULL in tests without one */
     fr_msg *up_start;        /* the central's ROUND_START in hand (owned) */
     int64_t up_start_ms;     /* when it came */

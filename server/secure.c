@@ -213,7 +213,7 @@ plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
                    "%s", (unsigned long long)a->round_id, p->n, why);
         return FR_EINVAL;
     }
-    if (a->regional) /* the rest comes from the central's round start */
+    if (agg_regional(a->cfg)) /* the rest comes from the central's round start */
         return relay_plan(a, p, tmpl);
     /* Every store of every region encodes for the total, so that the
      * regions' sums add without wrapping. */
@@ -333,7 +333,7 @@ finish(aggregator *a, int64_t now)
     uint64_t weight = 0;
     fr_err rc = fr_sa_server_result(a->sa, &sum, &n_in, NULL);
 
-    if (!rc && a->regional) { /* the region's sum goes up undecoded */
+    if (!rc && agg_regional(a->cfg)) { /* the region's sum goes up undecoded */
         relay_hand_up_sum(a, sum, n_in, now);
         return;
     }
