@@ -213,7 +213,8 @@ plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
                    "%s", (unsigned long long)a->round_id, p->n, why);
         return FR_EINVAL;
     }
-    if (agg_regional(a->cfg)) /* the rest comes from the central's round start */
+    /* a region: the rest comes from the central's round start */
+    if (agg_regional(a->cfg))
         return relay_plan(a, p, tmpl);
     /* Every store of every region encodes for the total, so that the
      * regions' sums add without wrapping. */
