@@ -871,7 +871,7 @@ dispatch(aggregator *a, store_entry *e, const fr_net_peer *peer,
         agg_on_catalogue(a, e, msg, now);
         break;
     case FR_MSG_UPDATE:
-        if (a->cfg->secagg) {
+        if (round_secure(a)) { /* a region's round follows the central's */
             if (round_reject(a, AGG_REJECT_UNEXPECTED))
                 fr_log_warn(TAG, "dropped a plain update from store %s: "
                             "this aggregator only takes masked updates "
