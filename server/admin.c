@@ -307,7 +307,57 @@ render_stores(jbuf *b, const agg_stats_view *v)
     jb_printf(b, "]}");
 }
 
-/* Figures from one snapshot; render is render_status or render_stores. */
+static void
+render_region(jbuf *b, const agg_store_info *s, int64_t now)
+{
+    jb_printf(b, "{\"name\":");
+    json_strn(b, s->name, sizeof s->name);
+    jb_printf(b, ",\"connected\":%s,\"last_seen\":",
+              json_bool(s->connected));
+    json_ago(b, now, s->last_seen_unix_ms);
+    jb_printf(b, ",\"stores\":%u,\"max_examples\":%llu,"
+              "\"rounds_joined\":%llu,\"last_round_id\":%llu,"
+              "\"last_covered\":%u,\"hr10\":",
+              (unsigned)s->region_stores,
+              (unsigned long long)s->region_max_examples,
+              (unsigned long long)s->rounds_joined,
+              (unsigned long long)s->region_round_id,
+              (unsigned)s->region_covers);
+    json_num(b, "%.6g", s->region_has_metrics ? s->region_hr10 : NAN);
+    jb_printf(b, ",\"ndcg10\":");
+    json_num(b, "%.6g", s->region_has_metrics ? s->region_ndcg10 : NAN);
+    jb_printf(b, "}");
+}
+
+/* The regional aggregators among the participants (a central's view)
+ * and, on a regional aggregator, its link to the central. */
+static void
+render_regions(jbuf *b, const agg_stats_view *v)
+{
+    int64_t now = unix_ms_now();
+    size_t n = 0;
+
+    jb_printf(b, "{\"ok\":true,\"regions\":[");
+    for (size_t i = 0; i < v->n_stores; i++)
+        if (v->stores[i].region) {
+            jb_printf(b, "%s", n++ ? "," : "");
+            render_region(b, &v->stores[i], now);
+        }
+    jb_printf(b, "],\"upstream\":");
+    if (!v->regional) {
+        jb_printf(b, "null}");
+        return;
+    }
+    jb_printf(b, "{\"link\":");
+    json_strn(b, v->upstream_link, sizeof v->upstream_link);
+    jb_printf(b, ",\"up\":%s,\"round_id\":%llu,\"sent\":%llu}}",
+              json_bool(v->upstream_up),
+              (unsigned long long)v->upstream_round_id,
+              (unsigned long long)v->upstream_sent);
+}
+
+/* Figures from one snapshot; render is render_status, render_stores or
+ * render_regions. */
 static void
 answer_figures(agg_admin *ad, jbuf *b,
                void (*render)(jbuf *, const agg_stats_view *))
@@ -346,7 +396,7 @@ answer_unknown(jbuf *b, const char *cmd)
 
     jb_printf(&e,
               "unknown command '%.*s'%s; expected status, stores, "
-              "revoke STORE, pause, resume or checkpoint",
+              "regions, revoke STORE, pause, resume or checkpoint",
               ECHO_MAX, cmd, strlen(cmd) > ECHO_MAX ? "..." : "");
     answer_error(b, e.failed ? "unknown command" : e.p);
     free(e.p);
@@ -370,6 +420,7 @@ answer(agg_admin *ad, jbuf *b, char *line, long uid)
             return;
         }
     } else if (arg && (!strcmp(line, "status") || !strcmp(line, "stores") ||
+                       !strcmp(line, "regions") ||
                        !strcmp(line, "pause") || !strcmp(line, "resume") ||
                        !strcmp(line, "checkpoint"))) {
         jbuf e = {0};
@@ -382,6 +433,8 @@ answer(agg_admin *ad, jbuf *b, char *line, long uid)
         answer_figures(ad, b, render_status);
     else if (!strcmp(line, "stores"))
         answer_figures(ad, b, render_stores);
+    else if (!strcmp(line, "regions"))
+        answer_figures(ad, b, render_regions);
     else if (!strcmp(line, "pause") || !strcmp(line, "resume")) {
         if (ops && ops->pause)
             rc = ops->pause(ops->arg, line[0] == 'p', msg, sizeof msg);
@@ -440,8 +493,8 @@ refuse(agg_admin *ad, jbuf *b, const agg_admin_peer *p,
         jb_printf(&e, "permission denied: uid %ld is not the owner or in "
                       "group %s", p->uid, a->read_name);
     else
-        jb_printf(&e, "permission denied: uid %ld may run status and stores "
-                      "only; %s needs the owner, root or group %s",
+        jb_printf(&e, "permission denied: uid %ld may run status, stores and "
+                      "regions only; %s needs the owner, root or group %s",
                   p->uid, cmd, a->change_name);
     answer_error(b, e.failed ? "permission denied" : e.p);
     log_refusal(ad, p, v == AGG_ADMIN_DENY_ACCESS ? "not an operator"

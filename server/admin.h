@@ -1,6 +1,6 @@
 /*
  * admin.h - the aggregator's admin socket: the local Unix socket through
- * which operators run `fedrec-ctl status|stores|pause|resume|checkpoint|
+ * which operators run `fedrec-ctl status|stores|regions|pause|resume|checkpoint|
  * revoke STORE`.
  *
  * Protocol. A client connects, sends one request line of at most
@@ -17,7 +17,7 @@
  * default: the socket file's group, the daemon's group under systemd);
  * everyone else gets "permission denied: uid N is not the owner or in
  * group G", logged (rate-limited) and counted in agg_stats. Commands come
- * in two levels: read-only (status, stores) and changing (pause, resume,
+ * in two levels: read-only (status, stores, regions) and changing (pause, resume,
  * checkpoint, revoke). With admin_operator_group set, the changing ones
  * need the owner, root or a member of that group; unset, every member of
  * admin_group may run both (the behaviour before the split). The decision
@@ -83,7 +83,7 @@ typedef struct agg_admin_peer {
 } agg_admin_peer;
 
 typedef enum agg_admin_level {
-    AGG_ADMIN_READ = 0, /* status, stores; and anything unknown */
+    AGG_ADMIN_READ = 0, /* status, stores, regions; and anything unknown */
     AGG_ADMIN_CHANGE    /* pause, resume, checkpoint, revoke */
 } agg_admin_level;
 

@@ -331,6 +331,21 @@ start_http(daemon *d)
     return FR_OK;
 }
 
+/* Mode regional: the link to the central aggregator, handed to the round
+ * engine; nothing in mode central. */
+static fr_err
+start_upstream(daemon *d)
+{
+    fr_err rc;
+
+    if (!agg_regional(d->cfg))
+        return FR_OK;
+    if ((rc = agg_upstream_new(&d->up, d->cfg, d->ctx, d->stats)))
+        return rc;
+    aggregator_set_upstream(d->a, d->up);
+    return FR_OK;
+}
+
 static int
 serve(const agg_config *cfg)
 {
@@ -375,11 +390,8 @@ serve(const agg_config *cfg)
     fr_crypto_keypair_destroy(&kp); /* ZeroMQ holds its own copy */
     if ((rc = aggregator_new(&d.a, cfg, d.ctx, d.sock, d.stats)))
         goto out;
-    if (agg_regional(cfg)) {
-        if ((rc = agg_upstream_new(&d.up, cfg, d.ctx, d.stats)))
-            goto out;
-        aggregator_set_upstream(d.a, d.up);
-    }
+    if ((rc = start_upstream(&d)))
+        goto out;
     aggregator_publish(d.a, fr_clock_ms());
     if ((rc = agg_admin_socket_path(cfg, admin_path, sizeof admin_path))) {
         fr_log_err(TAG, "admin socket path too long (at most 107 bytes)");

@@ -7,6 +7,7 @@
  * appends need no error handling of their own.
  */
 #include "render.h"
+#include "render_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -22,12 +23,6 @@
 const char agg_render_version[] = AGG_VERSION;
 
 /* ---- growable text buffer ------------------------------------------- */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
 
 /* Room for more bytes and a NUL; FR_ENOMEM (and b->oom, for good) if the
  * buffer cannot grow: the caller's text is then dropped by sb_take. */
@@ -64,13 +59,14 @@ sb_putn(sbuf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-static void
+void
 sb_puts(sbuf *b, const char *s)
 {
     sb_putn(b, s, strlen(s));
 }
 
-static void FR_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
+void
+sb_printf(sbuf *b, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -87,7 +83,7 @@ static void FR_PRINTF(2, 3) sb_printf(sbuf *b, const char *fmt, ...)
 }
 
 /* Appends at most max bytes of s (up to its NUL), HTML-escaped. */
-static void
+void
 sb_html(sbuf *b, const char *s, size_t max)
 {
     size_t n = strnlen(s, max);
@@ -137,44 +133,44 @@ num(char buf[32], double x)
     return buf;
 }
 
-static void
-family(sbuf *b, const char *name, const char *type, const char *help)
+void
+prom_family(sbuf *b, const char *name, const char *type, const char *help)
 {
     sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void
-sample_u64(sbuf *b, const char *name, const char *labels, uint64_t x)
+void
+prom_sample_u64(sbuf *b, const char *name, const char *labels, uint64_t x)
 {
     sb_printf(b, "%s%s %" PRIu64 "\n", name, labels, x);
 }
 
-static void
-sample_f(sbuf *b, const char *name, const char *labels, double x)
+void
+prom_sample_f(sbuf *b, const char *name, const char *labels, double x)
 {
     char t[32];
     sb_printf(b, "%s%s %s\n", name, labels, num(t, x));
 }
 
-static void
-gauge_u64(sbuf *b, const char *name, const char *help, uint64_t x)
+void
+prom_gauge_u64(sbuf *b, const char *name, const char *help, uint64_t x)
 {
-    family(b, name, "gauge", help);
-    sample_u64(b, name, "", x);
+    prom_family(b, name, "gauge", help);
+    prom_sample_u64(b, name, "", x);
 }
 
-static void
-gauge_f(sbuf *b, const char *name, const char *help, double x)
+void
+prom_gauge_f(sbuf *b, const char *name, const char *help, double x)
 {
-    family(b, name, "gauge", help);
-    sample_f(b, name, "", x);
+    prom_family(b, name, "gauge", help);
+    prom_sample_f(b, name, "", x);
 }
 
-static void
-counter_u64(sbuf *b, const char *name, const char *help, uint64_t x)
+void
+prom_counter_u64(sbuf *b, const char *name, const char *help, uint64_t x)
 {
-    family(b, name, "counter", help);
-    sample_u64(b, name, "", x);
+    prom_family(b, name, "counter", help);
+    prom_sample_u64(b, name, "", x);
 }
 
 /* One histogram series set. The stats keep per-bucket counts; Prometheus
@@ -209,25 +205,25 @@ metrics_rounds(sbuf *b, const agg_stats_view *v)
 {
     char lab[64];
 
-    family(b, "fedrec_rounds_total", "counter",
+    prom_family(b, "fedrec_rounds_total", "counter",
            "Rounds ended by this process, by outcome.");
     for (int o = 0; o < AGG_ROUND_N; o++) {
         snprintf(lab, sizeof lab, "{outcome=\"%s\"}", agg_outcome_names[o]);
-        sample_u64(b, "fedrec_rounds_total", lab, v->rounds_total[o]);
+        prom_sample_u64(b, "fedrec_rounds_total", lab, v->rounds_total[o]);
     }
-    gauge_u64(b, "fedrec_rounds_completed",
+    prom_gauge_u64(b, "fedrec_rounds_completed",
               "Rounds aggregated into the model, all time (checkpoint).",
               v->completed);
-    gauge_u64(b, "fedrec_round_id", "Current or next wire round id.",
+    prom_gauge_u64(b, "fedrec_round_id", "Current or next wire round id.",
               v->round_id);
-    gauge_f(b, "fedrec_rounds_target",
+    prom_gauge_f(b, "fedrec_rounds_target",
             "Configured number of rounds (0: run forever).",
             (double)v->rounds_target);
-    family(b, "fedrec_round_duration_seconds", "histogram",
+    prom_family(b, "fedrec_round_duration_seconds", "histogram",
            "Wall time of ended rounds.");
     histogram(b, "fedrec_round_duration_seconds", NULL, NULL,
               &v->round_seconds);
-    family(b, "fedrec_phase_duration_seconds", "histogram",
+    prom_family(b, "fedrec_phase_duration_seconds", "histogram",
            "Wall time of round phases.");
     for (int p = 0; p < AGG_PHASE_N; p++)
         histogram(b, "fedrec_phase_duration_seconds", "phase",
@@ -239,43 +235,43 @@ metrics_stores(sbuf *b, const agg_stats_view *v)
 {
     char lab[64];
 
-    gauge_u64(b, "fedrec_stores_known", "Stores the aggregator has heard from.",
+    prom_gauge_u64(b, "fedrec_stores_known", "Stores the aggregator has heard from.",
               v->n_stores);
-    gauge_u64(b, "fedrec_stores_connected",
+    prom_gauge_u64(b, "fedrec_stores_connected",
               "Stores heard from within the heartbeat timeout.",
               v->n_connected);
-    gauge_u64(b, "fedrec_stores_selected",
+    prom_gauge_u64(b, "fedrec_stores_selected",
               "Stores selected for the current or last round.", v->selected);
-    family(b, "fedrec_stores_dropped_total", "counter",
+    prom_family(b, "fedrec_stores_dropped_total", "counter",
            "Selected stores that dropped out, by phase.");
     for (int p = 0; p < AGG_PHASE_N; p++) {
         snprintf(lab, sizeof lab, "{phase=\"%s\"}", agg_phase_names[p]);
-        sample_u64(b, "fedrec_stores_dropped_total", lab,
+        prom_sample_u64(b, "fedrec_stores_dropped_total", lab,
                    v->dropped_total[p]);
     }
-    family(b, "fedrec_refused_connections_total", "counter",
+    prom_family(b, "fedrec_refused_connections_total", "counter",
            "CURVE handshakes refused, by reason.");
     snprintf(lab, sizeof lab, "{reason=\"%s\"}",
              agg_reject_names[AGG_REJECT_UNKNOWN_KEY]);
-    sample_u64(b, "fedrec_refused_connections_total", lab,
+    prom_sample_u64(b, "fedrec_refused_connections_total", lab,
                v->rejected_total[AGG_REJECT_UNKNOWN_KEY]);
-    family(b, "fedrec_rejected_messages_total", "counter",
+    prom_family(b, "fedrec_rejected_messages_total", "counter",
            "Messages from stores turned away, by reason.");
     for (int r = AGG_REJECT_UNKNOWN_KEY + 1; r < AGG_REJECT_N; r++) {
         snprintf(lab, sizeof lab, "{reason=\"%s\"}", agg_reject_names[r]);
-        sample_u64(b, "fedrec_rejected_messages_total", lab,
+        prom_sample_u64(b, "fedrec_rejected_messages_total", lab,
                    v->rejected_total[r]);
     }
-    counter_u64(b, "fedrec_quarantines_total",
+    prom_counter_u64(b, "fedrec_quarantines_total",
                 "Stores put in quarantine for repeated refused messages.",
                 v->quarantines_total);
-    gauge_u64(b, "fedrec_stores_quarantined",
+    prom_gauge_u64(b, "fedrec_stores_quarantined",
               "Stores in quarantine now (their messages dropped unread).",
               v->n_quarantined);
-    counter_u64(b, "fedrec_refusal_log_suppressed_total",
+    prom_counter_u64(b, "fedrec_refusal_log_suppressed_total",
                 "Refused-message log lines held back by the rate limit.",
                 v->refusal_logs_suppressed);
-    family(b, "fedrec_store_quarantined", "gauge",
+    prom_family(b, "fedrec_store_quarantined", "gauge",
            "1 while the store is in quarantine.");
     for (size_t i = 0; v->stores && i < v->n_stores; i++) {
         char sl[96]; /* names are [A-Za-z0-9._-]: nothing to escape */
@@ -284,15 +280,15 @@ metrics_stores(sbuf *b, const agg_stats_view *v)
         snprintf(sl, sizeof sl, "{store=\"%.*s\"}",
                  (int)strnlen(v->stores[i].name, sizeof v->stores[i].name),
                  v->stores[i].name);
-        sample_u64(b, "fedrec_store_quarantined", sl, 1);
+        prom_sample_u64(b, "fedrec_store_quarantined", sl, 1);
     }
-    counter_u64(b, "fedrec_received_bytes_total",
+    prom_counter_u64(b, "fedrec_received_bytes_total",
                 "Bytes received from stores.", v->bytes_in);
-    counter_u64(b, "fedrec_sent_bytes_total", "Bytes sent to stores.",
+    prom_counter_u64(b, "fedrec_sent_bytes_total", "Bytes sent to stores.",
                 v->bytes_out);
-    counter_u64(b, "fedrec_received_messages_total",
+    prom_counter_u64(b, "fedrec_received_messages_total",
                 "Messages received from stores.", v->messages_in);
-    counter_u64(b, "fedrec_sent_messages_total", "Messages sent to stores.",
+    prom_counter_u64(b, "fedrec_sent_messages_total", "Messages sent to stores.",
                 v->messages_out);
 }
 
@@ -318,7 +314,7 @@ metrics_quality(sbuf *b, const agg_stats_view *v)
                         last->pop_ndcg10, last->loss};
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
         if (isfinite(x[i]))
-            gauge_f(b, name[i], help[i], x[i]);
+            prom_gauge_f(b, name[i], help[i], x[i]);
 }
 
 static void
@@ -326,12 +322,12 @@ metrics_disk(sbuf *b, const agg_stats_view *v)
 {
     char lab[64];
 
-    family(b, "fedrec_disk_write_errors_total", "counter",
+    prom_family(b, "fedrec_disk_write_errors_total", "counter",
            "Writes of state files that failed (the previous file stays), "
            "by file.");
     for (int f = 0; f < AGG_DISK_N; f++) {
         snprintf(lab, sizeof lab, "{file=\"%s\"}", agg_disk_file_names[f]);
-        sample_u64(b, "fedrec_disk_write_errors_total", lab,
+        prom_sample_u64(b, "fedrec_disk_write_errors_total", lab,
                    v->disk_errors_total[f]);
     }
 }
@@ -342,15 +338,15 @@ agg_render_metrics(const agg_stats_view *v)
     sbuf b = {0};
     char t[32];
 
-    family(&b, "fedrec_info", "gauge", "Version and mode of the aggregator.");
+    prom_family(&b, "fedrec_info", "gauge", "Version and mode of the aggregator.");
     sb_printf(&b, "fedrec_info{version=\"%s\",secagg=\"%s\"} 1\n",
               agg_render_version, v->secagg ? "true" : "false");
-    family(&b, "fedrec_start_time_seconds", "gauge",
+    prom_family(&b, "fedrec_start_time_seconds", "gauge",
            "Start time of the process, seconds since the Unix epoch.");
     snprintf(t, sizeof t, "%.3f", (double)v->started_unix_ms / 1000.0);
     sb_printf(&b, "fedrec_start_time_seconds %s\n", t);
     if (v->last_checkpoint_unix_ms) {
-        family(&b, "fedrec_last_checkpoint_time_seconds", "gauge",
+        prom_family(&b, "fedrec_last_checkpoint_time_seconds", "gauge",
                "Time of the last checkpoint, seconds since the Unix epoch.");
         snprintf(t, sizeof t, "%.3f",
                  (double)v->last_checkpoint_unix_ms / 1000.0);
@@ -360,17 +356,18 @@ agg_render_metrics(const agg_stats_view *v)
     metrics_stores(&b, v);
     metrics_quality(&b, v);
     metrics_disk(&b, v);
-    gauge_u64(&b, "fedrec_paused", "1 while an operator has paused rounds.",
+    render_regions_metrics(&b, v);
+    prom_gauge_u64(&b, "fedrec_paused", "1 while an operator has paused rounds.",
               v->paused != 0);
-    gauge_u64(&b, "fedrec_dp_enabled",
+    prom_gauge_u64(&b, "fedrec_dp_enabled",
               "1 if updates carry a differential-privacy guarantee.",
               v->dp_enabled != 0);
     if (v->dp_enabled) {
-        gauge_f(&b, "fedrec_dp_epsilon_spent", "Privacy budget spent so far.",
+        prom_gauge_f(&b, "fedrec_dp_epsilon_spent", "Privacy budget spent so far.",
                 v->dp_epsilon_spent);
-        gauge_f(&b, "fedrec_dp_epsilon_budget", "Total privacy budget.",
+        prom_gauge_f(&b, "fedrec_dp_epsilon_budget", "Total privacy budget.",
                 v->dp_epsilon_budget);
-        gauge_f(&b, "fedrec_dp_delta", "Delta of the DP guarantee.",
+        prom_gauge_f(&b, "fedrec_dp_delta", "Delta of the DP guarantee.",
                 v->dp_delta);
     }
     return sb_take(&b);
@@ -781,6 +778,7 @@ agg_render_status_html(const agg_stats_view *v, int64_t now_unix_ms)
     page_cards(&b, v, now_unix_ms);
     page_settings(&b, v, now_unix_ms);
     page_chart(&b, v);
+    render_regions_page(&b, v);
     page_stores(&b, v, now_unix_ms);
     fmt_utc(t, sizeof t, now_unix_ms);
     sb_printf(&b,

@@ -121,6 +121,8 @@ void round_phase_done(aggregator *a, agg_phase p, uint32_t dropped,
 FR_NODISCARD fr_err round_encode_start(aggregator *a, const fr_secagg_setup *sa,
                                        uint8_t **buf, size_t *len);
 
+/* round.c: the index of store in a->selected, -1 if not selected */
+long round_selected_index(const aggregator *a, const char *store);
 /* round.c: one message to every selected store (one shared copy) */
 void round_send_selected(aggregator *a, const uint8_t *buf, size_t len);
 /* (Re)allocates the buffers sized by a->model: scratch and the plain

@@ -1,6 +1,6 @@
 /*
  * stats.h - what the aggregator counts and shows: the numbers behind
- * /metrics, the status page and `fedrec-ctl status|stores`.
+ * /metrics, the status page and `fedrec-ctl status|stores|regions`.
  *
  * DESIGN. The main loop is the only writer (agg_stats_* setters, each
  * taking the lock briefly). Readers on other threads (the HTTP server) or in

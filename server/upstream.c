@@ -171,9 +171,11 @@ agg_upstream_send(agg_upstream *u, const fr_msg *m)
 
 /* ---- the central's secure round ---------------------------------------- */
 
-static void
+static fr_err
 sa_send(agg_upstream *u, const fr_sa_msg *sa, int with_input)
 {
+    fr_err rc;
+
     fr_msg m = {.type = FR_MSG_SECAGG, .round_id = u->sa_round};
 
     m.u.secagg.sa = *sa;
@@ -182,8 +184,10 @@ sa_send(agg_upstream *u, const fr_sa_msg *sa, int with_input)
         m.u.secagg.has_metrics = (uint32_t)u->has_metrics;
         m.u.secagg.metrics = u->metrics;
     }
-    if (agg_upstream_send(u, &m) == FR_OK && with_input)
+    rc = agg_upstream_send(u, &m);
+    if (rc == FR_OK && with_input)
         u->sent_up++;
+    return rc;
 }
 
 /* Masks and sends the region's sum once both it and the central's mask
@@ -202,10 +206,10 @@ try_mask(agg_upstream *u)
         sa_reset(u);
         return;
     }
-    sa_send(u, &out, 1);
-    fr_log_info(TAG, "round id %llu: the region's sum of %u stores masked "
-                "and sent to the central (%u words)",
-                (unsigned long long)u->sa_round, u->covers, out.n_words);
+    if (sa_send(u, &out, 1) == FR_OK)
+        fr_log_info(TAG, "round id %llu: the region's sum of %u stores "
+                    "masked and sent to the central (%u words)",
+                    (unsigned long long)u->sa_round, u->covers, out.n_words);
     fr_crypto_wipe(u->input, (size_t)u->sa_words * sizeof *u->input);
     free(u->input);
     u->input = NULL;
@@ -243,11 +247,11 @@ sa_begin(agg_upstream *u, const fr_msg *msg)
     }
     u->sa_round = msg->round_id;
     u->sa_words = su->n_words;
-    sa_send(u, &adv, 0);
-    fr_log_info(TAG, "round id %llu: round keys sent to the central "
-                "(participant %u of %u, sized for %u stores)",
-                (unsigned long long)msg->round_id, su->index, su->n,
-                fr_secagg_encode_n(su));
+    if (sa_send(u, &adv, 0) == FR_OK)
+        fr_log_info(TAG, "round id %llu: round keys sent to the central "
+                    "(participant %u of %u, sized for %u stores)",
+                    (unsigned long long)msg->round_id, su->index, su->n,
+                    fr_secagg_encode_n(su));
 }
 
 static void
@@ -269,8 +273,9 @@ sa_on_message(agg_upstream *u, const fr_msg *msg)
         sa_reset(u);
         return;
     }
-    if (out.phase != FR_SA_NONE)
-        sa_send(u, &out, 0);
+    if (out.phase != FR_SA_NONE && sa_send(u, &out, 0))
+        fr_log_debug(TAG, "round id %llu: a secagg reply was not sent",
+                     (unsigned long long)u->sa_round);
     if (out.phase == FR_SA_REVEAL)
         sa_reset(u); /* nothing secret left; the round is the central's */
     else
@@ -357,9 +362,9 @@ link_moved(agg_upstream *u, aggregator *a, fr_net_link was, fr_net_link now_s,
     }
 }
 
-static void
-on_central(agg_upstream *u, aggregator *a, const uint8_t *buf, size_t len,
-           int64_t now)
+void
+agg_upstream_on_bytes(agg_upstream *u, aggregator *a, const uint8_t *buf,
+                      size_t len, int64_t now)
 {
     fr_msg *msg = NULL;
     const char *why = NULL;
@@ -408,7 +413,7 @@ read_central(agg_upstream *u, aggregator *a, int64_t now)
             return;
         was = fr_net_uplink_heard(u->link, now);
         link_moved(u, a, was, FR_NET_LINK_UP, now);
-        on_central(u, a, buf, len, now);
+        agg_upstream_on_bytes(u, a, buf, len, now);
         free(buf);
     }
 }

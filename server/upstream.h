@@ -49,6 +49,12 @@ size_t agg_upstream_socks(agg_upstream *u, fr_net_sock **out);
  * from the central (handed to a), and the heartbeat when it is due. */
 void agg_upstream_service(agg_upstream *u, aggregator *a, int64_t now);
 
+/* One message as read from the central: decoded (a bad one is logged and
+ * dropped) and handed to the region's SecAgg+ client or to a. The path
+ * agg_upstream_service takes for each message, and the fuzz target's. */
+void agg_upstream_on_bytes(agg_upstream *u, aggregator *a, const uint8_t *buf,
+                           size_t len, int64_t now);
+
 /* Sends m to the central if the link is up (FR_ECLOSED otherwise). */
 FR_NODISCARD fr_err agg_upstream_send(agg_upstream *u, const fr_msg *m);
 

@@ -5,7 +5,8 @@
  *   fedrec-ctl [--socket PATH | --config AGGREGATOR_CONF] [--json]
  *              [--timeout SECONDS] COMMAND [ARG | OPTS]
  *
- * Daemon commands (status, stores, pause, resume, checkpoint, revoke STORE)
+ * Daemon commands (status, stores, regions, pause, resume, checkpoint,
+ * revoke STORE)
  * send one request line to the aggregator's admin socket (server/admin.h)
  * and read one JSON line back; the default output is readable text, --json
  * prints the aggregator's answer as it came. The socket is --socket PATH,
@@ -553,6 +554,40 @@ render_stores(const jv *a)
     }
 }
 
+/* A central's regional aggregators, or a regional one's link upstream. */
+static void
+render_regions(const jv *a)
+{
+    const jv *list = jget(a, "regions"), *up = jget(a, "upstream");
+    int w = 6;
+
+    if (up && up->t == JV_OBJ)
+        printf("upstream: link %s, central round in hand %.0f, results "
+               "sent %.0f\n", jstr(up, "link"), jnum(up, "round_id"),
+               jnum(up, "sent"));
+    if (!list || list->t != JV_ARR || list->n == 0) {
+        printf("no regional aggregator among the participants\n");
+        return;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        int n = (int)strlen(jstr(&list->items[i], "name"));
+        w = n > w ? n : w;
+    }
+    printf("%-*s  %-9s  %6s  %12s  %7s  %13s  %6s\n", w, "REGION",
+           "CONNECTED", "STORES", "MAX EXAMPLES", "ROUNDS", "LAST COVERED",
+           "HR@10");
+    for (size_t i = 0; i < list->n; i++) {
+        const jv *r = &list->items[i];
+        char hr[16] = "-";
+        if (jget(r, "hr10") && jget(r, "hr10")->t == JV_NUM)
+            snprintf(hr, sizeof hr, "%.4f", jnum(r, "hr10"));
+        printf("%-*s  %-9s  %6.0f  %12.0f  %7.0f  %13.0f  %6s\n", w,
+               jstr(r, "name"), jtrue(r, "connected") ? "yes" : "no",
+               jnum(r, "stores"), jnum(r, "max_examples"),
+               jnum(r, "rounds_joined"), jnum(r, "last_covered"), hr);
+    }
+}
+
 static void
 render_message(const jv *a)
 {
@@ -634,6 +669,9 @@ static const ctl_command commands[] = {
     {NULL, "stores", "", 0,
      "each store: connected, selected, last seen, rounds", run_daemon,
      render_stores},
+    {NULL, "regions", "", 0,
+     "regional aggregators: stores, last covered, HR@10; a region's link",
+     run_daemon, render_regions},
     {NULL, "pause", "", 0, "start no new round (a round in progress finishes)",
      run_daemon, render_message},
     {NULL, "resume", "", 0, "start rounds again after pause", run_daemon,
@@ -684,7 +722,7 @@ usage(FILE *out)
             DEFAULT_TIMEOUT_S);
     ctl_privacy_usage(out);
     fprintf(out,
-            "\naccess: status and stores need the aggregator's user, root or "
+            "\naccess: status, stores and regions need the aggregator's user, root or "
             "admin_group;\nthe other daemon commands the user, root or "
             "admin_operator_group\n(admin_group when that is not set)\n");
     fprintf(out,

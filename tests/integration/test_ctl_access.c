@@ -207,9 +207,9 @@ test_access(void **state)
     expect_as(NOBODY, reader, 1, "status", 0, "paused:          no");
     expect_as(NOBODY, reader, 1, "stores", 0, "");
     expect_as(NOBODY, reader, 1, "pause", 1,
-              "permission denied: uid 65534 may run status and stores only; "
+              "permission denied: uid 65534 may run status, stores and regions only; "
               "pause needs the owner, root or group 4243");
-    expect_as(NOBODY, reader, 1, "checkpoint", 1, "may run status and stores");
+    expect_as(NOBODY, reader, 1, "checkpoint", 1, "may run status, stores and regions");
     expect_as(-1, NULL, 0, "status", 0, "paused:          no");
     /* In both: may change. */
     expect_as(NOBODY, both, 2, "pause", 0, "");

@@ -12,7 +12,8 @@
  * others' shares) and covers their nine stores. The region is then
  * started again, with nothing else restarted: it reconnects to the
  * central, its stores reconnect to it, and it takes part in a later round
- * that completes.
+ * that completes. `fedrec-ctl regions` lists the four regions on the
+ * central, and a region's link to the central on the region.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +55,45 @@ wait_round(int n, char *out, size_t len)
     snprintf(needle, sizeof needle, "round %d completed", n);
     assert_true(proc_wait_for(f.log, needle, 1, 60000));
     assert_true(proc_find_line(f.log, needle, 1, out, len));
+}
+
+/* Runs fedrec-ctl against conf; its output in a malloc'd string. */
+static char *
+ctl(const char *conf, const char *args)
+{
+    char out[160];
+
+    snprintf(out, sizeof out, "%s/ctl.out", f.dir);
+    assert_int_equal(proc_runf(FR_BIN_DIR "/fedrec-ctl --config %s %s >%s "
+                               "2>&1", conf, args, out), 0);
+    return proc_read_file(out);
+}
+
+/* The central lists its four regions with their stores; a region shows
+ * its link to the central. */
+static void
+check_ctl_regions(void)
+{
+    char *t = ctl(f.conf, "--json regions"), need[64];
+
+    assert_non_null(t);
+    for (int i = 0; i < 4; i++) {
+        snprintf(need, sizeof need, "{\"name\":\"region%d\"", i + 1);
+        assert_non_null(strstr(t, need));
+    }
+    assert_non_null(strstr(t, "\"stores\":3,"));
+    assert_non_null(strstr(t, "\"last_covered\":3,"));
+    assert_non_null(strstr(t, "\"upstream\":null"));
+    free(t);
+    t = ctl(f.conf, "regions");
+    assert_non_null(t);
+    assert_non_null(strstr(t, "REGION"));
+    assert_non_null(strstr(t, "region4"));
+    free(t);
+    t = ctl(f.r[0].conf, "--json regions");
+    assert_non_null(t);
+    assert_non_null(strstr(t, "\"upstream\":{\"link\":\"up\",\"up\":true"));
+    free(t);
 }
 
 static void
@@ -107,6 +147,7 @@ test_region_dies_and_rejoins(void **state)
                               60000));
     assert_true(proc_count(log2, "went to the central") >= 1);
     assert_true(proc_count(log2, "completed at the central with") >= 1);
+    check_ctl_regions();
 }
 
 int

@@ -21,6 +21,10 @@
  * aggregator lists them); the model changes and stays finite; the real
  * stores receive the new global models and the region's quality figures
  * reach the central's history.
+ *
+ * Plain rounds (secagg no on the central) go through regions too: each
+ * region sends its stores' weighted mean and total weight as one UPDATE;
+ * the central's history counts every store and every training example.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -305,12 +309,69 @@ test_real_stores_in_a_region(void **state)
     assert_int_equal(proc_count(f.log, "M01-"), 0);
 }
 
+/* Plain rounds (secagg no on the central): each region sends one UPDATE,
+ * its stores' weighted mean with their total weight, so the central's
+ * weighted mean over regions is the one over all stores. */
+static void
+test_plain_rounds_through_regions(void **state)
+{
+    checkpoint ck = {0};
+    long long examples;
+    int status;
+    (void)state;
+
+    assert_int_equal(fed_init(&f, "regions-plain", 2), 0);
+    assert_int_equal(fed_region_real(&f, 0, 3, REAL_ITEMS, MEMBERS, 31), 0);
+    assert_int_equal(fed_region_real(&f, 1, 3, REAL_ITEMS, MEMBERS, 32), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fed_write_region(&f, i, ""), 0);
+    /* later lines win: two regions are enough without secure sums */
+    assert_int_equal(fed_write_central(&f, REAL_ITEMS, DIM,
+                                       "secagg no\nmin_stores 2\nrounds 2\n"
+                                       "local_epochs 1\nlinger_ms 2000\n"),
+                     0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fed_start_region(&f, i), 0);
+        assert_int_equal(fed_start_stores(&f, i, ""), 0);
+    }
+    assert_int_equal(fed_start_central(&f), 0);
+    status = proc_wait(f.central, 120000);
+    assert_true(status != -1 && WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    f.central = 0;
+
+    /* Each round's weight is every store's training examples. */
+    examples = region_examples(&f.r[0]) + region_examples(&f.r[1]) -
+               6 * MEMBERS;
+    load_ck(&ck);
+    assert_int_equal(ck.completed_rounds, 2);
+    for (size_t r = 0; r < ck.n_history; r++) {
+        assert_int_equal(ck.history[r].stores, 6);
+        assert_int_equal(ck.history[r].examples, examples);
+        assert_false(isnan(ck.history[r].hr10));
+        assert_false(isnan(ck.history[r].loss));
+    }
+    for (size_t j = 0; j < fr_model_n_params(ck.model); j++)
+        assert_true(isfinite(fr_model_params_const(ck.model)[j]));
+    checkpoint_clear(&ck);
+    assert_int_equal(proc_count(f.log, "2/2 stores"), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_region_applied_nothing(&f.r[i], 2);
+        assert_int_equal(proc_count(f.r[i].log, "region's mean of 3/3"), 2);
+        for (int k = 0; k < 3; k++)
+            assert_true(proc_wait_for(f.r[i].client_log[k],
+                                      "completed with 6 stores", 2, 10000));
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_nested_sum_is_exact, teardown),
         cmocka_unit_test_teardown(test_real_stores_in_a_region, teardown),
+        cmocka_unit_test_teardown(test_plain_rounds_through_regions,
+                                  teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     if (fr_crypto_init() != FR_OK)

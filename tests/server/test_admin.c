@@ -307,6 +307,43 @@ test_stores(void **state)
            "\"last_seen\":null,\"rounds_joined\":0,\"examples\":0}]}");
 }
 
+/* The regional aggregators among the participants, and a regional
+ * aggregator's link to the central. */
+static void
+test_regions(void **state)
+{
+    fixture *fx = *state;
+    agg_store_info st[2] = {
+        {.name = "north", .connected = 1, .last_seen_unix_ms = 1,
+         .rounds_joined = 5, .region = 1, .region_stores = 7,
+         .region_max_examples = 900, .region_round_id = 41,
+         .region_covers = 6, .region_has_metrics = 1, .region_hr10 = 0.5,
+         .region_ndcg10 = 0.25},
+        {.name = "store02"}, /* a plain store: not listed */
+    };
+    const char *a = exchange(fx, "regions\n");
+
+    EXPECT(a, "{\"ok\":true,\"regions\":[],\"upstream\":null}");
+    agg_stats_set_stores(fx->stats, st, 2);
+    a = exchange(fx, "regions\n");
+    EXPECT(a, "\"regions\":[{\"name\":\"north\",\"connected\":true,",
+           "\"stores\":7,\"max_examples\":900,\"rounds_joined\":5,"
+           "\"last_round_id\":41,\"last_covered\":6,\"hr10\":0.5,"
+           "\"ndcg10\":0.25}],\"upstream\":null}");
+    assert_null(strstr(a, "store02"));
+    agg_stats_set_upstream(fx->stats, "up", 1, 42, 3, 1);
+    a = exchange(fx, "regions\n");
+    EXPECT(a, "\"upstream\":{\"link\":\"up\",\"up\":true,"
+           "\"round_id\":42,\"sent\":3}}");
+    a = exchange(fx, "regions now\n");
+    EXPECT(a, "\"ok\":false", "'regions' takes no argument");
+    /* read-only */
+    assert_int_equal(agg_admin_command_level("regions", 7), AGG_ADMIN_READ);
+    assert_int_equal(fx->ops_log.pauses + fx->ops_log.resumes +
+                         fx->ops_log.revokes + fx->ops_log.checkpoints,
+                     0);
+}
+
 static void
 test_control(void **state)
 {
@@ -345,7 +382,8 @@ test_bad_requests(void **state)
 
     EXPECT(exchange(fx, "reboot\n"),
            "{\"ok\":false,\"error\":\"unknown command 'reboot'; expected "
-           "status, stores, revoke STORE, pause, resume or checkpoint\"}");
+           "status, stores, regions, revoke STORE, pause, resume or "
+           "checkpoint\"}");
     EXPECT(exchange(fx, "bad\"cmd\\\n"),
            "\"error\":\"unknown command 'bad\\\"cmd\\\\'");
     EXPECT(exchange(fx, "\n"), "\"ok\":false", "unknown command ''");
@@ -697,7 +735,8 @@ test_handle_policy(void **state)
     EXPECT(handle_as(ad, 1001, 5, reader, 1, "stores"), "\"name\":\"store01\"");
     EXPECT(handle_as(ad, 1001, 5, reader, 1, "pause\n"),
            "{\"ok\":false,\"error\":\"permission denied: uid 1001 may run "
-           "status and stores only; pause needs the owner, root or group "
+           "status, stores and regions only; pause needs the owner, root or "
+           "group "
            "fedrec-op\"}");
     EXPECT(handle_as(ad, 1001, 5, reader, 1, "revoke store04\n"),
            "revoke needs the owner, root or group fedrec-op");
@@ -845,7 +884,7 @@ test_socket_as_other_user(void **state)
            "fedrec");
     EXPECT(ask_as_nobody(fx, reader, 1, "status\n"), "{\"ok\":true,");
     EXPECT(ask_as_nobody(fx, reader, 1, "pause\n"),
-           "permission denied: uid 65534 may run status and stores only");
+           "permission denied: uid 65534 may run status, stores and regions only");
     assert_int_equal(fx->ops_log.pauses, 0);
     EXPECT(ask_as_nobody(fx, changer, 2, "pause\n"), "\"ok\":true");
     assert_int_equal(fx->ops_log.pauses, 1);
@@ -858,6 +897,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_regions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_control, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serve_idle, setup, teardown),

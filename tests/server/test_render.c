@@ -367,6 +367,52 @@ expect_has(const char *text, const char *needle)
         fail_msg("page lacks: %s", needle);
 }
 
+/* A central's per-region series and a regional's upstream ones, which
+ * parse like the rest; the page's sections. */
+static void
+test_regions_rendered(void **state)
+{
+    agg_stats *s = filled_stats();
+    agg_store_info st[2] = {
+        {.name = "north", .connected = 1, .region = 1, .region_stores = 7,
+         .region_round_id = 41, .region_covers = 6,
+         .region_has_metrics = 1, .region_hr10 = 0.5,
+         .region_ndcg10 = 0.25},
+        {.name = "south", .region = 1, .region_stores = 3},
+    };
+    char *m, *html;
+
+    (void)state;
+    m = render_metrics_of(s);
+    assert_null(strstr(m, "fedrec_region"));
+    assert_null(strstr(m, "fedrec_upstream"));
+    free(m);
+    agg_stats_set_stores(s, st, 2);
+    agg_stats_set_upstream(s, "down", 0, 0, 4, 2);
+    m = render_metrics_of(s);
+    check_parses(m);
+    expect_line(m, "fedrec_regions_known 2");
+    expect_line(m, "fedrec_region_stores{region=\"north\"} 7");
+    expect_line(m, "fedrec_region_stores{region=\"south\"} 3");
+    expect_line(m, "fedrec_region_contributors{region=\"north\"} 6");
+    expect_line(m, "fedrec_region_last_round_id{region=\"north\"} 41");
+    expect_line(m, "fedrec_region_hr10{region=\"north\"} 0.5");
+    expect_line(m, "fedrec_region_ndcg10{region=\"north\"} 0.25");
+    assert_null(strstr(m, "fedrec_region_hr10{region=\"south\"}"));
+    expect_line(m, "fedrec_upstream_up 0");
+    expect_line(m, "fedrec_upstream_link{state=\"down\"} 1");
+    expect_line(m, "fedrec_upstream_results_sent_total 4");
+    expect_line(m, "fedrec_upstream_reconnects_total 2");
+    assert_int_equal(count(m, "# TYPE fedrec_region_stores "), 1);
+    free(m);
+    html = render_page_of(s, T0);
+    expect_has(html, "<table id=\"regions\">");
+    expect_has(html, "<tr data-region=\"north\">");
+    expect_has(html, "<p id=\"upstream\">");
+    free(html);
+    agg_stats_destroy(&s);
+}
+
 static void
 test_page_values(void **state)
 {
@@ -486,6 +532,7 @@ main(void)
         cmocka_unit_test(test_metrics_fresh),
         cmocka_unit_test(test_metrics_values),
         cmocka_unit_test(test_metrics_parse),
+        cmocka_unit_test(test_regions_rendered),
         cmocka_unit_test(test_page_values),
         cmocka_unit_test(test_page_empty),
         cmocka_unit_test(test_page_escapes),
