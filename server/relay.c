@@ -25,8 +25,10 @@
  * metrics and the number of stores the result covers. A region whose own
  * round failed sends nothing and the central counts it as dropped. The
  * central's DONE makes the region answer its stores' HELLOs with DONE.
- * Invariant: up_start is the central round in hand, NULL between rounds;
- * a->round_id is the central's id while it is in hand.
+ * Invariant: up_start is the central round in hand until the region's
+ * round for it closes (or is not started), NULL otherwise; a->round_id is
+ * the central's id while it is held. What is left of a central round after
+ * that (up_round, up_handed) is what its ROUND_END needs.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +114,12 @@ drop_start(aggregator *a)
 {
     fr_msg_destroy(&a->up_start);
     a->up_cat_wait = 0;
+}
+
+void
+relay_round_over(aggregator *a)
+{
+    drop_start(a);
 }
 
 /* Starts the region's round for the central round in hand, with as many

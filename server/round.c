@@ -462,6 +462,8 @@ round_close(aggregator *a, int64_t now, const char *why)
                                                  : AGG_ROUND_ABANDONED, secs);
     secure_end(a);
     a->mean_ready = 0;
+    if (agg_regional(a->cfg)) /* the region's round for it is over */
+        relay_round_over(a);
     a->round_id++;
     if (!completed)
         (void)save_checkpoint(a); /* round ids are never reused */

@@ -195,6 +195,8 @@ void agg_refuse_tick(aggregator *a, int64_t now);
 FR_NODISCARD fr_err relay_open(aggregator *a);
 void relay_close(aggregator *a);
 void relay_tick(aggregator *a, int64_t now);
+/* The region's round closed: the central round start is let go. */
+void relay_round_over(aggregator *a);
 /* The parts of a region's round start that come from the central. */
 void relay_fill_start(const aggregator *a, fr_msg_round_start *rs);
 /* Secure plan of a region's round: its own n, k, t and minimum; the
