@@ -457,10 +457,13 @@ function checkSecurity(model, sts) {
   const pod = sts.spec.template.spec;
   const sc = pod.securityContext || {};
   if (sc.runAsNonRoot !== true) out.push('runAsNonRoot is not true');
-  if (sc.runAsUser !== model.image.uid) out.push(`runAsUser ${sc.runAsUser} is not the image's fedrec user ${model.image.uid}`);
-  if (sc.runAsGroup !== model.image.gid) out.push(`runAsGroup ${sc.runAsGroup} is not the image's fedrec group ${model.image.gid}`);
-  if (sc.fsGroup !== model.image.gid) out.push(`fsGroup ${sc.fsGroup} is not the image's fedrec group ${model.image.gid}`);
-  if (!sc.seccompProfile || sc.seccompProfile.type !== 'RuntimeDefault') out.push('the pod has no RuntimeDefault seccomp profile');
+  const {uid, gid} = model.image;
+  if (sc.runAsUser !== uid) out.push(`runAsUser ${sc.runAsUser} is not the image's fedrec user ${uid}`);
+  if (sc.runAsGroup !== gid) out.push(`runAsGroup ${sc.runAsGroup} is not the image's fedrec group ${gid}`);
+  if (sc.fsGroup !== gid) out.push(`fsGroup ${sc.fsGroup} is not the image's fedrec group ${gid}`);
+  if (!sc.seccompProfile || sc.seccompProfile.type !== 'RuntimeDefault') {
+    out.push('the pod has no RuntimeDefault seccomp profile');
+  }
   if (pod.automountServiceAccountToken !== false) out.push('the service account token is mounted');
   if (pod.hostNetwork || pod.hostPID || pod.hostIPC) out.push('the pod shares a host namespace');
   for (const c of [...(pod.initContainers || []), ...(pod.containers || [])]) {
@@ -507,19 +510,31 @@ function checkResources(model, sts) {
   return out;
 }
 
+const LOOPBACK = /^127\.|^localhost$|^\[::1\]$/;
+
 /* The configuration against the pod: paths, ports, probes, annotations. */
 function checkConfig(model, sts) {
   const out = [];
   const cfg = configOf(model, sts, out);
   if (!cfg) return out;
-  const {conf, tree} = cfg;
-  const pod = sts.spec.template.spec;
-  const c = aggregatorContainer(sts);
-  const regional = conf.get('mode') === 'regional';
+  const regional = cfg.conf.get('mode') === 'regional';
   if (regional !== isRegional(sts)) {
-    out.push(`mode ${conf.get('mode') || 'central'} in a pod labelled ${isRegional(sts) ? 'regional' : 'central'}`);
+    out.push(`mode ${cfg.conf.get('mode') || 'central'} in a pod labelled ` +
+             `${isRegional(sts) ? 'regional' : 'central'}`);
   }
   if (sts.spec.replicas !== 1) out.push(`replicas ${sts.spec.replicas}: one aggregator per role`);
+  out.push(...checkConfigFiles(cfg, regional));
+  out.push(...checkConfigPorts(model, sts, cfg.conf));
+  if (regional) out.push(...checkUpstream(model, cfg.conf));
+  return out;
+}
+
+/* Every file the configuration names is in the container, secret keys
+ * 0600 and in memory; state_dir and the admin socket's directory are
+ * writable mounts (the central's state on its persistent volume). */
+function checkConfigFiles(cfg, regional) {
+  const out = [];
+  const {conf, tree} = cfg;
   for (const k of ['key_file', 'allowlist', 'state_dir']) {
     if (!conf.get(k)) out.push(`${k} is not set`);
   }
@@ -534,31 +549,54 @@ function checkConfig(model, sts) {
     const p = k === 'upstream_sign_key_file' ? signPath(conf) : conf.get(k);
     const f = tree.files.get(p);
     if (!f) {
-      out.push(`${k} ${p}: no such file in the container (${mountOf(tree.mounts, p) ? 'not in its volume' : 'under no volume mount'})`);
+      const where = mountOf(tree.mounts, p) ? 'not in its volume' : 'under no volume mount';
+      out.push(`${k} ${p}: no such file in the container (${where})`);
       continue;
     }
-    if (SECRET_FILE_KEYS.includes(k)) {
-      if (f.mode & 0o077) out.push(`${k} ${p} has mode ${f.mode.toString(8)}: the daemon refuses a secret key that group or others can read`);
-      const m = mountOf(tree.mounts, p);
-      if (m.medium !== 'Memory') out.push(`${k} ${p} is not on a memory-backed volume`);
+    if (!SECRET_FILE_KEYS.includes(k)) continue;
+    if (f.mode & 0o077) {
+      out.push(`${k} ${p} has mode ${f.mode.toString(8)}: the daemon refuses a secret ` +
+               'key that group or others can read');
     }
+    if (mountOf(tree.mounts, p).medium !== 'Memory') out.push(`${k} ${p} is not on a memory-backed volume`);
   }
   const writable = p => {
     const m = tree.mounts.find(x => x.mountPath.replace(/\/$/, '') === p);
     return m && !m.readOnly && (m.kind === 'emptyDir' || m.kind === 'pvc') ? m : null;
   };
   const sd = writable(conf.get('state_dir'));
-  if (!sd) out.push(`state_dir ${conf.get('state_dir')} is not a writable volume mount`);
-  else if (!regional && sd.kind !== 'pvc') out.push(`the central's state_dir ${sd.mountPath} is not on its persistent volume`);
+  if (!sd) {
+    out.push(`state_dir ${conf.get('state_dir')} is not a writable volume mount`);
+  } else if (!regional && sd.kind !== 'pvc') {
+    out.push(`the central's state_dir ${sd.mountPath} is not on its persistent volume`);
+  }
   const sock = conf.get('admin_socket') || `${conf.get('state_dir')}/admin.sock`;
-  if (!writable(path.posix.dirname(sock))) out.push(`admin_socket ${sock}: its directory is not a writable volume mount`);
+  if (!writable(path.posix.dirname(sock))) {
+    out.push(`admin_socket ${sock}: its directory is not a writable volume mount`);
+  }
+  return out;
+}
 
+/* listen and http_listen are the container's ports, reachable from
+ * outside the pod; the probes and scrape annotations use http_listen's
+ * port and paths the daemon serves; the grace period covers
+ * stop_grace_ms. */
+function checkConfigPorts(model, sts, conf) {
+  const out = [];
+  const c = aggregatorContainer(sts);
   const listen = hostPort(conf.get('listen') || 'tcp://127.0.0.1:7600', 'listen');
-  if (/^127\.|^localhost$|^\[::1\]$/.test(listen.host)) out.push(`listen ${conf.get('listen')} is loopback: nothing outside the pod reaches it`);
-  if (portOf(c, 'zmq') !== listen.port) out.push(`listen port ${listen.port} is not the container port zmq (${portOf(c, 'zmq')})`);
+  if (LOOPBACK.test(listen.host)) out.push(`listen ${conf.get('listen')} is loopback: nothing outside the pod reaches it`);
+  if (portOf(c, 'zmq') !== listen.port) {
+    out.push(`listen port ${listen.port} is not the container port zmq (${portOf(c, 'zmq')})`);
+  }
   const http = hostPort(conf.has('http_listen') ? conf.get('http_listen') : '127.0.0.1:7601', 'http_listen');
-  if (/^127\.|^localhost$|^\[::1\]$/.test(http.host)) out.push(`http_listen ${conf.get('http_listen') || '(default)'} is loopback: the kubelet's probes and Prometheus cannot reach it`);
-  if (portOf(c, 'http') !== http.port) out.push(`http_listen port ${http.port} is not the container port http (${portOf(c, 'http')})`);
+  if (LOOPBACK.test(http.host)) {
+    out.push(`http_listen ${conf.get('http_listen') || '(default)'} is loopback: the kubelet's ` +
+             'probes and Prometheus cannot reach it');
+  }
+  if (portOf(c, 'http') !== http.port) {
+    out.push(`http_listen port ${http.port} is not the container port http (${portOf(c, 'http')})`);
+  }
   for (const kind of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
     const pr = c[kind];
     if (!pr || !pr.httpGet) {
@@ -567,16 +605,24 @@ function checkConfig(model, sts) {
     }
     const want = kind === 'readinessProbe' && model.served.includes('/readyz') ? '/readyz' : '/healthz';
     if (pr.httpGet.path !== want) out.push(`${kind} asks ${pr.httpGet.path}, not ${want}`);
-    if (portOf(c, pr.httpGet.port) !== http.port) out.push(`${kind} port ${pr.httpGet.port} is not http_listen's port ${http.port}`);
+    if (portOf(c, pr.httpGet.port) !== http.port) {
+      out.push(`${kind} port ${pr.httpGet.port} is not http_listen's port ${http.port}`);
+    }
   }
   const ann = sts.spec.template.metadata.annotations || {};
   if (ann['prometheus.io/scrape'] !== 'true') out.push('prometheus.io/scrape is not "true"');
-  if (ann['prometheus.io/port'] !== String(http.port)) out.push(`prometheus.io/port ${ann['prometheus.io/port']} is not http_listen's port ${http.port}`);
-  if (ann['prometheus.io/path'] !== '/metrics' || !model.served.includes('/metrics')) out.push(`prometheus.io/path ${ann['prometheus.io/path']} is not the daemon's /metrics`);
+  if (ann['prometheus.io/port'] !== String(http.port)) {
+    out.push(`prometheus.io/port ${ann['prometheus.io/port']} is not http_listen's port ${http.port}`);
+  }
+  if (ann['prometheus.io/path'] !== '/metrics' || !model.served.includes('/metrics')) {
+    out.push(`prometheus.io/path ${ann['prometheus.io/path']} is not the daemon's /metrics`);
+  }
   const grace = Number(conf.get('stop_grace_ms') || 30000);
-  const tg = pod.terminationGracePeriodSeconds === undefined ? 30 : pod.terminationGracePeriodSeconds;
-  if (tg * 1000 <= grace) out.push(`terminationGracePeriodSeconds ${tg} does not leave stop_grace_ms ${grace} and the checkpoint`);
-  if (regional) out.push(...checkUpstream(model, conf));
+  const tg = sts.spec.template.spec.terminationGracePeriodSeconds;
+  const secs = tg === undefined ? 30 : tg;
+  if (secs * 1000 <= grace) {
+    out.push(`terminationGracePeriodSeconds ${secs} does not leave stop_grace_ms ${grace} and the checkpoint`);
+  }
   return out;
 }
 
@@ -606,18 +652,23 @@ function checkRegionKeys(model, region) {
   const rs = named(model.secrets, 'Secret', `fedrec-${region}-keys`);
   if (!cs || !rs) return [`Secret fedrec-central-keys or fedrec-${region}-keys missing`];
   const c = secretData(cs), r = secretData(rs);
+  if (!c.has('aggregator.key')) out.push('fedrec-central-keys has no aggregator.key');
   for (const k of ['aggregator.key', 'region.key', 'region.sign.key', 'central.pub']) {
     if (!r.has(k)) out.push(`fedrec-${region}-keys has no ${k}`);
   }
-  if (out.length || !c.has('aggregator.key')) return out.concat(c.has('aggregator.key') ? [] : ['fedrec-central-keys has no aggregator.key']);
+  if (out.length) return out;
   if (x25519Public(c.get('aggregator.key').toString()) !== r.get('central.pub').toString().trim()) {
     out.push(`central.pub of fedrec-${region}-keys is not the central's public key`);
   }
   const line = model.centralLines.find(l => l.split(/\s+/)[0] === region);
   if (!line) return out.concat([`secrets.sh printed no allow-list line for ${region}`]);
   const [, curve, sign] = line.split(/\s+/);
-  if (x25519Public(r.get('region.key').toString()) !== curve) out.push(`region.key of ${region} is not the key of its allow-list line`);
-  if (ed25519Public(r.get('region.sign.key').toString()) !== sign) out.push(`region.sign.key of ${region} is not the identity key of its allow-list line`);
+  if (x25519Public(r.get('region.key').toString()) !== curve) {
+    out.push(`region.key of ${region} is not the key of its allow-list line`);
+  }
+  if (ed25519Public(r.get('region.sign.key').toString()) !== sign) {
+    out.push(`region.sign.key of ${region} is not the identity key of its allow-list line`);
+  }
   return out;
 }
 
@@ -783,7 +834,8 @@ function selfTest(model) {
       problems = [`self-test failed to run: ${e.stack || e}`];
     }
     const caught = problems.length > 0 && !problems.some(p => /failed to run|no check/.test(p));
-    results.push({name: `self-test:${what}`, problems: caught ? [] : (problems.length ? problems : [`${target} did not notice`]),
+    const missed = problems.length ? problems : [`${target} did not notice`];
+    results.push({name: `self-test:${what}`, problems: caught ? [] : missed,
                   note: caught ? `${target}: ${problems[0]}` : ''});
   }
   return results;
