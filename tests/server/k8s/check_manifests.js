@@ -6,18 +6,19 @@
  * against what fedrec-aggregator will do with them.
  *
  * DESIGN
- * - Schemas: kubernetes-models (npm, pinned in package-lock.json) ships
- *   the Kubernetes OpenAPI schemas compiled to validators: types, required
- *   fields, enums, quantity and int-or-string formats. They accept unknown
- *   fields, so every object is handed to the validator behind a Proxy that
- *   records which properties it read: a property it never read is not in
- *   the schema (a typo such as readOnlyRootFileSystem) and is reported.
- * - Pods: each StatefulSet's pod is "materialised" into a virtual file
- *   tree: ConfigMap and Secret files at their mounts with the modes the
- *   kubelet gives them (fsGroup adds group read to a Secret's files), the
- *   init containers' `install -m MODE SRC... DIR/` copies replayed. The
- *   aggregator's configuration (from its ConfigMap) is then read as the
- *   daemon reads it, and every path, port and limit it names is checked
+ * - Schemas (schema.js): kubernetes-models (npm, pinned in
+ *   package-lock.json) ships the Kubernetes OpenAPI schemas compiled to
+ *   validators: types, required fields, enums, quantity and int-or-string
+ *   formats. They accept unknown fields, so every object is handed to the
+ *   validator behind a Proxy that records which properties it read: a
+ *   property it never read is not in the schema (a typo such as
+ *   readOnlyRootFileSystem) and is reported.
+ * - Pods (pod.js): each StatefulSet's pod is "materialised" into a
+ *   virtual file tree: ConfigMap and Secret files at their mounts with the
+ *   modes the kubelet gives them (fsGroup adds group read to a Secret's
+ *   files), the init containers' `install -m MODE SRC... DIR/` copies
+ *   replayed. The aggregator's configuration (from its ConfigMap) is then
+ *   read as the daemon reads it, and every path, port and limit it names is checked
  *   against that tree, the container's ports, probes, annotations and the
  *   Services.
  * - The daemon's own parser: each configuration runs through
@@ -27,15 +28,19 @@
  * - Sub-checks are named; --xfail NAME_PREFIX=REGEX marks the ones
  *   expected to fail, and they pass only if every problem matches REGEX.
  *   One that passes is a failure, so the list cannot go stale.
- * - Self-test: a set of broken variants of the manifests (a probe on the
- *   wrong port, a typo in a field, a key file readable by the group, ...)
- *   each of which must be caught by the check it names.
+ * - Self-test (selftest.js): broken variants of the manifests (a probe on
+ *   the wrong port, a typo in a field, a key file readable by the group,
+ *   ...), each of which the check it names must catch.
  */
 const fs = require('fs');
 const path = require('path');
 const cp = require('child_process');
 const crypto = require('crypto');
 const YAML = require('yaml');
+const {schemaProblems} = require('./schema.js');
+const {named, signPath, secretData, volumeContents, mountOf, aggregatorContainer,
+       configOf} = require('./pod.js');
+const {MUTATIONS} = require('./selftest.js');
 
 const REGIONAL_MEMORY_LIMIT = 512 * 1024 * 1024;
 // Keys of mode regional that name files, and their defaults.
@@ -66,65 +71,11 @@ function parseArgs(argv) {
   return a;
 }
 
-/* ---- schema validation ------------------------------------------------- */
-
-const modelsDir = path.dirname(require.resolve('kubernetes-models'));
-const validators = new Map();
-
-function validatorFor(apiVersion, kind) {
-  const key = `${apiVersion}/${kind}`;
-  if (validators.has(key)) return validators.get(key);
-  const model = path.join(modelsDir, apiVersion, `${kind}.js`);
-  let v = null;
-  if (/^[A-Za-z0-9.\/]+$/.test(key) && fs.existsSync(model)) {
-    const m = /_schemas\/(IoK8s\w+)\.js/.exec(fs.readFileSync(model, 'utf8'));
-    if (m) v = require(path.join(modelsDir, '_schemas', `${m[1]}.js`)).validate;
-  }
-  validators.set(key, v);
-  return v;
-}
-
-/* obj behind Proxies that note every property read; unread() lists the
- * properties present but never read, as JSON pointers. */
-function watched(obj, at, unread) {
-  if (obj === null || typeof obj !== 'object') return obj;
-  const read = new Set(), kids = new Map();
-  const keys = Array.isArray(obj) ? [] : Object.keys(obj);
-  unread.push(() => keys.filter(k => !read.has(k)).map(k => `${at}/${k}`));
-  return new Proxy(obj, {
-    get(t, k) {
-      if (typeof k !== 'string') return t[k];
-      read.add(k);
-      if (!kids.has(k)) kids.set(k, watched(t[k], `${at}/${k}`, unread));
-      return kids.get(k);
-    },
-    has(t, k) { read.add(k); return k in t; },
-    getOwnPropertyDescriptor(t, k) { read.add(k); return Object.getOwnPropertyDescriptor(t, k); },
-  });
-}
-
-function schemaProblems(doc) {
-  const v = validatorFor(doc.apiVersion, doc.kind);
-  if (!v) return [`no Kubernetes schema for ${doc.apiVersion} ${doc.kind}`];
-  const unread = [];
-  const out = [];
-  if (!v(watched(doc, '', unread))) {
-    for (const e of v.errors || []) {
-      out.push(`${e.instancePath || '/'}: ${e.keyword} ${JSON.stringify(e.params)}`);
-    }
-  }
-  for (const f of unread) for (const p of f()) out.push(`${p}: unknown field`);
-  return out;
-}
-
 /* ---- small helpers ----------------------------------------------------- */
 
 const NAMESPACED = new Set(['ConfigMap', 'Secret', 'Service', 'StatefulSet', 'Deployment',
                             'NetworkPolicy', 'PersistentVolumeClaim', 'ServiceAccount']);
 
-function named(docs, kind, name) {
-  return docs.find(d => d.kind === kind && d.metadata && d.metadata.name === name);
-}
 
 function selects(selector, labels) {
   const keys = Object.keys(selector || {});
@@ -142,26 +93,6 @@ function bytes(q) {
 function cpu(q) {
   const m = /^([0-9.]+)(m)?$/.exec(String(q));
   return m ? Number(m[1]) / (m[2] ? 1000 : 1) : NaN;
-}
-
-/* The aggregator's configuration as fr_config_load_file reads it: "KEY
- * VALUE" lines, '#' comments, the last line of a key wins. */
-function parseConf(text) {
-  const conf = new Map();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(\S+)\s+(.*)$/.exec(line);
-    if (!m) throw new Error(`configuration line '${line}' has no value`);
-    conf.set(m[1], m[2].trim() === '""' ? '' : m[2].trim());
-  }
-  return conf;
-}
-
-function signPath(conf) {
-  if (conf.get('upstream_sign_key_file')) return conf.get('upstream_sign_key_file');
-  const k = conf.get('upstream_key_file') || '';
-  return k.endsWith('.key') ? `${k.slice(0, -4)}.sign.key` : `${k}.sign.key`;
 }
 
 function hostPort(s, what) {
@@ -185,140 +116,6 @@ function ed25519Public(hex) {
   const pub = crypto.createPublicKey(crypto.createPrivateKey({key: der, format: 'der',
                                                               type: 'pkcs8'}));
   return pub.export({format: 'der', type: 'spki'}).subarray(-32).toString('hex');
-}
-
-/* ---- the pod, materialised --------------------------------------------- */
-
-function secretData(secret) {
-  const out = new Map();
-  for (const [k, v] of Object.entries(secret.data || {})) out.set(k, Buffer.from(v, 'base64'));
-  for (const [k, v] of Object.entries(secret.stringData || {})) out.set(k, Buffer.from(v));
-  return out;
-}
-
-/* The files of each volume before the containers start:
- * name -> {kind, medium, files: Map(rel -> {data, mode, from})}. */
-function volumeContents(model, sts, problems) {
-  const pod = sts.spec.template.spec;
-  const fsGroup = (pod.securityContext || {}).fsGroup;
-  const vols = new Map();
-  for (const v of pod.volumes || []) {
-    const files = new Map();
-    let kind = 'other';
-    if (v.configMap) {
-      kind = 'configMap';
-      const cm = named(model.docs, 'ConfigMap', v.configMap.name);
-      const mode = v.configMap.defaultMode === undefined ? 0o644 : v.configMap.defaultMode;
-      if (!cm) problems.push(`volume ${v.name}: ConfigMap ${v.configMap.name} is not in the kustomization`);
-      for (const [k, d] of Object.entries((cm && cm.data) || {})) {
-        files.set(k, {data: Buffer.from(d), mode: fsGroup !== undefined ? mode | 0o440 : mode,
-                      from: `ConfigMap ${v.configMap.name}`});
-      }
-    } else if (v.secret) {
-      kind = 'secret';
-      const s = named(model.secrets, 'Secret', v.secret.secretName);
-      const mode = v.secret.defaultMode === undefined ? 0o644 : v.secret.defaultMode;
-      if (!s) problems.push(`volume ${v.name}: Secret ${v.secret.secretName} is not made by secrets.sh`);
-      // The kubelet gives the files to fsGroup and adds group read.
-      for (const [k, d] of s ? secretData(s) : []) {
-        files.set(k, {data: d, mode: fsGroup !== undefined ? mode | 0o440 : mode,
-                      from: `Secret ${v.secret.secretName}`});
-      }
-    } else if (v.emptyDir) {
-      kind = 'emptyDir';
-    } else if (v.persistentVolumeClaim) {
-      kind = 'pvc';
-    }
-    vols.set(v.name, {kind, medium: v.emptyDir && v.emptyDir.medium, files});
-  }
-  for (const t of sts.spec.volumeClaimTemplates || []) {
-    vols.set(t.metadata.name, {kind: 'pvc', files: new Map()});
-  }
-  return vols;
-}
-
-function mountOf(mounts, p) {
-  let best = null;
-  for (const m of mounts) {
-    const mp = m.mountPath.replace(/\/$/, '');
-    if ((p === mp || p.startsWith(`${mp}/`)) && (!best || mp.length > best.mountPath.length)) {
-      best = m;
-    }
-  }
-  return best;
-}
-
-/* Replays the init containers; only `install -m MODE SRC... DIR/` is
- * understood, as the manifests use it to copy the keys. */
-function runInits(pod, vols, problems) {
-  for (const c of pod.initContainers || []) {
-    const cmd = [...(c.command || []), ...(c.args || [])];
-    if (cmd[0] !== 'install' || cmd[1] !== '-m' || cmd.length < 5) {
-      problems.push(`init container ${c.name}: command not understood: ${cmd.join(' ')}`);
-      continue;
-    }
-    const mode = parseInt(cmd[2], 8);
-    const dest = cmd[cmd.length - 1].replace(/\/$/, '');
-    const dm = (c.volumeMounts || []).find(m => m.mountPath.replace(/\/$/, '') === dest);
-    if (!dm || dm.readOnly || !['emptyDir', 'pvc'].includes((vols.get(dm.name) || {}).kind)) {
-      problems.push(`init container ${c.name}: ${dest} is not a writable volume mount`);
-      continue;
-    }
-    for (const src of cmd.slice(3, -1)) {
-      const sm = mountOf(c.volumeMounts || [], src);
-      const vol = sm && vols.get(sm.name);
-      const rel = sm && path.posix.relative(sm.mountPath, src);
-      const f = vol && vol.files.get(rel);
-      if (!f) {
-        problems.push(`init container ${c.name}: ${src} is in no volume it mounts`);
-        continue;
-      }
-      vols.get(dm.name).files.set(path.posix.basename(src),
-                                  {data: f.data, mode, from: `${f.from} via ${c.name}`});
-    }
-  }
-}
-
-/* The aggregator container's view: path -> file, and its mounts. */
-function materialise(model, sts, problems) {
-  const pod = sts.spec.template.spec;
-  const vols = volumeContents(model, sts, problems);
-  runInits(pod, vols, problems);
-  const c = aggregatorContainer(sts);
-  const files = new Map(), mounts = [];
-  for (const m of c.volumeMounts || []) {
-    const vol = vols.get(m.name);
-    if (!vol) {
-      problems.push(`mount ${m.mountPath}: no volume ${m.name}`);
-      continue;
-    }
-    mounts.push({...m, kind: vol.kind, medium: vol.medium});
-    for (const [rel, f] of vol.files) files.set(path.posix.join(m.mountPath, rel), f);
-  }
-  return {files, mounts};
-}
-
-function aggregatorContainer(sts) {
-  const cs = sts.spec.template.spec.containers || [];
-  return cs.find(c => c.name === 'aggregator') || cs[0];
-}
-
-function configOf(model, sts, problems) {
-  const c = aggregatorContainer(sts);
-  const args = [...(c.command || []), ...(c.args || [])];
-  const i = args.indexOf('--config');
-  const p = i >= 0 ? args[i + 1] : (args.find(a => a.startsWith('--config=')) || '').slice(9);
-  if (!p) {
-    problems.push('the aggregator container is given no --config');
-    return null;
-  }
-  const tree = materialise(model, sts, problems);
-  const f = tree.files.get(p);
-  if (!f || !/^ConfigMap /.test(f.from)) {
-    problems.push(`--config ${p} is not a file of a mounted ConfigMap`);
-    return null;
-  }
-  return {path: p, text: f.data.toString(), conf: parseConf(f.data.toString()), tree};
 }
 
 /* ---- the checks -------------------------------------------------------- */
@@ -769,57 +566,6 @@ function runOne(c) {
 }
 
 /* ---- self-test: broken variants that must be caught --------------------- */
-
-function sts(model, n) { return named(model.docs, 'StatefulSet', n); }
-function agg(model, n) { return aggregatorContainer(sts(model, n)); }
-function editConf(model, n, from, to) {
-  const cmName = sts(model, n).spec.template.spec.volumes.find(v => v.name === 'config').configMap.name;
-  const cm = named(model.docs, 'ConfigMap', cmName);
-  const k = Object.keys(cm.data)[0];
-  if (!from.test(cm.data[k])) throw new Error(`self-test: ${from} not in ${cmName}`);
-  cm.data[k] = cm.data[k].replace(from, to);
-}
-
-const MUTATIONS = [
-  ['a regional memory limit of 1Gi', 'resources:fedrec-north',
-   m => { agg(m, 'fedrec-north').resources.limits.memory = '1Gi'; }],
-  ['a liveness probe on another port', 'config:fedrec-central',
-   m => { agg(m, 'fedrec-central').livenessProbe.httpGet.port = 7602; }],
-  ['a readiness probe on a path the daemon does not serve', 'config:fedrec-south',
-   m => { agg(m, 'fedrec-south').readinessProbe.httpGet.path = '/ready'; }],
-  ['a scrape annotation on another port', 'config:fedrec-north',
-   m => { sts(m, 'fedrec-north').spec.template.metadata.annotations['prometheus.io/port'] = '9090'; }],
-  ['a misspelt securityContext field', 'schema:StatefulSet/fedrec-north',
-   m => { const s = agg(m, 'fedrec-north').securityContext; s.readOnlyRootFileSystem = s.readOnlyRootFilesystem; delete s.readOnlyRootFilesystem; }],
-  ['a memory quantity that is no quantity', 'schema:StatefulSet/fedrec-central',
-   m => { agg(m, 'fedrec-central').resources.requests.memory = 'lots'; }],
-  ['key_file naming a file no volume holds', 'config:fedrec-central',
-   m => editConf(m, 'fedrec-central', /^key_file .*$/m, 'key_file /etc/fedrec/keys/central.key')],
-  ['the copy step leaving out region.sign.key', 'config:fedrec-west',
-   m => { const i = sts(m, 'fedrec-west').spec.template.spec.initContainers[0]; i.command = i.command.filter(a => !a.endsWith('region.sign.key')); }],
-  ['the Secret mounted where the daemon reads its keys', 'config:fedrec-north',
-   m => { agg(m, 'fedrec-north').volumeMounts.find(x => x.name === 'keys').name = 'secrets'; }],
-  ['a ConfigMap that is not in the kustomization', 'refs:fedrec-south',
-   m => { sts(m, 'fedrec-south').spec.template.spec.volumes.find(v => v.name === 'allowlist').configMap.name = 'fedrec-south-allowlist'; }],
-  ['a Service port aimed at no container port', 'services',
-   m => { named(m.docs, 'Service', 'fedrec-central').spec.ports[0].targetPort = 'stores'; }],
-  ['the HTTP endpoint behind a LoadBalancer', 'services',
-   m => { named(m.docs, 'Service', 'fedrec-north-http').spec.type = 'LoadBalancer'; }],
-  ['a pod that may run as root', 'security:fedrec-central',
-   m => { sts(m, 'fedrec-central').spec.template.spec.securityContext.runAsNonRoot = false; }],
-  ['a container that keeps its capabilities', 'security:fedrec-west',
-   m => { delete agg(m, 'fedrec-west').securityContext.capabilities; }],
-  ['http_listen on loopback', 'config:fedrec-central',
-   m => editConf(m, 'fedrec-central', /^http_listen .*$/m, 'http_listen 127.0.0.1:7601')],
-  ['a grace period shorter than stop_grace_ms', 'config:fedrec-north',
-   m => { sts(m, 'fedrec-north').spec.template.spec.terminationGracePeriodSeconds = 20; }],
-  ['upstream naming no Service', 'config:fedrec-south',
-   m => editConf(m, 'fedrec-south', /^upstream .*$/m, 'upstream tcp://fedrec-centre:7600')],
-  ['a region holding another region\'s upstream key', 'keys:north',
-   m => { named(m.secrets, 'Secret', 'fedrec-north-keys').data['region.key'] = named(m.secrets, 'Secret', 'fedrec-south-keys').data['region.key']; }],
-  ['the central\'s state on an emptyDir', 'config:fedrec-central',
-   m => { const s = sts(m, 'fedrec-central'); s.spec.template.spec.volumes.push({name: 'state', emptyDir: {}}); delete s.spec.volumeClaimTemplates; }],
-];
 
 function selfTest(model) {
   const results = [];
