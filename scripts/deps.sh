@@ -34,15 +34,39 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-line="apt-get install -y --no-install-recommends ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "fedrec: missing Debian packages: ${missing[*]}" >&2
-  echo "fedrec: run as root:  apt-get update && $line" >&2
-  exit 1
+# The Kubernetes manifests' test (tests/server/k8s) needs kubectl (its
+# kustomize), node and npm. Another package may provide them (an upstream
+# kubectl, Node.js from elsewhere) and would conflict with Debian's, so a
+# command that is there is kept; a missing one comes from Debian.
+TEST_COMMANDS=(kubectl:kubernetes-client node:nodejs npm:npm)
+if [ "${1:-}" = test ]; then
+  for c in "${TEST_COMMANDS[@]}"; do
+    command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
+  done
 fi
-echo "fedrec: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if [ ${#missing[@]} -gt 0 ]; then
+  line="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "fedrec: missing Debian packages: ${missing[*]}" >&2
+    echo "fedrec: run as root:  apt-get update && $line" >&2
+    exit 1
+  fi
+  echo "fedrec: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The same test's npm packages, exactly as its package-lock.json pins them,
+# into tests/server/k8s/node_modules (not committed), whenever the
+# lock file differs from the one installed last.
+if [ "${1:-}" = test ]; then
+  npm_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/server/k8s"
+  if ! cmp -s "$npm_dir/package-lock.json" "$npm_dir/node_modules/.fedrec-lock"; then
+    echo "fedrec: installing the npm packages of $npm_dir" >&2
+    (cd "$npm_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    cp "$npm_dir/package-lock.json" "$npm_dir/node_modules/.fedrec-lock"
+  fi
+fi
