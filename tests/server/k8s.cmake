@@ -5,13 +5,10 @@
 # deploy/k8s/secrets.sh) check them. `scripts/deps.sh test` installs
 # kubectl, node and the npm packages; nothing is fetched at test time.
 #
-# Expected failures (NAME_PREFIX=REGEX, each problem must match REGEX):
-# the aggregator's configuration table does not know mode regional yet,
-# so --check-config refuses the regional configurations at their first
-# relay key (the rest of each file is checked without those five keys).
-# A listed check that passes fails the test: then take it off the list.
-set(FR_K8S_XFAIL
-  "check-config:regional=unknown configuration key .(mode|upstream|upstream_server_key|upstream_key_file|upstream_sign_key_file).")
+# A check can be put on an expected-failure list while what it needs is
+# missing: --xfail NAME_PREFIX=REGEX (each problem must match REGEX); a
+# listed check that passes fails the test. The list is empty.
+set(FR_K8S_XFAIL)
 set(fr_k8s_args)
 foreach(x IN LISTS FR_K8S_XFAIL)
   list(APPEND fr_k8s_args --xfail "${x}")

@@ -46,8 +46,6 @@ const REGIONAL_MEMORY_LIMIT = 512 * 1024 * 1024;
 // Keys of mode regional that name files, and their defaults.
 const SECRET_FILE_KEYS = ['key_file', 'upstream_key_file', 'upstream_sign_key_file'];
 const FILE_KEYS = ['allowlist', 'upstream_server_key', 'catalogue', ...SECRET_FILE_KEYS];
-const RELAY_KEYS = ['mode', 'upstream', 'upstream_server_key', 'upstream_key_file',
-                    'upstream_sign_key_file'];
 
 /* ---- arguments --------------------------------------------------------- */
 
@@ -487,7 +485,7 @@ function checkRegions(model) {
 
 /* Writes the aggregator's view of its files under dir and the
  * configuration with its paths moved there; returns the file's path. */
-function writeTree(dir, cfg, drop) {
+function writeTree(dir, cfg) {
   fs.rmSync(dir, {recursive: true, force: true});
   for (const m of cfg.tree.mounts) fs.mkdirSync(path.join(dir, m.mountPath), {recursive: true, mode: 0o700});
   for (const [p, f] of cfg.tree.files) {
@@ -499,7 +497,6 @@ function writeTree(dir, cfg, drop) {
   const lines = [];
   for (const raw of cfg.text.split('\n')) {
     const m = /^\s*(\S+)\s+(.*\S)\s*$/.exec(raw);
-    if (m && drop.includes(m[1])) continue;
     if (m && !m[1].startsWith('#') && moved.includes(m[1]) && m[2].startsWith('/')) {
       lines.push(`${m[1]} ${path.join(dir, m[2])}`);
     } else {
@@ -511,12 +508,12 @@ function writeTree(dir, cfg, drop) {
   return conf;
 }
 
-function checkConfigByDaemon(model, sts, drop) {
+function checkConfigByDaemon(model, sts) {
   const out = [];
   const cfg = configOf(model, sts, out);
   if (!cfg) return out;
-  const dir = path.join(model.work, `${sts.metadata.name}${drop.length ? '-base' : ''}`);
-  const conf = writeTree(dir, cfg, drop);
+  const dir = path.join(model.work, sts.metadata.name);
+  const conf = writeTree(dir, cfg);
   const r = cp.spawnSync(model.aggregator, ['--config', conf, '--check-config'],
                          {encoding: 'utf8', timeout: 20000});
   if (r.status !== 0 || !/configuration ok/.test(r.stdout)) {
@@ -549,9 +546,7 @@ function allChecks(model, daemon) {
   if (daemon) {
     for (const s of statefulSets(model)) {
       const role = isRegional(s) ? `regional:${s.spec.template.metadata.labels['app.kubernetes.io/instance']}` : 'central';
-      add(`check-config:${role}`, () => checkConfigByDaemon(model, s, []));
-      // Until the parser knows mode regional: the rest of the file.
-      if (isRegional(s)) add(`check-config-base:${role}`, () => checkConfigByDaemon(model, s, RELAY_KEYS));
+      add(`check-config:${role}`, () => checkConfigByDaemon(model, s));
     }
   }
   return list;
