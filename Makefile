@@ -31,12 +31,12 @@ build-asan: deps
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
 test-plain: build deps-test
-	cd $(BUILD) && ctest --output-on-failure --timeout 600
+	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure --timeout 600
 
 test-asan: build-asan deps-test
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure --timeout 900
+	  ctest -j$(JOBS) --output-on-failure --timeout 900
 
 test: test-plain test-asan
 

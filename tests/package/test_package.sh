@@ -58,6 +58,7 @@ EXPECTED_FILES='0640 etc/fedrec/aggregator.conf
 0644 usr/share/doc/fedrec/SECURITY.md
 0644 usr/share/doc/fedrec/changelog.Debian.gz
 0644 usr/share/doc/fedrec/copyright
+0644 usr/share/doc/fedrec/examples/aggregator-regional.conf
 0644 usr/share/doc/fedrec/examples/aggregator.conf
 0644 usr/share/doc/fedrec/examples/fedrec-alerts.yml
 0644 usr/share/doc/fedrec/examples/prometheus.yml
