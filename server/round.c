@@ -207,6 +207,26 @@ round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
 }
 
 void
+round_send_owned(aggregator *a, const char *store, uint8_t **bufp,
+                 size_t len)
+{
+    store_entry *e = registry_find(a->reg, store);
+    fr_err rc;
+
+    if (!e) {
+        free(*bufp);
+        *bufp = NULL;
+        return;
+    }
+    rc = fr_net_send_owned(a->sock, &e->peer, bufp, len);
+    if (rc)
+        fr_log_info(TAG, "could not send to store %s: %s", store,
+                    fr_strerror(rc));
+    else
+        round_count_sent(a, len, 1);
+}
+
+void
 round_count_sent(aggregator *a, size_t len, size_t n)
 {
     if (a->stats && n)
@@ -708,6 +728,8 @@ aggregator_next_timeout(const aggregator *a, int64_t now)
         t = a->deadline_ms - now;
     if (a->state == ST_COLLECTING && a->sa && a->phase_deadline_ms - now < t)
         t = a->phase_deadline_ms - now;
+    if (a->state == ST_COLLECTING && a->sa && a->start_next < a->start_n)
+        t = 1; /* round starts to send as the queue drains */
     return t < 0 ? 0 : (int)t;
 }
 

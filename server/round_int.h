@@ -17,6 +17,7 @@
 #include "registry.h"
 #include "secagg/quant.h"
 #include "secagg/secagg.h"
+#include "secagg/setup.h"
 #include "stats.h"
 
 enum { ST_IDLE, ST_COLLECTING, ST_DONE };
@@ -51,6 +52,11 @@ struct aggregator {
     fr_sa_server *sa;
     fr_quant quant;
     int64_t phase_deadline_ms;
+    /* Round starts still to send: each participant's is its own copy of
+     * the model, so they go out as fast as ZeroMQ writes them, with at
+     * most AGG_START_WINDOW_BYTES of them queued at a time. */
+    fr_secagg_setup start_setup;
+    uint32_t start_next, start_n;
     int mean_ready; /* scratch holds the decoded secure mean */
     char ckpt_path[AGG_PATH_MAX + 32];
     char history_path[AGG_PATH_MAX + 32];
@@ -106,6 +112,10 @@ void round_region_input(aggregator *a, store_entry *e, uint32_t covers,
                         const fr_metrics *m, int has_metrics);
 void round_send_to(aggregator *a, const char *store, const uint8_t *buf,
                    size_t len);
+/* round_send_to handing *bufp (malloc'd) over without a copy; *bufp is
+ * NULL afterwards. */
+void round_send_owned(aggregator *a, const char *store, uint8_t **bufp,
+                      size_t len);
 /* Counts a turned-away message from the sender being handled (see
  * agg_refuse); true if its log line should be written now. */
 bool round_reject(aggregator *a, agg_reject why);

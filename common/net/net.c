@@ -104,6 +104,7 @@ fr_net_ctx_new(fr_net_ctx **out)
         return rc ? rc : FR_ESYS;
     }
     atomic_init(&ctx->n_socks, 0);
+    atomic_init(&ctx->queued, 0);
     *out = ctx;
     return FR_OK;
 }
@@ -411,6 +412,83 @@ fr_net_send(fr_net_sock *s, const fr_net_peer *peer, const void *buf,
     if (zmq_send(s->z, buf, len, ZMQ_DONTWAIT) < 0)
         return map_zmq_errno(zmq_errno());
     return FR_OK;
+}
+
+/* What ZeroMQ's free callback needs of an owned payload. */
+typedef struct owned_hint {
+    atomic_size_t *queued;
+    size_t len;
+} owned_hint;
+
+/* Runs in an I/O thread once the frame is written or dropped. */
+static void
+owned_free(void *data, void *hint)
+{
+    owned_hint *h = hint;
+
+    atomic_fetch_sub(h->queued, h->len);
+    free(h);
+    free(data);
+}
+
+fr_err
+fr_net_send_owned(fr_net_sock *s, const fr_net_peer *peer, uint8_t **bufp,
+                  size_t len)
+{
+    uint8_t *buf = bufp ? *bufp : NULL;
+    owned_hint *h;
+    zmq_msg_t m;
+    fr_err rc;
+
+    if (bufp)
+        *bufp = NULL;
+    if (!s || !buf || !len) {
+        free(buf);
+        return FR_EINVAL;
+    }
+    if (s->type == ZMQ_ROUTER) {
+        if (!peer || peer->id_len == 0 || peer->id_len > FR_NET_PEER_ID_MAX) {
+            free(buf);
+            return FR_EINVAL;
+        }
+        if (zmq_send(s->z, peer->id, peer->id_len,
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            free(buf);
+            return map_zmq_errno(zmq_errno());
+        }
+    }
+    if (!(h = malloc(sizeof *h))) {
+        /* the routing frame is out: the payload must follow; a copy */
+        rc = zmq_send(s->z, buf, len, ZMQ_DONTWAIT) < 0
+                 ? map_zmq_errno(zmq_errno())
+                 : FR_OK;
+        free(buf);
+        return rc;
+    }
+    h->queued = &s->ctx->queued;
+    h->len = len;
+    atomic_fetch_add(&s->ctx->queued, len);
+    if (zmq_msg_init_data(&m, buf, len, owned_free, h) != 0) {
+        atomic_fetch_sub(&s->ctx->queued, len);
+        free(h);
+        rc = zmq_send(s->z, buf, len, ZMQ_DONTWAIT) < 0
+                 ? map_zmq_errno(zmq_errno())
+                 : FR_OK;
+        free(buf);
+        return rc;
+    }
+    if (zmq_msg_send(&m, s->z, ZMQ_DONTWAIT) < 0) {
+        rc = map_zmq_errno(zmq_errno());
+        zmq_msg_close(&m); /* runs owned_free */
+        return rc;
+    }
+    return FR_OK;
+}
+
+size_t
+fr_net_queued_bytes(const fr_net_ctx *ctx)
+{
+    return ctx ? atomic_load(&((fr_net_ctx *)ctx)->queued) : 0;
 }
 
 fr_err

@@ -189,6 +189,18 @@ void fr_net_sock_destroy(fr_net_sock **sp);
 FR_NODISCARD fr_err fr_net_send(fr_net_sock *s, const fr_net_peer *peer,
                                 const void *buf, size_t len);
 
+/* Like fr_net_send, but hands *bufp (malloc'd, len > 0 bytes) to ZeroMQ
+ * without a copy: it is freed once written to the connection or dropped,
+ * and counted in fr_net_queued_bytes until then. *bufp is NULL afterwards,
+ * whatever the result. For large messages sent to many peers, which the
+ * sender paces by what is still queued. */
+FR_NODISCARD fr_err fr_net_send_owned(fr_net_sock *s, const fr_net_peer *peer,
+                                      uint8_t **bufp, size_t len);
+
+/* Payload bytes handed over by fr_net_send_owned on ctx's sockets that
+ * ZeroMQ has not yet written or dropped. Lowered by its I/O threads. */
+size_t fr_net_queued_bytes(const fr_net_ctx *ctx);
+
 /* Sends one message of n frames (bufs[i], lens[i]) on a DEALER or PAIR
  * socket without blocking. The protocol uses one frame per message (the
  * aggregator drops anything else); this is for tools and tests that check

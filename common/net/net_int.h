@@ -19,6 +19,9 @@ struct fr_net_ctx {
     void *zctx;        /* ZeroMQ context */
     fr_net_zap *zap;   /* NULL until fr_net_zap_start succeeded */
     atomic_int n_socks; /* sockets not yet destroyed */
+    /* payload bytes of fr_net_send_owned not yet written or dropped;
+     * ZeroMQ's I/O threads lower it */
+    atomic_size_t queued;
 };
 
 /* Stops the ZAP thread (if any), waits for it and frees its state. Called by
