@@ -52,11 +52,12 @@ struct aggregator {
     fr_sa_server *sa;
     fr_quant quant;
     int64_t phase_deadline_ms;
-    /* Round starts still to send: each participant's is its own copy of
-     * the model, so they go out as fast as ZeroMQ writes them, with at
-     * most AGG_START_WINDOW_BYTES of them queued at a time. */
+    /* Round starts still to send (secure.c): each participant's is its
+     * own copy of the model, so a window of them is in flight at a time;
+     * [start_acked, start_next) may still be unanswered. */
     fr_secagg_setup start_setup;
-    uint32_t start_next, start_n;
+    uint32_t start_next, start_n, start_acked;
+    int64_t *start_sent_ms; /* per participant, when its start went out */
     int mean_ready; /* scratch holds the decoded secure mean */
     char ckpt_path[AGG_PATH_MAX + 32];
     char history_path[AGG_PATH_MAX + 32];

@@ -121,7 +121,9 @@ void
 secure_end(aggregator *a)
 {
     fr_sa_server_destroy(&a->sa);
-    a->start_next = a->start_n = 0;
+    free(a->start_sent_ms);
+    a->start_sent_ms = NULL;
+    a->start_next = a->start_n = a->start_acked = 0;
 }
 
 /* Keeps, in name order, the chosen stores with an identity key on the
@@ -252,23 +254,47 @@ plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
     return FR_OK;
 }
 
-/* Round starts queued in ZeroMQ at a time. Each participant's start is
- * its own encoding of the model (its index differs), ~0.4 MB at 100,000
- * parameters: queued all at once they were the aggregator's memory peak
- * (0.5 MiB per store). The window keeps ZeroMQ writing at full speed. */
+/* Round starts in flight at a time. Each participant's start is its own
+ * encoding of the model (its index differs), ~0.4 MB at 100,000
+ * parameters, and ZeroMQ holds a second, encrypted copy of it until the
+ * connection takes it: sent all at once they were the aggregator's memory
+ * peak (0.5 MiB per store). A start is in flight until its store has
+ * answered it (its keys came in) or AGG_START_ACK_MS passed, so a store
+ * that never answers costs its slot only that long; the bytes handed to
+ * ZeroMQ and not yet taken stay under AGG_START_WINDOW_BYTES too. */
+#define AGG_START_WINDOW 64
+#define AGG_START_ACK_MS 1000
 #define AGG_START_WINDOW_BYTES ((size_t)32 << 20)
 
-/* Sends round starts from start_next on while fewer than the window's
- * bytes are queued (at least one a call, so a stalled connection cannot
- * stop the round). On failure (logged) the secure round is torn down. */
+/* Starts sent and neither answered nor expired. */
+static uint32_t
+starts_in_flight(aggregator *a, int64_t now)
+{
+    uint32_t n = 0;
+
+    while (a->start_acked < a->start_next &&
+           (!fr_sa_server_expects(a->sa, a->start_acked) ||
+            now - a->start_sent_ms[a->start_acked] >= AGG_START_ACK_MS))
+        a->start_acked++;
+    for (uint32_t i = a->start_acked; i < a->start_next; i++)
+        n += fr_sa_server_expects(a->sa, i) &&
+             now - a->start_sent_ms[i] < AGG_START_ACK_MS;
+    return n;
+}
+
+/* Sends round starts from start_next on while the window has room. Once
+ * the keys phase is over, a store without its start is a dropout and no
+ * more go out. On failure (logged) the secure round is torn down. */
 static fr_err
-send_more_starts(aggregator *a)
+send_more_starts(aggregator *a, int64_t now)
 {
     fr_secagg_setup *setup = &a->start_setup;
-    int sent = 0;
 
+    if (fr_sa_server_phase(a->sa) != FR_SA_ADVERTISE)
+        a->start_next = a->start_n;
     while (a->start_next < a->start_n &&
-           (!sent || fr_net_queued_bytes(a->ctx) < AGG_START_WINDOW_BYTES)) {
+           starts_in_flight(a, now) < AGG_START_WINDOW &&
+           fr_net_queued_bytes(a->ctx) < AGG_START_WINDOW_BYTES) {
         uint32_t i = a->start_next++;
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -279,12 +305,11 @@ send_more_starts(aggregator *a)
         if ((rc = round_encode_start(a, setup, &buf, &len))) {
             fr_log_err(TAG, "cannot encode round %llu",
                        (unsigned long long)a->round_id);
-            a->start_next = a->start_n = 0;
             secure_end(a);
             return rc;
         }
+        a->start_sent_ms[i] = now;
         round_send_owned(a, a->selected[i], &buf, len);
-        sent = 1;
     }
     return FR_OK;
 }
@@ -292,7 +317,8 @@ send_more_starts(aggregator *a)
 /* Sends each participant its own ROUND_START: the first window now, the
  * rest from secure_tick as ZeroMQ writes them. */
 static fr_err
-send_starts(aggregator *a, const fr_sa_params *p, const fr_secagg_setup *tmpl)
+send_starts(aggregator *a, const fr_sa_params *p, const fr_secagg_setup *tmpl,
+            int64_t now)
 {
     fr_secagg_setup *setup = &a->start_setup;
 
@@ -303,11 +329,17 @@ send_starts(aggregator *a, const fr_sa_params *p, const fr_secagg_setup *tmpl)
     setup->n_words = p->n_words;
     setup->min_inputs = p->min_inputs;
     memcpy(setup->graph_commit, p->graph_commit, 32);
-    a->start_next = 0;
+    free(a->start_sent_ms);
+    if (!(a->start_sent_ms = malloc((p->n ? p->n : 1) *
+                                    sizeof *a->start_sent_ms))) {
+        secure_end(a);
+        return FR_ENOMEM;
+    }
+    a->start_next = a->start_acked = 0;
     a->start_n = p->n;
     fr_log_info(TAG, "round id %llu: sending the round start to %u stores",
                 (unsigned long long)a->round_id, p->n);
-    return send_more_starts(a);
+    return send_more_starts(a, now);
 }
 
 fr_err
@@ -338,7 +370,7 @@ secure_start(aggregator *a, int64_t now)
                    (unsigned long long)a->round_id);
         goto out;
     }
-    if ((rc = send_starts(a, &p, &tmpl)))
+    if ((rc = send_starts(a, &p, &tmpl, now)))
         goto out;
     a->phase_deadline_ms = now + a->cfg->secagg_phase_timeout_ms;
     fr_log_info(TAG, "round id %llu started securely: %u stores, %u "
@@ -575,7 +607,7 @@ secure_tick(aggregator *a, int64_t now)
 {
     if (!a->sa)
         return;
-    if (a->start_next < a->start_n && send_more_starts(a)) {
+    if (a->start_next < a->start_n && send_more_starts(a, now)) {
         a->n_answered = 0;
         round_close(a, now, "a round start could not be encoded");
         return;
