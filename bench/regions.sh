@@ -52,8 +52,8 @@ HZ=$(getconf CLK_TCK)
 
 max=0
 for n in $SIZES; do
-  if [ $((n % REGIONS)) -ne 0 ] || [ $((n / REGIONS)) -lt 5 ]; then
-    echo "regions: size $n does not split into $REGIONS regions of 5 or more stores" >&2
+  if [ "$REGIONS" -lt 3 ] || [ $((n % REGIONS)) -ne 0 ] || [ $((n / REGIONS)) -lt 5 ]; then
+    echo "regions: size $n does not split into $REGIONS regions (3 or more) of 5 or more stores" >&2
     exit 2
   fi
   [ "$n" -gt "$max" ] && max=$n
@@ -182,7 +182,7 @@ for n in $FLAT_SIZES; do
   echo
   echo "== flat: one aggregator, $n stores"
   out=$RUN/flat-$n.txt
-  if ! FR_LOAD_STORES=$n FR_LOAD_PROCS=$(((n + 999) / 1000)) FR_LOAD_DROP=$DROP \
+  if ! FR_LOAD_STORES=$n FR_LOAD_PROCS=$(((n + 999) / 1000 > 4 ? (n + 999) / 1000 : 4)) FR_LOAD_DROP=$DROP \
        FR_LOAD_ITEMS=$ITEMS FR_LOAD_DIM=$DIM FR_LOAD_PORT=$PORT \
        FR_LOAD_TIMEOUT_S=$TIMEOUT_S FR_LOAD_KEEP=$KEEP \
        "$HERE/secagg_load.sh" "$BIN" > "$out" 2>&1; then
@@ -220,7 +220,7 @@ n_items $ITEMS
 dim $DIM
 rounds 1
 linger_ms 600000
-min_stores $((REGIONS * 8 / 10))
+min_stores $((REGIONS * 8 / 10 > 3 ? REGIONS * 8 / 10 : 3))
 fraction 1.0
 start_delay_ms 3000
 heartbeat_timeout_ms 30000
