@@ -31,7 +31,8 @@
 # Environment: FR_REG_SIZES ("1000 5000 10000"), FR_REG_REGIONS (10),
 #   FR_REG_FLAT_SIZES ("1000 5000"; "" for none), FR_REG_ITEMS (3125),
 #   FR_REG_DIM (31), FR_REG_DROP (0: fraction of stores silent after their
-#   shares), FR_REG_TIMEOUT_S (1800 per size), FR_REG_PORT (7800),
+#   shares), FR_REG_HEARTBEAT_TIMEOUT_MS (30000: how long a silent store
+#   takes to count as gone, on every aggregator), FR_REG_TIMEOUT_S (1800 per size), FR_REG_PORT (7800),
 #   FR_REG_DIR (run directory; default a fresh one under /tmp, removed at
 #   the end unless FR_REG_KEEP=1).
 set -euo pipefail
@@ -48,6 +49,7 @@ DROP=${FR_REG_DROP:-0}
 TIMEOUT_S=${FR_REG_TIMEOUT_S:-1800}
 KEEP=${FR_REG_KEEP:-0}
 PORT=${FR_REG_PORT:-7800}
+HB_TIMEOUT=${FR_REG_HEARTBEAT_TIMEOUT_MS:-30000}
 HZ=$(getconf CLK_TCK)
 
 max=0
@@ -223,7 +225,7 @@ linger_ms 600000
 min_stores $((REGIONS * 8 / 10 > 3 ? REGIONS * 8 / 10 : 3))
 fraction 1.0
 start_delay_ms 3000
-heartbeat_timeout_ms 30000
+heartbeat_timeout_ms $HB_TIMEOUT
 round_timeout_ms $((TIMEOUT_S * 1000))
 secagg_phase_timeout_ms $((TIMEOUT_S * 1000))
 retry_delay_ms 2000
@@ -256,7 +258,7 @@ log_format human
 min_stores $((per * 8 / 10))
 max_stores $((per > 1024 ? per : 1024))
 fraction 1.0
-heartbeat_timeout_ms 30000
+heartbeat_timeout_ms $HB_TIMEOUT
 secagg_phase_timeout_ms $((TIMEOUT_S * 1000))
 CONF
     "$BIN/fedrec-aggregator" --config "$rd/regional.conf" 2> "$rd/regional.log" &
