@@ -190,15 +190,10 @@ aggregator_done(const aggregator *a)
            (a->completed >= (uint64_t)a->cfg->rounds || a->dp_exhausted);
 }
 
-void
-round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
+/* Logs a failed send to store, counts a sent one. */
+static void
+note_send(aggregator *a, const char *store, fr_err rc, size_t len)
 {
-    store_entry *e = registry_find(a->reg, store);
-    fr_err rc;
-
-    if (!e)
-        return;
-    rc = fr_net_send(a->sock, &e->peer, buf, len);
     if (rc)
         fr_log_info(TAG, "could not send to store %s: %s", store,
                     fr_strerror(rc));
@@ -207,23 +202,26 @@ round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
 }
 
 void
+round_send_to(aggregator *a, const char *store, const uint8_t *buf, size_t len)
+{
+    store_entry *e = registry_find(a->reg, store);
+
+    if (e)
+        note_send(a, store, fr_net_send(a->sock, &e->peer, buf, len), len);
+}
+
+void
 round_send_owned(aggregator *a, const char *store, uint8_t **bufp,
                  size_t len)
 {
     store_entry *e = registry_find(a->reg, store);
-    fr_err rc;
 
     if (!e) {
         free(*bufp);
         *bufp = NULL;
         return;
     }
-    rc = fr_net_send_owned(a->sock, &e->peer, bufp, len);
-    if (rc)
-        fr_log_info(TAG, "could not send to store %s: %s", store,
-                    fr_strerror(rc));
-    else
-        round_count_sent(a, len, 1);
+    note_send(a, store, fr_net_send_owned(a->sock, &e->peer, bufp, len), len);
 }
 
 void

@@ -436,50 +436,38 @@ fr_net_send_owned(fr_net_sock *s, const fr_net_peer *peer, uint8_t **bufp,
                   size_t len)
 {
     uint8_t *buf = bufp ? *bufp : NULL;
-    owned_hint *h;
+    owned_hint *h = NULL;
     zmq_msg_t m;
     fr_err rc;
 
     if (bufp)
         *bufp = NULL;
-    if (!s || !buf || !len) {
+    if (!s || !buf || !len ||
+        (s->type == ZMQ_ROUTER &&
+         (!peer || peer->id_len == 0 || peer->id_len > FR_NET_PEER_ID_MAX))) {
         free(buf);
         return FR_EINVAL;
     }
-    if (s->type == ZMQ_ROUTER) {
-        if (!peer || peer->id_len == 0 || peer->id_len > FR_NET_PEER_ID_MAX) {
-            free(buf);
-            return FR_EINVAL;
-        }
-        if (zmq_send(s->z, peer->id, peer->id_len,
-                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-            free(buf);
-            return map_zmq_errno(zmq_errno());
-        }
-    }
-    if (!(h = malloc(sizeof *h))) {
-        /* the routing frame is out: the payload must follow; a copy */
-        rc = zmq_send(s->z, buf, len, ZMQ_DONTWAIT) < 0
-                 ? map_zmq_errno(zmq_errno())
-                 : FR_OK;
+    /* The payload message first: from here on closing it frees buf. */
+    if (!(h = malloc(sizeof *h)) ||
+        zmq_msg_init_data(&m, buf, len, owned_free, h) != 0) {
+        free(h);
         free(buf);
-        return rc;
+        return FR_ENOMEM;
     }
     h->queued = &s->ctx->queued;
     h->len = len;
     atomic_fetch_add(&s->ctx->queued, len);
-    if (zmq_msg_init_data(&m, buf, len, owned_free, h) != 0) {
-        atomic_fetch_sub(&s->ctx->queued, len);
-        free(h);
-        rc = zmq_send(s->z, buf, len, ZMQ_DONTWAIT) < 0
-                 ? map_zmq_errno(zmq_errno())
-                 : FR_OK;
-        free(buf);
+    if (s->type == ZMQ_ROUTER &&
+        zmq_send(s->z, peer->id, peer->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+            0) {
+        rc = map_zmq_errno(zmq_errno());
+        zmq_msg_close(&m); /* runs owned_free */
         return rc;
     }
     if (zmq_msg_send(&m, s->z, ZMQ_DONTWAIT) < 0) {
         rc = map_zmq_errno(zmq_errno());
-        zmq_msg_close(&m); /* runs owned_free */
+        zmq_msg_close(&m);
         return rc;
     }
     return FR_OK;
