@@ -315,7 +315,7 @@ send_more_starts(aggregator *a, int64_t now)
 }
 
 /* Sends each participant its own ROUND_START: the first window now, the
- * rest from secure_tick as ZeroMQ writes them. */
+ * rest from secure_tick as the window frees up. */
 static fr_err
 send_starts(aggregator *a, const fr_sa_params *p, const fr_secagg_setup *tmpl,
             int64_t now)
