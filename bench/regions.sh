@@ -34,7 +34,9 @@
 #   shares), FR_REG_HEARTBEAT_TIMEOUT_MS (30000: how long a silent store
 #   takes to count as gone, on every aggregator), FR_REG_TIMEOUT_S (1800 per size), FR_REG_PORT (7800),
 #   FR_REG_DIR (run directory; default a fresh one under /tmp, removed at
-#   the end unless FR_REG_KEEP=1).
+#   the end unless FR_REG_KEEP=1), FR_REG_KEYS (a directory that keeps the
+#   key pairs between runs: only missing ones are made; default inside the
+#   run directory).
 set -euo pipefail
 
 BIN=${1:?usage: bench/regions.sh BIN_DIR}
@@ -70,7 +72,9 @@ else
   RUN=$(mktemp -d /tmp/fr-regions.XXXXXX)
 fi
 chmod 700 "$RUN"
-mkdir -p "$RUN/keys"
+KEYS=${FR_REG_KEYS:-$RUN/keys}
+mkdir -p "$KEYS"
+chmod 700 "$KEYS"
 
 pids=()
 stop_all() {
@@ -105,11 +109,11 @@ names=()
 for i in $(seq 1 "$max"); do names+=("$(printf "store%0${WIDTH}d" "$i")"); done
 names+=(central aggregator)
 for r in $(seq 1 "$REGIONS"); do names+=("region$r"); done
-printf '%s\n' "${names[@]}" |
+for n in "${names[@]}"; do [ -s "$KEYS/$n.line" ] || echo "$n"; done |
   xargs -P "$(nproc)" -I{} sh -c \
     '"$1" --name "$2" --dir "$3" > "$3/$2.line" 2>/dev/null' _ \
-    "$BIN/fedrec-keygen" {} "$RUN/keys"
-echo "   $(ls "$RUN/keys"/*.line | wc -l) key pairs in $((SECONDS - t0)) s"
+    "$BIN/fedrec-keygen" {} "$KEYS"
+echo "   $(ls "$KEYS"/*.line | wc -l) key pairs ready in $((SECONDS - t0)) s"
 
 # /metrics counter of an aggregator's HTTP port (0 when absent).
 metric() {
@@ -209,10 +213,10 @@ for n in $SIZES; do
   echo "== regions: $n stores, $REGIONS regions of $per"
   next_port
   central_ep="tcp://127.0.0.1:$PORT"
-  for r in $(seq 1 "$REGIONS"); do cat "$RUN/keys/region$r.line"; done > "$dir/central.allowlist"
+  for r in $(seq 1 "$REGIONS"); do cat "$KEYS/region$r.line"; done > "$dir/central.allowlist"
   cat > "$dir/central.conf" <<CONF
 listen $central_ep
-key_file $RUN/keys/central.key
+key_file $KEYS/central.key
 allowlist $dir/central.allowlist
 state_dir $dir/central
 http_listen 127.0.0.1:0
@@ -238,18 +242,18 @@ CONF
     mkdir -p "$rd/state"
     first=$(((r - 1) * per + 1))
     for i in $(seq "$first" $((first + per - 1))); do
-      cat "$RUN/keys/$(printf "store%0${WIDTH}d" "$i").line"
+      cat "$KEYS/$(printf "store%0${WIDTH}d" "$i").line"
     done > "$rd/allowlist"
     next_port
     cat > "$rd/regional.conf" <<CONF
 mode regional
 upstream $central_ep
-upstream_server_key $RUN/keys/central.pub
-upstream_key_file $RUN/keys/region$r.key
+upstream_server_key $KEYS/central.pub
+upstream_key_file $KEYS/region$r.key
 upstream_heartbeat_ms 1000
 upstream_reconnect_max_ms 1000
 listen tcp://127.0.0.1:$PORT
-key_file $RUN/keys/aggregator.key
+key_file $KEYS/aggregator.key
 allowlist $rd/allowlist
 state_dir $rd/state
 http_listen 127.0.0.1:0
@@ -271,7 +275,7 @@ CONF
     while [ "$s" -lt $((first + per)) ]; do
       c=$((first + per - s < each ? first + per - s : each))
       "$BIN/fedrec-simstores" --connect "tcp://127.0.0.1:$PORT" \
-        --server_key "$RUN/keys/aggregator.pub" --key_dir "$RUN/keys" \
+        --server_key "$KEYS/aggregator.pub" --key_dir "$KEYS" \
         --first "$s" --count "$c" --width "$WIDTH" --drop "$DROP" \
         --seed $((r * 100 + p)) --heartbeat_ms 2000 \
         2> "$rd/sim$p.log" &
