@@ -129,7 +129,8 @@ typedef struct sim_store {
     int dp;               /* the round runs member-level DP */
     fr_dp_setup dp_setup;
     int64_t mask_at_ms;   /* the "trained" update is ready then */
-    uint64_t last_round;
+    uint64_t last_round;  /* of the last round start received */
+    uint8_t last_commit[32]; /* its graph commitment */
     int64_t next_hello_ms;
     int will_drop; /* falls silent after its shares in sa_round */
     int silent;    /* dropped: sends nothing until sa_round ends */
@@ -137,6 +138,7 @@ typedef struct sim_store {
 
 typedef struct counters {
     uint64_t starts, shares, dropped, masked, reveals, refused, ends;
+    uint64_t repeats; /* round starts received again, ignored */
 } counters;
 
 typedef struct sim {
@@ -364,6 +366,15 @@ on_round_start(sim *s, sim_store *st, const fr_msg *msg)
     size_t want = rs->has_dp ? (size_t)rs->dp.dim : params + 1;
     fr_sa_msg adv;
 
+    if (rs->has_secagg && st->last_round == msg->round_id &&
+        !memcmp(st->last_commit, su->graph_commit, 32)) {
+        fr_log_info(TAG, "store %s: round id %llu: repeated round start "
+                    "ignored", st->name, (unsigned long long)msg->round_id);
+        s->total.repeats++;
+        return;
+    }
+    st->last_round = msg->round_id;
+    memcpy(st->last_commit, su->graph_commit, 32);
     sa_reset(st);
     if (!rs->has_secagg) {
         fr_log_warn(TAG,
@@ -398,7 +409,6 @@ on_round_start(sim *s, sim_store *st, const fr_msg *msg)
     if (st->dp)
         st->dp_setup = rs->dp;
     st->mask_at_ms = fr_clock_ms() + s->cfg->train_ms;
-    st->last_round = msg->round_id;
     st->will_drop = s->drop_set[st - s->st];
     s->round.starts++;
     s->total.starts++;
@@ -667,11 +677,13 @@ report(const sim *s)
     fr_log_notice(TAG,
                   "%zu stores: %llu round starts, %llu shares, %llu "
                   "dropped after their shares, %llu masked inputs, %llu "
-                  "reveals, %llu refusals, %llu round ends",
+                  "reveals, %llu refusals, %llu round ends, %llu repeated "
+                  "round starts",
                   s->n, (unsigned long long)t->starts,
                   (unsigned long long)t->shares, (unsigned long long)t->dropped,
                   (unsigned long long)t->masked, (unsigned long long)t->reveals,
-                  (unsigned long long)t->refused, (unsigned long long)t->ends);
+                  (unsigned long long)t->refused, (unsigned long long)t->ends,
+                  (unsigned long long)t->repeats);
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         fr_log_notice(
             TAG, "peak RSS %.1f MiB, CPU %.1f s", (double)ru.ru_maxrss / 1024.0,

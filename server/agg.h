@@ -85,6 +85,10 @@ void aggregator_on_bytes(aggregator *a, const fr_net_peer *peer,
 struct agg_upstream;
 /* The link to the central (borrowed; NULL: none, as in tests). */
 void aggregator_set_upstream(aggregator *a, struct agg_upstream *up);
+/* True if a ROUND_START from the central repeats the secure one heard
+ * last (the central sends it again to a region that says it has none):
+ * then it must be dropped. Otherwise it is remembered as the last. */
+bool aggregator_relay_repeated(aggregator *a, const fr_msg *msg);
 /* The central's ROUND_START: the region runs its own round for it (the
  * message is taken when the round is held or started: *msgp set to
  * NULL). */

@@ -105,6 +105,9 @@ registry_touch(registry *r, const fr_net_peer *peer, int64_t now_ms,
 
     if (rc)
         return rc;
+    if (r->entries[i].peer.id_len != peer->id_len ||
+        memcmp(r->entries[i].peer.id, peer->id, peer->id_len))
+        r->entries[i].links++; /* a new connection (or the first) */
     r->entries[i].peer = *peer;
     r->entries[i].last_seen_ms = now_ms;
     r->entries[i].revoked = 0; /* only listed keys get this far */

@@ -18,6 +18,7 @@
 
 typedef struct store_entry {
     fr_net_peer peer;      /* latest routing id and name */
+    uint64_t links;        /* routing ids seen: one more per reconnection */
     int64_t last_seen_ms;  /* last message of any kind */
     uint64_t num_examples; /* as reported in HELLO */
     uint64_t rounds_joined;

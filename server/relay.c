@@ -183,6 +183,25 @@ fetch_catalogue(aggregator *a, const fr_msg_round_start *rs)
     return true;
 }
 
+bool
+aggregator_relay_repeated(aggregator *a, const fr_msg *msg)
+{
+    static const uint8_t plain[32];
+    const fr_msg_round_start *rs = &msg->u.round_start;
+    const uint8_t *commit = rs->has_secagg ? rs->secagg.graph_commit : plain;
+
+    if (rs->has_secagg && a->up_heard == msg->round_id &&
+        !memcmp(a->up_heard_commit, commit, sizeof a->up_heard_commit)) {
+        fr_log_info(TAG, "round id %llu: the central sent its round start "
+                    "again; this region has it already",
+                    (unsigned long long)msg->round_id);
+        return true;
+    }
+    a->up_heard = msg->round_id;
+    memcpy(a->up_heard_commit, commit, sizeof a->up_heard_commit);
+    return false;
+}
+
 void
 aggregator_relay_start(aggregator *a, fr_msg **msgp, int64_t now)
 {
@@ -508,7 +527,7 @@ aggregator_region_hello(aggregator *a, int64_t now, fr_msg_hello *h)
         k = FR_SA_MAX_PARTIES;
     memset(h, 0, sizeof *h);
     h->num_examples = sum;
-    h->last_round = a->up_round;
+    h->last_round = a->up_heard;
     h->stores = can ? (uint32_t)k : 0;
     h->max_examples = can ? most : 0;
     h->busy = !can || a->state == ST_COLLECTING || a->up_cat_wait ||

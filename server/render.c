@@ -265,6 +265,10 @@ metrics_stores(sbuf *b, const agg_stats_view *v)
     prom_counter_u64(b, "fedrec_quarantines_total",
                 "Stores put in quarantine for repeated refused messages.",
                 v->quarantines_total);
+    prom_counter_u64(b, "fedrec_round_starts_resent_total",
+                "Secure round starts sent again to a store that "
+                "reconnected without its start.",
+                v->starts_resent_total);
     prom_gauge_u64(b, "fedrec_stores_quarantined",
               "Stores in quarantine now (their messages dropped unread).",
               v->n_quarantined);

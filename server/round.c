@@ -888,6 +888,7 @@ dispatch(aggregator *a, store_entry *e, const fr_net_peer *peer,
         e->max_examples = msg->u.hello.max_examples;
         e->region |= e->stores != 0;
         agg_hello_after_end(a, e, now);
+        secure_on_hello(a, peer->store, msg->u.hello.last_round, now);
         break;
     case FR_MSG_CATALOGUE:
         agg_on_catalogue(a, e, msg, now);

@@ -58,6 +58,8 @@ struct aggregator {
     fr_secagg_setup start_setup;
     uint32_t start_next, start_n, start_acked;
     int64_t *start_sent_ms; /* per participant, when its start went out */
+    uint64_t *start_link;   /* per participant, its links then */
+    uint8_t *start_resends; /* per participant, starts sent again */
     int mean_ready; /* scratch holds the decoded secure mean */
     char ckpt_path[AGG_PATH_MAX + 32];
     char history_path[AGG_PATH_MAX + 32];
@@ -99,6 +101,8 @@ struct aggregator {
     int64_t up_start_ms;     /* when it came */
     int up_cat_wait;         /* its catalogue is being fetched */
     uint64_t up_round;       /* central round id of the last local round */
+    uint64_t up_heard;       /* ... of the last ROUND_START heard */
+    uint8_t up_heard_commit[32]; /* its secure graph commitment (0: plain) */
     int up_handed;           /* that round's result went up */
     int up_done;             /* the central said training has ended */
 };
@@ -228,6 +232,9 @@ FR_NODISCARD fr_err secure_start(aggregator *a, int64_t now);
 void secure_on_message(aggregator *a, const fr_net_peer *peer,
                        const fr_msg *msg, int64_t now);
 void secure_tick(aggregator *a, int64_t now);
+/* A heartbeat from a store naming the last round start it took. */
+void secure_on_hello(aggregator *a, const char *store, uint64_t last_round,
+                     int64_t now);
 void secure_end(aggregator *a);
 /* The stats phase of the secure round in progress. */
 agg_phase secure_phase(const aggregator *a);

@@ -122,7 +122,11 @@ secure_end(aggregator *a)
 {
     fr_sa_server_destroy(&a->sa);
     free(a->start_sent_ms);
+    free(a->start_resends);
+    free(a->start_link);
     a->start_sent_ms = NULL;
+    a->start_resends = NULL;
+    a->start_link = NULL;
     a->start_next = a->start_n = a->start_acked = 0;
 }
 
@@ -265,6 +269,9 @@ plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
 #define AGG_START_WINDOW 64
 #define AGG_START_ACK_MS 1000
 #define AGG_START_WINDOW_BYTES ((size_t)32 << 20)
+/* A store that lost its start (secure_on_hello) gets it again at most
+ * this many times in a round. */
+#define AGG_START_RESENDS 3
 
 /* Starts sent and neither answered nor expired. */
 static uint32_t
@@ -282,36 +289,85 @@ starts_in_flight(aggregator *a, int64_t now)
     return n;
 }
 
+/* Encodes and sends participant i its round start (failure logged). */
+static fr_err
+send_start(aggregator *a, uint32_t i, int64_t now)
+{
+    fr_secagg_setup *setup = &a->start_setup;
+    const store_entry *e;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fr_err rc;
+
+    setup->index = i;
+    setup->cover_max = a->part_cover[i];
+    if ((rc = round_encode_start(a, setup, &buf, &len))) {
+        fr_log_err(TAG, "cannot encode round %llu",
+                   (unsigned long long)a->round_id);
+        return rc;
+    }
+    a->start_sent_ms[i] = now;
+    e = registry_find(a->reg, a->selected[i]);
+    a->start_link[i] = e ? e->links : 0;
+    round_send_owned(a, a->selected[i], &buf, len);
+    return FR_OK;
+}
+
 /* Sends round starts from start_next on while the window has room. Once
  * the keys phase is over, a store without its start is a dropout and no
  * more go out. On failure (logged) the secure round is torn down. */
 static fr_err
 send_more_starts(aggregator *a, int64_t now)
 {
-    fr_secagg_setup *setup = &a->start_setup;
-
     if (fr_sa_server_phase(a->sa) != FR_SA_ADVERTISE)
         a->start_next = a->start_n;
     while (a->start_next < a->start_n &&
            starts_in_flight(a, now) < AGG_START_WINDOW &&
            fr_net_queued_bytes(a->ctx) < AGG_START_WINDOW_BYTES) {
-        uint32_t i = a->start_next++;
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        fr_err rc;
-
-        setup->index = i;
-        setup->cover_max = a->part_cover[i];
-        if ((rc = round_encode_start(a, setup, &buf, &len))) {
-            fr_log_err(TAG, "cannot encode round %llu",
-                       (unsigned long long)a->round_id);
+        fr_err rc = send_start(a, a->start_next++, now);
+        if (rc) {
             secure_end(a);
             return rc;
         }
-        a->start_sent_ms[i] = now;
-        round_send_owned(a, a->selected[i], &buf, len);
     }
     return FR_OK;
+}
+
+/* A store's heartbeat names the last round start it received. A
+ * participant whose start went out on a connection it has since replaced
+ * (a new routing id), and that still names no start of this round, lost
+ * it: ZeroMQ drops what a connection held when the store reconnects, and
+ * the store would otherwise hold the keys phase open until its deadline
+ * while its heartbeats say it is alive. It gets the same start again on
+ * the new connection; stores ignore a repeat of a start they took. A
+ * start merely slow to arrive (a busy store, a full link) is not sent
+ * again: that would only add to the load. */
+void
+secure_on_hello(aggregator *a, const char *store, uint64_t last_round,
+                int64_t now)
+{
+    const store_entry *e;
+    long i;
+
+    if (!a->sa || fr_sa_server_phase(a->sa) != FR_SA_ADVERTISE ||
+        last_round == a->round_id || (i = participant(a, store)) < 0 ||
+        (uint32_t)i >= a->start_next ||
+        !fr_sa_server_expects(a->sa, (uint32_t)i) ||
+        a->start_resends[i] >= AGG_START_RESENDS ||
+        !(e = registry_find(a->reg, store)) || e->links == a->start_link[i])
+        return;
+    a->start_resends[i]++;
+    fr_log_info(TAG,
+                "round id %llu: store %s reconnected and says its last "
+                "round start was round id %llu; sending it this round's "
+                "again (%u of %d)",
+                (unsigned long long)a->round_id, store,
+                (unsigned long long)last_round, a->start_resends[i],
+                AGG_START_RESENDS);
+    if (a->stats)
+        agg_stats_start_resent(a->stats);
+    if (send_start(a, (uint32_t)i, now))
+        a->start_resends[i] = AGG_START_RESENDS; /* logged; let it drop */
 }
 
 /* Sends each participant its own ROUND_START: the first window now, the
@@ -330,8 +386,12 @@ send_starts(aggregator *a, const fr_sa_params *p, const fr_secagg_setup *tmpl,
     setup->min_inputs = p->min_inputs;
     memcpy(setup->graph_commit, p->graph_commit, 32);
     free(a->start_sent_ms);
-    if (!(a->start_sent_ms = malloc((p->n ? p->n : 1) *
-                                    sizeof *a->start_sent_ms))) {
+    free(a->start_resends);
+    free(a->start_link);
+    a->start_sent_ms = malloc((p->n ? p->n : 1) * sizeof *a->start_sent_ms);
+    a->start_link = malloc((p->n ? p->n : 1) * sizeof *a->start_link);
+    a->start_resends = calloc(p->n ? p->n : 1, 1);
+    if (!a->start_sent_ms || !a->start_link || !a->start_resends) {
         secure_end(a);
         return FR_ENOMEM;
     }

@@ -202,6 +202,14 @@ agg_stats_quarantined(agg_stats *s)
 }
 
 void
+agg_stats_start_resent(agg_stats *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->v.starts_resent_total++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void
 agg_stats_log_suppressed(agg_stats *s, uint64_t n)
 {
     pthread_mutex_lock(&s->lock);

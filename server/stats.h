@@ -135,6 +135,7 @@ typedef struct agg_stats_view {
     uint64_t dropped_total[AGG_PHASE_N]; /* stores that dropped per phase */
     uint64_t rejected_total[AGG_REJECT_N];
     uint64_t quarantines_total;       /* quarantines begun */
+    uint64_t starts_resent_total;     /* round starts sent again */
     uint64_t refusal_logs_suppressed; /* refusal lines not logged */
     size_t n_quarantined;             /* stores in quarantine now */
     uint64_t bytes_in, bytes_out, messages_in, messages_out;
@@ -185,6 +186,7 @@ void agg_stats_add_round(agg_stats *s, const agg_round_info *r);
 void agg_stats_reject(agg_stats *s, agg_reject why);
 /* A store went into quarantine; suppressed refusal log lines. */
 void agg_stats_quarantined(agg_stats *s);
+void agg_stats_start_resent(agg_stats *s);
 void agg_stats_log_suppressed(agg_stats *s, uint64_t n);
 /* Sets the handshake-refusal count (read from the ZAP handler). */
 void agg_stats_set_refused_handshakes(agg_stats *s, uint64_t n);

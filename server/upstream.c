@@ -377,6 +377,8 @@ agg_upstream_on_bytes(agg_upstream *u, aggregator *a, const uint8_t *buf,
     }
     switch (msg->type) {
     case FR_MSG_ROUND_START:
+        if (aggregator_relay_repeated(a, msg))
+            break;
         if (msg->u.round_start.has_secagg)
             sa_begin(u, msg);
         else
