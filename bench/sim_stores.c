@@ -129,8 +129,7 @@ typedef struct sim_store {
     int dp;               /* the round runs member-level DP */
     fr_dp_setup dp_setup;
     int64_t mask_at_ms;   /* the "trained" update is ready then */
-    uint64_t last_round;  /* of the last round start received */
-    uint8_t last_commit[32]; /* its graph commitment */
+    fr_secagg_heard heard; /* the last round start received */
     int64_t next_hello_ms;
     int will_drop; /* falls silent after its shares in sa_round */
     int silent;    /* dropped: sends nothing until sa_round ends */
@@ -190,10 +189,10 @@ send_msg(sim *s, sim_store *st, const fr_msg *m)
 static void
 send_hello(sim *s, sim_store *st)
 {
-    fr_msg m = {.type = FR_MSG_HELLO, .round_id = st->last_round};
+    fr_msg m = {.type = FR_MSG_HELLO, .round_id = st->heard.round_id};
 
     m.u.hello.num_examples = (uint64_t)s->cfg->examples;
-    m.u.hello.last_round = st->last_round;
+    m.u.hello.last_round = st->heard.round_id;
     send_msg(s, st, &m);
 }
 
@@ -366,15 +365,13 @@ on_round_start(sim *s, sim_store *st, const fr_msg *msg)
     size_t want = rs->has_dp ? (size_t)rs->dp.dim : params + 1;
     fr_sa_msg adv;
 
-    if (rs->has_secagg && st->last_round == msg->round_id &&
-        !memcmp(st->last_commit, su->graph_commit, 32)) {
+    if (fr_secagg_heard_repeat(&st->heard, msg->round_id,
+                               rs->has_secagg ? su : NULL)) {
         fr_log_info(TAG, "store %s: round id %llu: repeated round start "
                     "ignored", st->name, (unsigned long long)msg->round_id);
         s->total.repeats++;
         return;
     }
-    st->last_round = msg->round_id;
-    memcpy(st->last_commit, su->graph_commit, 32);
     sa_reset(st);
     if (!rs->has_secagg) {
         fr_log_warn(TAG,

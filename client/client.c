@@ -134,7 +134,7 @@ client_send_hello(client *c)
      * keeps it (the aggregator then schedules without it). */
     m.u.hello.num_examples =
         store_dp_active(c->dp) ? 0 : fr_dataset_n_interactions(d);
-    m.u.hello.last_round = c->heard_round;
+    m.u.hello.last_round = c->heard.round_id;
     m.u.hello.busy = (uint32_t)c->busy;
     client_send_msg(c, &m);
 }
@@ -571,29 +571,6 @@ link_check(client *c, int64_t now)
                      (long long)(fr_net_uplink_rebuild_at(c->link) - now));
 }
 
-/* True if msg repeats the secure round start received last (the
- * aggregator sends a start again when a store's HELLO says it has none:
- * docs/SECAGG.md); otherwise remembers msg as the last one. Taking a
- * start twice would advertise fresh keys the aggregator refuses, and
- * charge a DP round to the ledger twice. */
-static bool
-repeated_start(client *c, const fr_msg *msg)
-{
-    const fr_secagg_setup *su = &msg->u.round_start.secagg;
-
-    if (!msg->u.round_start.has_secagg) {
-        c->heard_round = msg->round_id;
-        memset(c->heard_commit, 0, sizeof c->heard_commit);
-        return false;
-    }
-    if (c->heard_round == msg->round_id &&
-        !memcmp(c->heard_commit, su->graph_commit, sizeof c->heard_commit))
-        return true;
-    c->heard_round = msg->round_id;
-    memcpy(c->heard_commit, su->graph_commit, sizeof c->heard_commit);
-    return false;
-}
-
 static void
 on_message(client *c)
 {
@@ -615,7 +592,11 @@ on_message(client *c)
     if (rc) {
         fr_log_warn(TAG, "dropped %zu-byte message from the aggregator: %s",
                     len, why ? why : fr_strerror(rc));
-    } else if (msg->type == FR_MSG_ROUND_START && repeated_start(c, msg)) {
+    } else if (msg->type == FR_MSG_ROUND_START &&
+               fr_secagg_heard_repeat(&c->heard, msg->round_id,
+                                      msg->u.round_start.has_secagg
+                                          ? &msg->u.round_start.secagg
+                                          : NULL)) {
         fr_log_info(TAG, "round id %llu: the aggregator sent its round start "
                     "again; this store has it already",
                     (unsigned long long)msg->round_id);

@@ -37,10 +37,7 @@ typedef struct client {
     evalset *eval; /* fixed test list, if test_file is set */
     fr_mf *mf;     /* made at the first round, when dim is known */
     uint64_t last_round;
-    /* The last round start received (repeated_start in client.c): its
-     * round id goes in HELLO, and a repeat of a secure one is dropped. */
-    uint64_t heard_round;
-    uint8_t heard_commit[32];
+    fr_secagg_heard heard; /* the last round start received */
     int busy;
     fr_msg *pending;           /* a ROUND_START that came while busy (owned) */
     fr_mf_opts last_opts;      /* training options of the last round */

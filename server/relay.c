@@ -186,20 +186,15 @@ fetch_catalogue(aggregator *a, const fr_msg_round_start *rs)
 bool
 aggregator_relay_repeated(aggregator *a, const fr_msg *msg)
 {
-    static const uint8_t plain[32];
     const fr_msg_round_start *rs = &msg->u.round_start;
-    const uint8_t *commit = rs->has_secagg ? rs->secagg.graph_commit : plain;
 
-    if (rs->has_secagg && a->up_heard == msg->round_id &&
-        !memcmp(a->up_heard_commit, commit, sizeof a->up_heard_commit)) {
-        fr_log_info(TAG, "round id %llu: the central sent its round start "
-                    "again; this region has it already",
-                    (unsigned long long)msg->round_id);
-        return true;
-    }
-    a->up_heard = msg->round_id;
-    memcpy(a->up_heard_commit, commit, sizeof a->up_heard_commit);
-    return false;
+    if (!fr_secagg_heard_repeat(&a->up_heard, msg->round_id,
+                                rs->has_secagg ? &rs->secagg : NULL))
+        return false;
+    fr_log_info(TAG, "round id %llu: the central sent its round start "
+                "again; this region has it already",
+                (unsigned long long)msg->round_id);
+    return true;
 }
 
 void
@@ -527,7 +522,7 @@ aggregator_region_hello(aggregator *a, int64_t now, fr_msg_hello *h)
         k = FR_SA_MAX_PARTIES;
     memset(h, 0, sizeof *h);
     h->num_examples = sum;
-    h->last_round = a->up_heard;
+    h->last_round = a->up_heard.round_id;
     h->stores = can ? (uint32_t)k : 0;
     h->max_examples = can ? most : 0;
     h->busy = !can || a->state == ST_COLLECTING || a->up_cat_wait ||

@@ -101,8 +101,7 @@ struct aggregator {
     int64_t up_start_ms;     /* when it came */
     int up_cat_wait;         /* its catalogue is being fetched */
     uint64_t up_round;       /* central round id of the last local round */
-    uint64_t up_heard;       /* ... of the last ROUND_START heard */
-    uint8_t up_heard_commit[32]; /* its secure graph commitment (0: plain) */
+    fr_secagg_heard up_heard; /* the central's last ROUND_START heard */
     int up_handed;           /* that round's result went up */
     int up_done;             /* the central said training has ended */
 };
