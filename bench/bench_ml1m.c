@@ -44,6 +44,7 @@
 #include "model/aggregate.h"
 #include "model/data.h"
 #include "model/eval.h"
+#include "model/ials.h"
 #include "model/mf.h"
 #include "model/model.h"
 
@@ -65,9 +66,13 @@ typedef struct cfg {
     uint64_t seed;
     float init_scale, lr_decay;
     fr_mf_opts o;
+    int ials;           /* --model ials */
+    fr_ials_opts io;    /* its options */
+    uint32_t cg_iters;  /* CG iterations per item step */
 } cfg;
 
 typedef struct store {
+    float *sums; /* iALS: this store's share of the item step's sums */
     fr_dataset *d;
     fr_mf *mf;
     fr_model *local;
@@ -97,6 +102,9 @@ usage(FILE *f)
             "  --lr-decay X per-round factor (1)  --l2 X  --neg K\n"
             "  --batch B  --loss logistic|softmax|ssm|bpr  --init X (0.1)\n"
             "  --refit-epochs E (5)  --eval-every R (0: only at the end)\n"
+            "  --model mf|ials (mf); iALS: --alpha0 X --lambda X --nu X\n"
+            "  --cg K conjugate-gradient iterations per item step (3);\n"
+            "  --rounds is then the number of epochs\n"
             "env FR_ML1M_DIR: data directory (../shared/data/ncf-ml-1m)\n");
 }
 
@@ -140,6 +148,8 @@ cfg_default(cfg *c)
     c->lr_decay = 1.0f;
     fr_mf_opts_default(&c->o);
     c->o.epochs = 1;
+    fr_ials_opts_default(&c->io);
+    c->cg_iters = 3;
 }
 
 static int
@@ -171,7 +181,17 @@ parse_opt(cfg *c, const char *k, const char *v)
     NUM("--l2", 0, 1e6, o.l2, float);
     NUM("--neg", 1, 1000, o.negatives, uint32_t);
     NUM("--batch", 1, 1e6, o.batch_size, uint32_t);
+    NUM("--alpha0", 0, 1e6, io.alpha0, double);
+    NUM("--lambda", 1e-12, 1e6, io.lambda, double);
+    NUM("--nu", 0, 2, io.nu, double);
+    NUM("--cg", 1, 1000, cg_iters, uint32_t);
 #undef NUM
+    if (!strcmp(k, "--model")) {
+        if (!v || (strcmp(v, "mf") && strcmp(v, "ials")))
+            return -1;
+        c->ials = !strcmp(v, "ials");
+        return 0;
+    }
     if (!strcmp(k, "--loss"))
         return v ? parse_loss(v, &c->o.loss) : -1;
     if (!strcmp(k, "--split"))
@@ -410,6 +430,7 @@ stores_close(fed *f)
         fr_mf_destroy(&f->st[s].mf);
         fr_dataset_destroy(&f->st[s].d);
         fr_model_destroy(&f->st[s].local);
+        free(f->st[s].sums);
     }
 }
 
@@ -662,6 +683,207 @@ print_final(const fed *f, fr_eval_result e, double train_s)
            e.ndcg, train_s);
 }
 
+/* ---- iALS ----------------------------------------------------------------
+ * An epoch: every store solves its members against the global item
+ * factors H and their Gramian, and sends its share of the item step's
+ * sums (fr_ials_store_stats); the sum starts a CG item step; each CG
+ * iteration the stores send their matvec along the direction. Sums are
+ * added in store order, so results do not depend on --threads. The final
+ * H goes out and each store solves its members once more.
+ */
+
+typedef enum { PH_SOLVE, PH_MATVEC, PH_REFIT } ials_phase;
+
+typedef struct ials_job {
+    fed *f;
+    uint32_t first;
+    ials_phase ph;
+    const float *G, *V;
+    size_t len;
+    double solve_s; /* this thread's time in member solves */
+} ials_job;
+
+static void *
+ials_worker(void *arg)
+{
+    ials_job *j = arg;
+    fed *f = j->f;
+    const cfg *c = f->c;
+
+    for (uint32_t s = j->first; s < c->stores; s += c->threads) {
+        store *st = &f->st[s];
+        if (j->ph != PH_MATVEC) {
+            double t0 = now_s();
+            st->rc = fr_ials_fit_members(st->mf, f->global, j->G, &c->io);
+            j->solve_s += now_s() - t0;
+            if (st->rc || j->ph == PH_REFIT)
+                continue;
+        }
+        memset(st->sums, 0, j->len * sizeof *st->sums);
+        st->rc = j->ph == PH_SOLVE
+                     ? fr_ials_store_stats(st->mf, f->global, st->sums)
+                     : fr_ials_store_matvec(st->mf, j->V, N_ITEMS, st->sums);
+    }
+    return NULL;
+}
+
+/* Runs a phase on every store and leaves the stores' sum in sum (len). */
+static int
+ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
+         size_t len, double *solve_s)
+{
+    pthread_t th[MAX_THREADS];
+    ials_job jobs[MAX_THREADS];
+    uint32_t t_n = f->c->threads;
+
+    for (uint32_t t = 0; t < t_n; t++) {
+        jobs[t] = (ials_job){f, t, ph, G, V, len, 0.0};
+        if (pthread_create(&th[t], NULL, ials_worker, &jobs[t]))
+            return -1;
+    }
+    for (uint32_t t = 0; t < t_n; t++) {
+        pthread_join(th[t], NULL);
+        *solve_s += jobs[t].solve_s;
+    }
+    for (uint32_t s = 0; s < f->c->stores; s++)
+        if (f->st[s].rc) {
+            fprintf(stderr, PROG ": store %u: %s\n", s,
+                    fr_strerror(f->st[s].rc));
+            return -1;
+        }
+    if (ph == PH_REFIT)
+        return 0;
+    memset(sum, 0, len * sizeof *sum);
+    for (uint32_t s = 0; s < f->c->stores; s++)
+        for (size_t k = 0; k < len; k++)
+            sum[k] += f->st[s].sums[k];
+    return 0;
+}
+
+typedef struct ials_times {
+    double solve_s, train_s, flops;
+} ials_times;
+
+/* Member-solve flops of one epoch: the block's ssyrk (n_u d^2), the
+ * Cholesky (d^3 / 3) and its two triangular solves (2 d^2), per member. */
+static double
+ials_solve_flops(const fed *f)
+{
+    double d = f->c->dim, fl = 0.0;
+    for (uint32_t s = 0; s < f->c->stores; s++) {
+        double ex = (double)fr_mf_train_examples(f->st[s].mf);
+        double nm = fr_mf_n_members(f->st[s].mf);
+        fl += ex * d * d + nm * (d * d * d / 3.0 + 2.0 * d * d);
+    }
+    return fl;
+}
+
+static int
+train_ials(fed *f, ials_times *tm)
+{
+    const cfg *c = f->c;
+    size_t len = fr_ials_stats_len(N_ITEMS, c->dim);
+    float *sum = malloc(len * sizeof *sum);
+    float *G = malloc((size_t)c->dim * c->dim * sizeof *G);
+    float *H = fr_model_item_emb(f->global);
+    fr_ials_cg *cg = NULL;
+    double t0 = now_s();
+    int rc = -1;
+
+    memset(tm, 0, sizeof *tm);
+    if (!sum || !G || fr_ials_cg_new(&cg, N_ITEMS, c->dim, &c->io))
+        goto out;
+    for (uint32_t s = 0; s < c->stores; s++)
+        if (!(f->st[s].sums = malloc(len * sizeof *f->st[s].sums)))
+            goto out;
+    memset(fr_model_item_bias(f->global), 0, N_ITEMS * sizeof(float));
+    for (f->round = 0; f->round < c->rounds; f->round++) {
+        if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
+            ials_run(f, PH_SOLVE, G, NULL, sum, len, &tm->solve_s) ||
+            fr_ials_cg_begin(cg, H, sum))
+            goto out;
+        for (uint32_t k = 0; k < c->cg_iters; k++)
+            if (ials_run(f, PH_MATVEC, NULL, fr_ials_cg_direction(cg), sum,
+                         (size_t)N_ITEMS * c->dim, &tm->solve_s) ||
+                fr_ials_cg_step(cg, H, sum))
+                goto out;
+        if (c->eval_every && (f->round + 1) % c->eval_every == 0) {
+            if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
+                ials_run(f, PH_REFIT, G, NULL, sum, len, &tm->solve_s))
+                goto out;
+            report_round(f, f->round + 1, now_s() - t0);
+        }
+    }
+    tm->train_s = now_s() - t0;
+    tm->flops = ials_solve_flops(f) * c->rounds;
+    if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
+        ials_run(f, PH_REFIT, G, NULL, sum, len, &tm->solve_s))
+        goto out;
+    rc = 0;
+out:
+    fr_ials_cg_destroy(&cg);
+    free(sum);
+    free(G);
+    return rc;
+}
+
+/* GFLOP/s of one-thread cblas_sgemm on square d x d x 8d blocks: the
+ * dense bound the member solves are measured against. */
+static double
+sgemm_square_gflops(uint32_t d)
+{
+    size_t m = (size_t)8 * d;
+    float *a = calloc(m * d, sizeof *a), *b = calloc(m * d, sizeof *b);
+    float *cc = calloc((size_t)d * d, sizeof *cc);
+    double t0, flops = 0.0, dt;
+    int reps = 0;
+
+    if (!a || !b || !cc) {
+        free(a);
+        free(b);
+        free(cc);
+        return 0.0;
+    }
+    for (size_t k = 0; k < m * d; k++)
+        a[k] = b[k] = 0.001f * (float)(k % 13);
+    t0 = now_s();
+    do {
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)d, (int)d,
+                    (int)m, 1.0f, a, (int)d, b, (int)d, 0.0f, cc, (int)d);
+        flops += 2.0 * m * d * d;
+        reps++;
+    } while ((dt = now_s() - t0) < 0.5 || reps < 3);
+    free(a);
+    free(b);
+    free(cc);
+    return flops / dt * 1e-9;
+}
+
+static void
+print_ials(const fed *f, fr_eval_result e, const ials_times *tm)
+{
+    const cfg *c = f->c;
+    double peak = sgemm_square_gflops(c->dim);
+    double solve = tm->flops / (tm->solve_s > 0 ? tm->solve_s : 1e-9) * 1e-9;
+
+    printf("speed: epoch %.2f s (%u stores, %u threads); member solves "
+           "%.2f GFLOP/s per thread vs cblas_sgemm %.2f GFLOP/s per thread "
+           "(%.0f%%), %.1f%% of the epoch\n",
+           tm->train_s / (c->rounds ? c->rounds : 1), c->stores, c->threads,
+           solve, peak, peak > 0 ? 100.0 * solve / peak : 0.0,
+           tm->train_s > 0 ? 100.0 * tm->solve_s / c->threads / tm->train_s
+                           : 0.0);
+    printf("FINAL %s model=ials stores=%u split=%s seed=%llu dim=%u "
+           "epochs=%u cg=%u alpha0=%g lambda=%g nu=%g init=%g users=%u "
+           "HR@10=%.4f NDCG@10=%.4f train_s=%.1f\n",
+           c->test ? "test" : "validate", c->stores,
+           c->split == SPLIT_IID ? "iid"
+           : c->split == SPLIT_ZIPF ? "zipf" : "region",
+           (unsigned long long)c->seed, c->dim, c->rounds, c->cg_iters,
+           c->io.alpha0, c->io.lambda, c->io.nu, c->init_scale, e.count, e.hr,
+           e.ndcg, tm->train_s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -692,10 +914,18 @@ main(int argc, char **argv)
         fr_model_new(&f.global, N_ITEMS, c.dim))
         goto out;
     fr_model_init_random(f.global, mix(c.seed, 0x676c6f62616cull),
-                         c.init_scale);
-    if (train_all(&f, &train_s))
-        goto out;
-    print_final(&f, evaluate(&f), train_s);
+                         c.ials ? c.init_scale / sqrtf((float)c.dim)
+                                : c.init_scale);
+    if (c.ials) {
+        ials_times tm;
+        if (train_ials(&f, &tm))
+            goto out;
+        print_ials(&f, evaluate(&f), &tm);
+    } else {
+        if (train_all(&f, &train_s))
+            goto out;
+        print_final(&f, evaluate(&f), train_s);
+    }
     rc = 0;
 out:
     if (rc)

@@ -30,6 +30,8 @@
 #include <stdint.h>
 
 #include "../base/err.h"
+#include "mf.h"
+#include "model.h"
 
 /* Largest factor dimension the solves accept. */
 #define FR_IALS_MAX_DIM 1024u
@@ -53,5 +55,90 @@ FR_NODISCARD fr_err fr_ials_solve_member(const float *H, uint32_t n_items,
                                          const uint32_t *items, size_t n,
                                          double alpha0, double reg,
                                          float *w_out, float *scratch);
+
+/* ---- the model kind: options ------------------------------------------ */
+
+typedef struct fr_ials_opts {
+    double alpha0; /* weight of every (member, item) pair, observed or not */
+    double lambda; /* L2 penalty, scaled by frequency with nu */
+    double nu;     /* frequency exponent of the penalty (Rendle et al.: 1) */
+} fr_ials_opts;
+
+void fr_ials_opts_default(fr_ials_opts *o);
+/* FR_EINVAL unless alpha0 >= 0, lambda > 0, 0 <= nu <= 2, all finite. */
+FR_NODISCARD fr_err fr_ials_opts_check(const fr_ials_opts *o);
+
+/* ---- the store's side (ials_store.c) -----------------------------------
+ *
+ * The store keeps its members' factors in its fr_mf (the member
+ * embeddings) and the item factors in an fr_model whose biases are zero,
+ * so that fr_mf_score, fr_mf_evaluate, fr_mf_recommend and fr_mf_segment
+ * serve both model kinds unchanged.
+ */
+
+/* Solves every member's factor of mf exactly against model's item factors
+ * (its biases are not read) and G = fr_ials_gramian of them. Members with
+ * no training positive get 0. FR_EINVAL on a shape mismatch or bad
+ * options, FR_ENOMEM, FR_ESTATE if a system is not positive definite (the
+ * factors solved so far are kept; the caller must not use them). */
+FR_NODISCARD fr_err fr_ials_fit_members(fr_mf *mf, const fr_model *model,
+                                        const float *G,
+                                        const fr_ials_opts *o);
+
+/*
+ * The item step's sums. Everything a store contributes is a sum over its
+ * members, laid out as one flat vector (n = n_items, d = dim):
+ *
+ *   stats  [0, n d)          B:  per item, sum of w_u over its members
+ *          [n d, 2 n d)      Q:  per item, sum of w_u (w_u . h_i)
+ *          [2 n d, 2nd + n)  S:  per item, sum of |w_u|^2
+ *          [.., 2nd + 2n)    C:  per item, its number of members
+ *          [.., + d d)       W:  the member Gramian, sum of w_u w_u^T
+ *          last              N:  the number of members
+ *   matvec [0, n d)          per item, sum of w_u (w_u . v_i) for the
+ *                            direction V the aggregator sent
+ *
+ * Both functions ADD the store's share into out (the caller zeroes it),
+ * so several stores, or a secure sum of them, give the global vector.
+ */
+size_t fr_ials_stats_len(uint32_t n_items, uint32_t d);
+FR_NODISCARD fr_err fr_ials_store_stats(const fr_mf *mf, const fr_model *model,
+                                        float *out);
+FR_NODISCARD fr_err fr_ials_store_matvec(const fr_mf *mf, const float *V,
+                                         uint32_t n_items, float *out);
+
+/* ---- the item step (ials_cg.c) -----------------------------------------
+ *
+ * Each item's factor solves its own system given the member factors,
+ *
+ *   A_i h_i = b_i,  A_i = alpha0 W + sum_{u in U_i} w_u w_u^T + lambda_i I,
+ *
+ * lambda_i = lambda (C_i + alpha0 N)^nu. The step runs conjugate gradients
+ * on all items at once, warm-started at the current factors and
+ * preconditioned by M_i = (alpha0 + c_i) W + lambda_i I with c_i =
+ * S_i / trace(W) (the member outer products replaced by their share of the
+ * Gramian), which one eigen-decomposition of W inverts for every item.
+ * Every quantity it needs is a sum from the stores (above): begin takes
+ * the stats, each step a matvec along the direction it last handed out.
+ */
+typedef struct fr_ials_cg fr_ials_cg;
+
+FR_NODISCARD fr_err fr_ials_cg_new(fr_ials_cg **out, uint32_t n_items,
+                                   uint32_t d, const fr_ials_opts *o);
+void fr_ials_cg_destroy(fr_ials_cg **cgp);
+
+/* Starts a step at the item factors H (n x d) from the summed stats.
+ * FR_EINVAL on non-finite stats or a negative count. */
+FR_NODISCARD fr_err fr_ials_cg_begin(fr_ials_cg *cg, const float *H,
+                                     const float *stats);
+/* The direction the stores multiply next (n x d). Borrowed. */
+const float *fr_ials_cg_direction(const fr_ials_cg *cg);
+/* One CG iteration from the summed matvec along the direction: updates H
+ * in place and sets the next direction. FR_ESTATE before begin,
+ * FR_EINVAL on a non-finite matvec. */
+FR_NODISCARD fr_err fr_ials_cg_step(fr_ials_cg *cg, float *H,
+                                    const float *matvec);
+/* The summed squared residual |b - A h|^2 over items at the current H. */
+double fr_ials_cg_residual(const fr_ials_cg *cg);
 
 #endif
