@@ -86,6 +86,13 @@ bench-catalogue: build
 bench-ml1m: build
 	$(BUILD)/bin/bench_ml1m --test --stores 10
 
+# The iALS model kind on the same split, stores simulated in one process:
+# 10 stores (3 seeds), 100, non-IID, centralised, exact item step, and its
+# epoch time and solve rate against cblas_sgemm and the MF trainer's epoch.
+.PHONY: bench-ials
+bench-ials: build
+	bench/ials.sh $(BUILD)/bin
+
 # SecAgg+ cost against the ChaCha20/X25519 floor (needs no data).
 bench-secagg: build
 	$(BUILD)/bin/bench_secagg

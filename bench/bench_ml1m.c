@@ -47,6 +47,7 @@
 #include "model/ials.h"
 #include "model/mf.h"
 #include "model/model.h"
+#include "secagg/quant.h"
 
 #define PROG "bench_ml1m"
 #define N_USERS 6040u
@@ -69,6 +70,9 @@ typedef struct cfg {
     int ials;           /* --model ials */
     fr_ials_opts io;    /* its options */
     uint32_t cg_iters;  /* CG iterations per item step */
+    double sa_clip[2];  /* > 0: sums go through SecAgg's fixed point with
+                           this clip (phase 1, phase 2), as in a secure
+                           round (the masks cancel, so they are left out) */
 } cfg;
 
 typedef struct store {
@@ -105,6 +109,8 @@ usage(FILE *f)
             "  --model mf|ials (mf); iALS: --alpha0 X --lambda X --nu X\n"
             "  --cg K conjugate-gradient iterations per item step (3);\n"
             "  --rounds is then the number of epochs\n"
+            "  --secure-clip X [--secure-clip2 Y]: sums through SecAgg's\n"
+            "  fixed-point encoding with clip X (phase 1), Y (phase 2)\n"
             "env FR_ML1M_DIR: data directory (../shared/data/ncf-ml-1m)\n");
 }
 
@@ -185,6 +191,8 @@ parse_opt(cfg *c, const char *k, const char *v)
     NUM("--lambda", 1e-12, 1e6, io.lambda, double);
     NUM("--nu", 0, 2, io.nu, double);
     NUM("--cg", 1, 1000, cg_iters, uint32_t);
+    NUM("--secure-clip", 0, 1e12, sa_clip[0], double);
+    NUM("--secure-clip2", 0, 1e12, sa_clip[1], double);
 #undef NUM
     if (!strcmp(k, "--model")) {
         if (!v || (strcmp(v, "mf") && strcmp(v, "ials")))
@@ -727,6 +735,48 @@ ials_worker(void *arg)
     return NULL;
 }
 
+/* The stores' sums as a secure round adds them: each encoded with weight
+ * 1 (fr_quant, clip), the words added modulo 2^32, the mean decoded and
+ * multiplied back by the number of stores. A store whose sums are longer
+ * than clip is refused, as fedrec-client refuses to send them. */
+static int
+secure_sum(fed *f, double clip, float *sum, size_t len)
+{
+    fr_quant q;
+    uint32_t *w = malloc((len + 1) * sizeof *w);
+    uint32_t *acc = calloc(len + 1, sizeof *acc);
+    uint64_t weight = 0;
+    int rc = -1;
+
+    if (!w || !acc || fr_quant_init(&q, f->c->stores, clip, 1))
+        goto out;
+    for (uint32_t s = 0; s < f->c->stores; s++) {
+        uint8_t coins[32] = {0};
+        double factor = 1.0;
+        uint64_t seed = mix(mix(f->c->seed, f->round), s);
+        memcpy(coins, &seed, sizeof seed);
+        if (fr_quant_encode(&q, f->st[s].sums, len, 1, coins, w, &factor))
+            goto out;
+        if (factor < 1.0) {
+            fprintf(stderr, PROG ": store %u's sums are longer than the "
+                    "clip %g (factor %.4f)\n", s, clip, factor);
+            goto out;
+        }
+        for (size_t k = 0; k <= len; k++)
+            acc[k] += w[k];
+    }
+    if (fr_quant_decode_mean(&q, acc, len, sum, &weight) ||
+        weight != f->c->stores)
+        goto out;
+    for (size_t k = 0; k < len; k++)
+        sum[k] *= (float)weight;
+    rc = 0;
+out:
+    free(w);
+    free(acc);
+    return rc;
+}
+
 /* Runs a phase on every store and leaves the stores' sum in sum (len). */
 static int
 ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
@@ -753,6 +803,8 @@ ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
         }
     if (ph == PH_REFIT)
         return 0;
+    if (f->c->sa_clip[ph == PH_MATVEC] > 0)
+        return secure_sum(f, f->c->sa_clip[ph == PH_MATVEC], sum, len);
     memset(sum, 0, len * sizeof *sum);
     for (uint32_t s = 0; s < f->c->stores; s++)
         for (size_t k = 0; k < len; k++)
@@ -762,7 +814,24 @@ ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
 
 typedef struct ials_times {
     double solve_s, train_s, flops;
+    double norm_stats, norm_matvec; /* largest store's L2 norm of each */
 } ials_times;
+
+/* The largest L2 norm of one store's sums: what a secure round's clip
+ * (ials_clip) must stay above. */
+static double
+largest_norm(const fed *f, size_t len)
+{
+    double m = 0.0;
+    for (uint32_t s = 0; s < f->c->stores; s++) {
+        double q = 0.0;
+        for (size_t k = 0; k < len; k++)
+            q += (double)f->st[s].sums[k] * f->st[s].sums[k];
+        if (sqrt(q) > m)
+            m = sqrt(q);
+    }
+    return m;
+}
 
 /* Member-solve flops of one epoch: the block's ssyrk (n_u d^2), the
  * Cholesky (d^3 / 3) and its two triangular solves (2 d^2), per member. */
@@ -802,11 +871,16 @@ train_ials(fed *f, ials_times *tm)
             ials_run(f, PH_SOLVE, G, NULL, sum, len, &tm->solve_s) ||
             fr_ials_cg_begin(cg, H, sum))
             goto out;
+        if (largest_norm(f, len) > tm->norm_stats)
+            tm->norm_stats = largest_norm(f, len);
         for (uint32_t k = 0; k < c->cg_iters; k++)
             if (ials_run(f, PH_MATVEC, NULL, fr_ials_cg_direction(cg), sum,
                          (size_t)N_ITEMS * c->dim, &tm->solve_s) ||
                 fr_ials_cg_step(cg, H, sum))
                 goto out;
+            else if (largest_norm(f, (size_t)N_ITEMS * c->dim) >
+                     tm->norm_matvec)
+                tm->norm_matvec = largest_norm(f, (size_t)N_ITEMS * c->dim);
         if (c->eval_every && (f->round + 1) % c->eval_every == 0) {
             if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
                 ials_run(f, PH_REFIT, G, NULL, sum, len, &tm->solve_s))
@@ -873,6 +947,8 @@ print_ials(const fed *f, fr_eval_result e, const ials_times *tm)
            solve, peak, peak > 0 ? 100.0 * solve / peak : 0.0,
            tm->train_s > 0 ? 100.0 * tm->solve_s / c->threads / tm->train_s
                            : 0.0);
+    printf("sums: largest store L2 norm %.4g (phase 1), %.4g (phase 2)\n",
+           tm->norm_stats, tm->norm_matvec);
     printf("FINAL %s model=ials stores=%u split=%s seed=%llu dim=%u "
            "epochs=%u cg=%u alpha0=%g lambda=%g nu=%g init=%g users=%u "
            "HR@10=%.4f NDCG@10=%.4f train_s=%.1f\n",

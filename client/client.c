@@ -238,6 +238,20 @@ make_train_job(client *c, const fr_msg *msg, train_job **out)
                              .seed = rs->train.seed,
                              .loss = rs->train.loss};
     job->dp_opts.train = job->opts;
+    if (rs->has_ials) {
+        job->ials = 1;
+        job->ials_phase = rs->ials.phase;
+        job->ials_opts = (fr_ials_opts){.alpha0 = rs->ials.alpha0,
+                                        .lambda = rs->ials.lambda,
+                                        .nu = rs->ials.nu};
+        if (rs->ials.n_direction) {
+            job->ials_dir = malloc(rs->ials.n_direction * sizeof(float));
+            if (!job->ials_dir)
+                goto nomem;
+            memcpy(job->ials_dir, rs->ials.direction,
+                   rs->ials.n_direction * sizeof(float));
+        }
+    }
     *out = job;
     return FR_OK;
 nomem:
@@ -273,6 +287,18 @@ on_round_start(client *c, fr_msg **msgp)
                    (long long)c->cfg->n_items);
         return;
     }
+    /* A least-squares round's phase 2 needs the members its epoch's
+     * phase 1 solved here. */
+    if (rs->has_ials && rs->ials.phase == FR_IALS_PHASE_MATVEC &&
+        rs->ials.epoch_round != c->ials_epoch) {
+        fr_log_info(TAG, "round id %llu ignored: it continues the epoch of "
+                    "round id %llu, and this store's members were solved "
+                    "%s%llu", (unsigned long long)msg->round_id,
+                    (unsigned long long)rs->ials.epoch_round,
+                    c->ials_epoch ? "in round id " : "in no round (",
+                    (unsigned long long)c->ials_epoch);
+        return;
+    }
     /* A DP round is checked and charged to the store's privacy ledger
      * before any member data is touched. */
     if (rs->has_dp && admit_dp_round(c, msg))
@@ -291,6 +317,10 @@ on_round_start(client *c, fr_msg **msgp)
     if (make_train_job(c, msg, &job))
         return;
     c->last_opts = job->opts;
+    c->last_ials = job->ials;
+    c->last_ials_opts = job->ials_opts;
+    if (job->ials && job->ials_phase == FR_IALS_PHASE_STATS)
+        c->ials_epoch = 0; /* the members change now */
     if ((rc = worker_submit(c->work, &job))) {
         fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));
         train_job_destroy(&job);
@@ -301,18 +331,31 @@ on_round_start(client *c, fr_msg **msgp)
     c->train_secure = rs->has_secagg != 0;
     c->train_abandoned = 0;
     c->last_round = msg->round_id;
-    fr_log_info(TAG, "round id %llu: training %u local epoch(s)",
-                (unsigned long long)msg->round_id, rs->train.local_epochs);
+    if (rs->has_ials)
+        fr_log_info(TAG, "round id %llu: least squares, %s",
+                    (unsigned long long)msg->round_id,
+                    rs->ials.phase == FR_IALS_PHASE_STATS
+                        ? "solving the members for the item step's sums"
+                        : "the item step's product along its direction");
+    else
+        fr_log_info(TAG, "round id %llu: training %u local epoch(s)",
+                    (unsigned long long)msg->round_id,
+                    rs->train.local_epochs);
 }
 
 /* Fits the member embeddings to a new global model on the worker, so that
  * what the store serves (recommend, segment, score) matches the model. */
 static void
-start_refit(client *c, uint64_t round_id, fr_model **modelp)
+start_refit(client *c, uint64_t round_id, fr_model **modelp, int final)
 {
     train_job *job;
 
-    if (c->busy || !c->mf || c->cfg->refit_epochs == 0)
+    if (c->busy || !c->mf || (!c->last_ials && c->cfg->refit_epochs == 0))
+        return;
+    /* Least squares: the members stay as the epoch's phase 1 solved them
+     * until training ends (its phase 2 sums depend on them); then one
+     * exact solve against the final model. */
+    if (c->last_ials && !final)
         return;
     job = calloc(1, sizeof *job);
     if (!job)
@@ -326,6 +369,10 @@ start_refit(client *c, uint64_t round_id, fr_model **modelp)
     job->data = store_data_dataset(cstate_data(c->cs));
     job->opts = c->last_opts;
     job->opts.epochs = (uint32_t)c->cfg->refit_epochs;
+    job->ials = c->last_ials;
+    job->ials_opts = c->last_ials_opts;
+    if (job->ials)
+        c->ials_epoch = 0;
     if (worker_submit(c->work, &job) != FR_OK) {
         train_job_destroy(&job);
         return;
@@ -359,7 +406,7 @@ on_round_end(client *c, const fr_msg *msg)
         fr_model_destroy(&model);
         return;
     }
-    start_refit(c, msg->round_id, &model);
+    start_refit(c, msg->round_id, &model, re->training_done != 0);
     fr_model_destroy(&model);
 }
 
@@ -405,6 +452,9 @@ on_job_done(client *c)
         return;
     }
     save_members(c);
+    if (job->ials && job->kind == JOB_TRAIN &&
+        job->ials_phase == FR_IALS_PHASE_STATS)
+        c->ials_epoch = job->round_id;
     if (job->kind == JOB_REFIT) {
         fr_log_info(TAG,
                     "global model of round id %llu: members refit in "
@@ -438,10 +488,15 @@ on_job_done(client *c)
     }
     m.round_id = job->round_id;
     u->num_examples = job->num_examples;
-    u->n_items = fr_model_n_items(job->delta);
-    u->dim = fr_model_dim(job->delta);
-    u->delta_emb = fr_model_item_emb_const(job->delta);
-    u->delta_bias = fr_model_item_bias_const(job->delta);
+    if (job->sums) {
+        u->sums = job->sums;
+        u->n_sums = job->n_sums;
+    } else {
+        u->n_items = fr_model_n_items(job->delta);
+        u->dim = fr_model_dim(job->delta);
+        u->delta_emb = fr_model_item_emb_const(job->delta);
+        u->delta_bias = fr_model_item_bias_const(job->delta);
+    }
     u->metrics = job->metrics;
     client_send_msg(c, &m);
     c->joined_round = job->round_id;

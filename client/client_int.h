@@ -41,6 +41,13 @@ typedef struct client {
     int busy;
     fr_msg *pending;           /* a ROUND_START that came while busy (owned) */
     fr_mf_opts last_opts;      /* training options of the last round */
+    /* The least-squares kind: the last round start was one (its options
+     * for the final solve), and the round id of the phase 1 that solved
+     * the members now held (0: none; a phase 2 of another epoch is not
+     * taken, its sums would not match the epoch's). */
+    int last_ials;
+    fr_ials_opts last_ials_opts;
+    uint64_t ials_epoch;
     fr_crypto_signkey *own_id; /* identity key loaded from a file */
     const fr_crypto_signkey *id; /* the one in use (own_id or the vault's);
                                     NULL if none provisioned */

@@ -83,9 +83,12 @@ client_sa_begin(client *c, const fr_msg *msg)
                       .t = su->t,
                       .n_words = su->n_words,
                       .min_inputs = su->min_inputs};
-    uint64_t want = rs->has_dp
-                        ? rs->dp.dim
-                        : (uint64_t)rs->n_items * rs->dim + rs->n_items + 1;
+    uint64_t want =
+        rs->has_dp ? rs->dp.dim
+        : rs->has_ials && rs->ials.phase == FR_IALS_PHASE_STATS
+            ? (uint64_t)fr_ials_stats_len(rs->n_items, rs->dim) + 1
+        : rs->has_ials ? (uint64_t)rs->n_items * rs->dim + 1
+                       : (uint64_t)rs->n_items * rs->dim + rs->n_items + 1;
     fr_sa_msg adv;
     fr_err rc;
 
@@ -203,14 +206,34 @@ client_sa_update_ready(client *c, train_job *job)
     fr_crypto_random(coins, sizeof coins);
     if (!rc && !c->sa_input)
         rc = FR_ENOMEM;
+    if (!rc && (job->sums ? job->n_sums : fr_model_n_params(job->delta)) + 1 !=
+                   c->sa_setup.n_words)
+        rc = FR_EPROTO; /* the round asked for another length */
     if (!rc)
-        rc = fr_quant_encode(&q, fr_model_params(job->delta),
-                             fr_model_n_params(job->delta), job->num_examples,
-                             coins, c->sa_input, &factor);
+        rc = job->sums
+                 ? fr_quant_encode(&q, job->sums, job->n_sums,
+                                   job->num_examples, coins, c->sa_input,
+                                   &factor)
+                 : fr_quant_encode(&q, fr_model_params(job->delta),
+                                   fr_model_n_params(job->delta),
+                                   job->num_examples, coins, c->sa_input,
+                                   &factor);
     fr_crypto_wipe(coins, sizeof coins);
     if (rc) {
         fr_log_err(TAG, "round id %llu: cannot encode the update: %s",
                    (unsigned long long)job->round_id, fr_strerror(rc));
+        client_sa_reset(c);
+        return;
+    }
+    if (factor < 1.0 && job->sums) {
+        /* a scaled-down sum would corrupt the item step: send nothing */
+        fr_log_err(TAG,
+                   "round id %llu: the least-squares sums have an L2 norm "
+                   "of %.4g, above the round's clip %g; not sent (a "
+                   "scaled sum would be wrong): raise ials_clip (phase 1) "
+                   "or ials_clip_step (phase 2) on the aggregator",
+                   (unsigned long long)job->round_id,
+                   c->sa_setup.clip / factor, c->sa_setup.clip);
         client_sa_reset(c);
         return;
     }

@@ -43,6 +43,10 @@ train_job_destroy(train_job **jp)
     }
     fr_model_destroy(&(*jp)->global);
     fr_model_destroy(&(*jp)->delta);
+    if ((*jp)->sums) /* sums over this store's members */
+        fr_crypto_wipe((*jp)->sums, (*jp)->n_sums * sizeof(float));
+    free((*jp)->sums);
+    free((*jp)->ials_dir);
     fr_crypto_wipe((*jp)->dp_key, sizeof (*jp)->dp_key);
     free((*jp)->dp_ids);
     free(*jp);
@@ -194,13 +198,69 @@ run_train_dp(train_job *job)
     return FR_OK;
 }
 
+/* The least-squares kind: solve every member exactly against the global
+ * item factors (their Gramian computed here), then, in a round, the
+ * store's share of the sums its phase asks for. */
+static fr_err
+ials_solve(train_job *job)
+{
+    uint32_t d = fr_model_dim(job->global);
+    float *G = malloc((size_t)d * d * sizeof *G);
+    fr_err rc;
+
+    if (!G)
+        return FR_ENOMEM;
+    memset(fr_model_item_bias(job->global), 0,
+           fr_model_n_items(job->global) * sizeof(float));
+    rc = fr_ials_gramian(fr_model_item_emb_const(job->global),
+                         fr_model_n_items(job->global), d, G);
+    if (!rc)
+        rc = fr_ials_fit_members(job->mf, job->global, G, &job->ials_opts);
+    free(G);
+    return rc;
+}
+
+static fr_err
+run_ials(train_job *job)
+{
+    uint32_t n = fr_model_n_items(job->global), d = fr_model_dim(job->global);
+    fr_eval_result q = {0}, pop = {0};
+    fr_progress p;
+    fr_err rc = FR_OK;
+
+    if (job->kind == JOB_REFIT || job->ials_phase == FR_IALS_PHASE_STATS) {
+        fr_progress_begin(&p, "member solves", 1, "passes");
+        rc = ials_solve(job);
+        fr_progress_update(&p, 1);
+        fr_progress_end(&p);
+        if (!rc)
+            rc = evaluate(job, job->global, &q, &pop);
+        if (rc)
+            return rc;
+    }
+    set_metrics(job, &q, &pop, 0.0);
+    job->num_examples = 1; /* each store's sums count once */
+    if (job->kind == JOB_REFIT)
+        return FR_OK;
+    job->n_sums = job->ials_phase == FR_IALS_PHASE_STATS
+                      ? fr_ials_stats_len(n, d)
+                      : (size_t)n * d;
+    job->sums = calloc(job->n_sums, sizeof *job->sums);
+    if (!job->sums)
+        return FR_ENOMEM;
+    return job->ials_phase == FR_IALS_PHASE_STATS
+               ? fr_ials_store_stats(job->mf, job->global, job->sums)
+               : fr_ials_store_matvec(job->mf, job->ials_dir, n, job->sums);
+}
+
 static fr_err
 run_job(train_job *job)
 {
     int64_t t0 = fr_clock_ms();
-    fr_err rc = job->kind == JOB_REFIT ? run_refit(job)
-                : job->dp              ? run_train_dp(job)
-                                       : run_train(job);
+    fr_err rc = job->ials                ? run_ials(job)
+                : job->kind == JOB_REFIT ? run_refit(job)
+                : job->dp                ? run_train_dp(job)
+                                         : run_train(job);
 
     job->seconds = (double)(fr_clock_ms() - t0) / 1000.0;
     return rc;

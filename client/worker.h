@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "model/mf.h"
+#include "model/ials.h"
 #include "model/mf_dp.h"
 #include "model/model.h"
 #include "net/net.h"
@@ -41,12 +42,20 @@ typedef struct train_job {
     fr_mf_dp_opts dp_opts;
     uint8_t dp_key[32];      /* secret: which members are sampled */
     uint64_t *dp_ids;        /* owned: stable member ids (pseudonym hash) */
+    /* The least-squares kind (model/ials.h): a round's phase, or for
+     * JOB_REFIT the exact member solve instead of SGD epochs. */
+    int ials;
+    uint32_t ials_phase;     /* FR_IALS_PHASE_* (JOB_TRAIN) */
+    fr_ials_opts ials_opts;
+    float *ials_dir;         /* owned: phase 2's direction, n_items * dim */
     /* results, valid when the job comes back */
     fr_err rc;
     fr_model *delta;  /* owned: local parameters minus global ones
                          (JOB_TRAIN only, not in DP rounds) */
     double *dp_sum;   /* owned: DP rounds: the member-clipped sum */
     uint64_t dp_members; /* members in dp_sum */
+    float *sums;      /* owned: an iALS round's sums (n_sums floats) */
+    size_t n_sums;
     fr_metrics metrics;
     uint64_t num_examples;
     double seconds;

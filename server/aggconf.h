@@ -84,7 +84,18 @@ typedef struct agg_config {
     int64_t upstream_heartbeat_ms;
     int64_t upstream_reconnect_max_ms;
     int64_t upstream_margin_ms; /* 0: 2 phase timeouts + 1 s */
+    /* the model kind (docs/MODEL.md): "mf" or "ials" (least squares) */
+    char model[16];
+    double ials_alpha0;    /* weight of every (member, item) pair */
+    double ials_lambda;    /* L2 penalty, frequency-scaled by ials_nu */
+    double ials_nu;
+    int64_t ials_cg_steps; /* CG iterations (rounds) per item step */
+    double ials_clip;      /* secure rounds: L2 bound on a store's sums */
+    double ials_clip_step; /* ... on its phase-2 products */
 } agg_config;
+
+/* True with model ials. */
+int agg_ials_kind(const agg_config *cfg);
 
 /* True in mode regional. */
 int agg_regional(const agg_config *cfg);

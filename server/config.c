@@ -185,8 +185,40 @@ static const fr_config_key keys[] = {
                 "before the central's deadline, so that its sum is "
                 "unmasked and sent in time; 0: 2 x secagg_phase_timeout_ms "
                 "+ 1 s"),
+    FR_CFG_STRING_(C, model, "mf",
+                   "model kind: mf (matrix factorisation trained by SGD on "
+                   "the stores) or ials (least squares: the stores solve "
+                   "their members exactly, the aggregator the items from "
+                   "summed statistics; docs/MODEL.md)"),
+    FR_CFG_DOUBLE_(C, ials_alpha0, "0.1", 0.0, 1e6,
+                   "model ials: weight of every (member, item) pair, "
+                   "bought or not"),
+    FR_CFG_DOUBLE_(C, ials_lambda, "0.01", 1e-12, 1e6,
+                   "model ials: L2 penalty, scaled by (count + ials_alpha0 "
+                   "* all)^ials_nu"),
+    FR_CFG_DOUBLE_(C, ials_nu, "1.0", 0.0, 2.0,
+                   "model ials: frequency exponent of the penalty"),
+    FR_CFG_INT_(C, ials_cg_steps, "3", 1, 1000,
+                "model ials: conjugate-gradient iterations per item step; "
+                "an epoch is 1 + this many rounds"),
+    FR_CFG_DOUBLE_(C, ials_clip, "1e5", 1e-6, 1e12,
+                   "model ials, secure rounds: L2 bound on one store's "
+                   "phase-1 sums; a store whose sums are longer sends "
+                   "nothing (a scaled sum would be wrong) and logs their "
+                   "length. The fixed-point error per coordinate of the "
+                   "sum grows as stores^2 * clip / 2^31: keep it just above "
+                   "the largest store's"),
+    FR_CFG_DOUBLE_(C, ials_clip_step, "1e4", 1e-6, 1e12,
+                   "model ials, secure rounds: the same bound for the "
+                   "phase-2 products (typically a tenth of the sums')"),
 };
 const fr_config_table agg_config_table = {keys, FR_ARRAY_LEN(keys)};
+
+int
+agg_ials_kind(const agg_config *c)
+{
+    return strcmp(c->model, "ials") == 0;
+}
 
 int
 agg_regional(const agg_config *c)
@@ -206,7 +238,9 @@ static const char *const upstream_decides[] = {
     "init_scale", "secagg", "secagg_clip", "secagg_weight_cap",
     "dp_epsilon_budget", "dp_delta", "dp_clip", "dp_noise_multiplier",
     "dp_members", "dp_sampling_rate", "dp_max_dropouts", "dp_colluders",
-    "dp_p_wrap", "dp_max_region_dropouts",
+    "dp_p_wrap", "dp_max_region_dropouts", "model", "ials_alpha0",
+    "ials_lambda", "ials_nu", "ials_cg_steps", "ials_clip",
+    "ials_clip_step",
 };
 
 /* The name of the first key of upstream_decides whose value in c is not
@@ -305,6 +339,26 @@ agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "dp_epsilon_budget needs secagg yes: the "
                  "noise is split among the stores and only their sum may "
                  "be seen");
+        return FR_EINVAL;
+    }
+    if (strcmp(c->model, "mf") != 0 && !agg_ials_kind(c)) {
+        snprintf(errbuf, errlen, "model: expected mf or ials, not '%s'",
+                 c->model);
+        return FR_EINVAL;
+    }
+    if (agg_ials_kind(c) && c->dp_epsilon_budget > 0) {
+        snprintf(errbuf, errlen, "model ials does not run member-level DP "
+                 "yet: set dp_epsilon_budget 0 or model mf");
+        return FR_EINVAL;
+    }
+    if (agg_ials_kind(c) && agg_regional(c)) {
+        snprintf(errbuf, errlen, "model ials: regions do not relay "
+                 "least-squares rounds yet; run it on a central aggregator "
+                 "with the stores connected to it");
+        return FR_EINVAL;
+    }
+    if (agg_ials_kind(c) && c->dim < 2) {
+        snprintf(errbuf, errlen, "model ials needs dim 2 or more");
         return FR_EINVAL;
     }
     if (c->dp_epsilon_budget > 0 && c->dp_members < 1) {

@@ -137,7 +137,8 @@ aggregator_new(aggregator **out, const agg_config *cfg, fr_net_ctx *ctx,
         if ((rc = relay_open(a)))
             goto fail;
     } else if ((rc = load_or_init(a)) || (rc = agg_dp_open(a)) ||
-               (rc = agg_cat_open(a)) || (rc = round_model_buffers(a))) {
+               (rc = agg_cat_open(a)) || (rc = round_model_buffers(a)) ||
+               (rc = agg_ials_open(a))) {
         goto fail;
     }
     a->state = aggregator_done(a) ? ST_DONE : ST_IDLE;
@@ -168,6 +169,7 @@ aggregator_destroy(aggregator **ap)
     relay_close(a);
     agg_dp_close(a);
     agg_cat_close(a);
+    agg_ials_close(a);
     fr_agg_destroy(&a->acc);
     fr_model_destroy(&a->model);
     registry_destroy(&a->reg);
@@ -421,6 +423,10 @@ apply_mean(aggregator *a)
     float *params = fr_model_params(a->model);
     float lr = (float)a->cfg->server_lr;
 
+    if (a->ials) { /* least squares: the sum moves the item step */
+        (void)agg_ials_completed(a);
+        return;
+    }
     if (!a->mean_ready) /* a secure round decoded its mean already */
         FR_ASSERT(fr_agg_mean(a->acc, a->scratch) == FR_OK);
     for (size_t i = 0; i < a->n_params; i++)
@@ -464,6 +470,7 @@ round_close(aggregator *a, int64_t now, const char *why)
         announce_end(a, 1);
         a->not_before_ms = now;
     } else {
+        agg_ials_abandoned(a);
         fr_log_ev(FR_LOG_WARN, TAG, "round_abandoned",
                   "round id %llu abandoned (%s): %zu of %zu stores answered, "
                   "%lld needed; retrying (round_id=%llu answered=%zu "
@@ -531,6 +538,7 @@ round_encode_start(aggregator *a, const fr_secagg_setup *sa, uint8_t **buf,
         rs->dp = a->dp_setup;
     }
     agg_cat_fill_start(a, rs);
+    agg_ials_fill_start(a, rs);
     if (a->up_start) /* training, DP and catalogue are the central's */
         relay_fill_start(a, rs);
     return fr_wire_encode(&m, (size_t)c->max_message_bytes, buf, len);
@@ -609,7 +617,9 @@ round_start_with(aggregator *a, int64_t now, store_entry **cand, size_t n,
     uint8_t *buf = NULL;
     size_t len = 0;
 
+    n = agg_ials_candidates(a, cand, n, &k);
     choose(a, cand, n, k);
+    agg_ials_begin_round(a);
     a->covered = 0;
     if (round_secure(a)) {
         a->n_selected = a->n_answered = 0;
@@ -813,6 +823,16 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
                                 : "duplicate");
         return;
     }
+    if (a->ials || u->n_sums) {
+        if (!a->ials || agg_ials_add(a, u->sums, u->n_sums)) {
+            if (round_reject(a, AGG_REJECT_MALFORMED))
+                fr_log_warn(TAG, "dropped update from store %s: %zu sums, "
+                            "the round asks for %zu", peer->store, u->n_sums,
+                            agg_ials_len(a));
+            return;
+        }
+        goto counted;
+    }
     if (u->n_items != fr_model_n_items(a->model) ||
         u->dim != fr_model_dim(a->model)) {
         if (round_reject(a, AGG_REJECT_MALFORMED))
@@ -829,6 +849,7 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
                         peer->store);
         return;
     }
+counted:
     a->answered[idx] = 1;
     a->n_answered++;
     a->covered += u->covers ? u->covers : 1;
@@ -836,7 +857,8 @@ on_update(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
     e->rounds_joined++;
     if (u->covers) /* a region's mean: its figures, for display */
         round_region_input(a, e, u->covers, &u->metrics, 1);
-    round_add_quality(a, &u->metrics, u->num_examples);
+    /* least squares: no loss, and a store's sums count once */
+    round_add_quality(a, &u->metrics, a->ials ? 0 : u->num_examples);
     fr_log_debug(TAG, "update from store %s (%zu/%zu)", peer->store,
                  a->n_answered, a->n_selected);
     if (a->n_answered == a->n_selected)

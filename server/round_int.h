@@ -22,6 +22,8 @@
 
 enum { ST_IDLE, ST_COLLECTING, ST_DONE };
 
+typedef struct agg_ials agg_ials;
+
 typedef struct quality {
     double eval_weight, hr, ndcg, pop_hr, pop_ndcg;
     double loss_weight, loss;
@@ -104,6 +106,8 @@ struct aggregator {
     fr_secagg_heard up_heard; /* the central's last ROUND_START heard */
     int up_handed;           /* that round's result went up */
     int up_done;             /* the central said training has ended */
+    /* model ials (ials.c): the epoch in progress; NULL with model mf */
+    agg_ials *ials;
 };
 
 
@@ -175,6 +179,35 @@ FR_NODISCARD fr_err agg_dp_plan(aggregator *a, uint32_t n_stores,
 /* Decodes the unmasked sum into a->scratch as the mean update. */
 FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum);
 bool agg_dp_exhausted(const aggregator *a);
+
+/* ials.c: the least-squares kind (model ials). All are no-ops (0, NULL)
+ * with model mf. */
+FR_NODISCARD fr_err agg_ials_open(aggregator *a);
+void agg_ials_close(aggregator *a);
+/* The length of the sums the next or current round collects. */
+size_t agg_ials_len(const aggregator *a);
+/* A secure round's clip for them (ials_clip or, phase 2, ials_clip_step). */
+double agg_ials_clip(const aggregator *a);
+/* The round's sum (agg_ials_len floats): plain updates add into it, a
+ * secure round decodes into it. */
+float *agg_ials_sum(aggregator *a);
+void agg_ials_fill_start(const aggregator *a, fr_msg_round_start *rs);
+/* Narrows the n candidates of the round about to start (a phase 2 takes
+ * exactly its epoch's stores, *k set to them; without them all the epoch
+ * ends and the round is a phase 1); returns the new n. */
+size_t agg_ials_candidates(aggregator *a, store_entry **cand, size_t n,
+                           size_t *k);
+/* A round starts: its sum is zeroed and sized for its phase. */
+void agg_ials_begin_round(aggregator *a);
+/* Adds one store's plain sums; FR_EINVAL if the length is not the
+ * round's. */
+FR_NODISCARD fr_err agg_ials_add(aggregator *a, const float *sums, size_t n);
+/* The round completed with the stores marked in a->answered: starts the
+ * item step (phase 1) or makes one iteration of it (phase 2), which
+ * moves the model. An error if the sum could not be used (logged; the
+ * next round is a phase 1). */
+fr_err agg_ials_completed(aggregator *a);
+void agg_ials_abandoned(aggregator *a);
 
 /* announce.c: what stores hear outside a round */
 /* Loads cfg->catalogue (if set) and encodes the answer to requests. */

@@ -202,6 +202,7 @@ plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
     const agg_config *c = a->cfg;
     uint32_t total, largest;
     uint64_t cap;
+    double clip;
     char why[256];
     fr_err rc;
 
@@ -226,22 +227,23 @@ plan_round(aggregator *a, fr_sa_params *p, fr_secagg_setup *tmpl)
     /* Every store of every region encodes for the total, so that the
      * regions' sums add without wrapping. */
     total = count_covered(a, &largest);
-    cap = round_weight_cap(a);
-    if (fr_quant_init(&a->quant, total, c->secagg_clip, (uint32_t)cap)) {
+    cap = a->ials ? 1 : round_weight_cap(a); /* sums count once each */
+    clip = a->ials ? agg_ials_clip(a) : c->secagg_clip;
+    if (fr_quant_init(&a->quant, total, clip, (uint32_t)cap)) {
         fr_log_err(TAG, "round id %llu: no fixed-point encoding fits %u "
                    "stores with secagg_clip %g and secagg_weight_cap %lld",
                    (unsigned long long)a->round_id, total, c->secagg_clip,
                    (long long)c->secagg_weight_cap);
         return FR_EINVAL;
     }
-    *tmpl = (fr_secagg_setup){.clip = c->secagg_clip,
+    *tmpl = (fr_secagg_setup){.clip = clip,
                               .weight_cap = (uint32_t)cap,
                               .encode_n = total > p->n ? total : 0};
     if (largest)
         fr_log_info(TAG, "round id %llu: %u participants cover %u stores "
                     "(largest region %u)", (unsigned long long)a->round_id,
                     p->n, total, largest);
-    p->n_words = (uint32_t)a->n_params + 1;
+    p->n_words = (uint32_t)(a->ials ? agg_ials_len(a) : a->n_params) + 1;
     p->min_inputs = (uint32_t)c->min_stores > p->t ? (uint32_t)c->min_stores
                                                    : p->t;
     /* With DP the stores send the DDG words instead, and the sum must hold
@@ -442,6 +444,31 @@ out:
     return rc;
 }
 
+/* Least squares: the sum itself, not the mean (every store sent weight
+ * 1, so the total weight is the number of inputs); the inputs it covers
+ * are marked answered. */
+static fr_err
+ials_decode(aggregator *a, const uint32_t *sum, uint32_t n_in,
+            uint64_t *weight)
+{
+    const uint8_t *included = NULL;
+    float *out = agg_ials_sum(a);
+    size_t len = agg_ials_len(a);
+    fr_err rc = fr_quant_decode_mean(&a->quant, sum, len, out, weight);
+
+    if (rc)
+        return rc;
+    if (*weight != n_in)
+        return FR_EPROTO;
+    for (size_t i = 0; i < len; i++)
+        out[i] *= (float)*weight;
+    if ((rc = fr_sa_server_result(a->sa, &sum, &n_in, &included)))
+        return rc;
+    for (size_t i = 0; i < a->n_selected; i++)
+        a->answered[i] = included[i];
+    return FR_OK;
+}
+
 /* The secure sum is in: decode the weighted mean into a->scratch and close
  * the round like a plain one. */
 static void
@@ -458,6 +485,8 @@ finish(aggregator *a, int64_t now)
     }
     if (!rc && a->dp_round)
         rc = agg_dp_decode(a, sum);
+    else if (!rc && a->ials)
+        rc = ials_decode(a, sum, n_in, &weight);
     else if (!rc)
         rc = fr_quant_decode_mean(&a->quant, sum, a->n_params, a->scratch,
                                   &weight);
@@ -641,7 +670,7 @@ secure_on_message(aggregator *a, const fr_net_peer *peer, const fr_msg *msg,
         /* the weight is masked; a store's loss counts once, a region's
          * (its stores' mean) once per store */
         if (s->has_metrics)
-            round_add_quality(a, &s->metrics, covers);
+            round_add_quality(a, &s->metrics, a->ials ? 0 : covers);
     }
     if (fr_sa_server_pending(a->sa) == 0)
         advance(a, now);

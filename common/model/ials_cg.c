@@ -20,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An item whose r.z fell below this share of its value at begin has
+ * converged as far as single precision goes; iterating on would divide
+ * rounding noise by rounding noise. */
+#define CONVERGED 1e-10
+
 extern void ssyev_(const char *jobz, const char *uplo, const int *n, float *a,
                    const int *lda, float *w, float *work, const int *lwork,
                    int *info);
@@ -35,6 +40,7 @@ struct fr_ials_cg {
     float *c;     /* n preconditioner weights */
     double *rz;   /* n: r_i . z_i */
     double *rz_old; /* n: the same before the last iteration */
+    double *rz0;    /* n: the same at begin (an item converged below it) */
     float *R, *Z, *P, *T; /* n x d each */
     float *work;
     int lwork;
@@ -65,6 +71,7 @@ fr_ials_cg_new(fr_ials_cg **out, uint32_t n_items, uint32_t d,
     cg->c = malloc(n_items * sizeof *cg->c);
     cg->rz = malloc(n_items * sizeof *cg->rz);
     cg->rz_old = malloc(n_items * sizeof *cg->rz_old);
+    cg->rz0 = malloc(n_items * sizeof *cg->rz0);
     cg->R = malloc(nd * sizeof *cg->R);
     cg->Z = malloc(nd * sizeof *cg->Z);
     cg->P = malloc(nd * sizeof *cg->P);
@@ -75,7 +82,7 @@ fr_ials_cg_new(fr_ials_cg **out, uint32_t n_items, uint32_t d,
     if (cg->lwork < 3 * di)
         cg->lwork = 3 * di;
     cg->work = malloc((size_t)cg->lwork * sizeof *cg->work);
-    if (!cg->W || !cg->E || !cg->eig || !cg->lam || !cg->c || !cg->rz || !cg->rz_old ||
+    if (!cg->W || !cg->E || !cg->eig || !cg->lam || !cg->c || !cg->rz || !cg->rz_old || !cg->rz0 ||
         !cg->R || !cg->Z || !cg->P || !cg->T || !cg->work) {
         fr_ials_cg_destroy(&cg);
         return FR_ENOMEM;
@@ -97,6 +104,7 @@ fr_ials_cg_destroy(fr_ials_cg **cgp)
     free(cg->c);
     free(cg->rz);
     free(cg->rz_old);
+    free(cg->rz0);
     free(cg->R);
     free(cg->Z);
     free(cg->P);
@@ -196,6 +204,7 @@ fr_ials_cg_begin(fr_ials_cg *cg, const float *H, const float *stats)
     for (size_t k = 0; k < nd; k++)
         cg->R[k] = B[k] - cg->T[k];
     precondition(cg, cg->rz);
+    memcpy(cg->rz0, cg->rz, cg->n * sizeof *cg->rz0);
     memcpy(cg->P, cg->Z, nd * sizeof *cg->P);
     cg->begun = 1;
     return FR_OK;
@@ -227,9 +236,11 @@ fr_ials_cg_step(fr_ials_cg *cg, float *H, const float *matvec)
     for (uint32_t i = 0; i < cg->n; i++) {
         float *p = cg->P + (size_t)i * d, *ap = AP + (size_t)i * d;
         double pap = cblas_dsdot((int)d, p, 1, ap, 1);
-        if (!(pap > 0.0) || !(cg->rz[i] > 0.0))
-            continue;
+        if (!(pap > 0.0) || !(cg->rz[i] > CONVERGED * cg->rz0[i]))
+            continue; /* converged, or nothing left to move */
         float a = (float)(cg->rz[i] / pap);
+        if (!isfinite(a))
+            continue;
         cblas_saxpy((int)d, a, p, 1, H + (size_t)i * d, 1);
         cblas_saxpy((int)d, -a, ap, 1, cg->R + (size_t)i * d, 1);
     }
@@ -237,9 +248,15 @@ fr_ials_cg_step(fr_ials_cg *cg, float *H, const float *matvec)
     memcpy(rz_old, cg->rz, cg->n * sizeof *rz_old);
     precondition(cg, cg->rz);
     for (uint32_t i = 0; i < cg->n; i++) {
-        float beta = rz_old[i] > 0.0 ? (float)(cg->rz[i] / rz_old[i]) : 0.0f;
         float *p = cg->P + (size_t)i * d;
         const float *z = cg->Z + (size_t)i * d;
+        float beta;
+        if (!(rz_old[i] > CONVERGED * cg->rz0[i])) { /* stays put */
+            memset(p, 0, d * sizeof *p);
+            cg->rz[i] = rz_old[i];
+            continue;
+        }
+        beta = (float)(cg->rz[i] / rz_old[i]);
         for (uint32_t j = 0; j < d; j++)
             p[j] = z[j] + beta * p[j];
     }

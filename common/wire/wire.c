@@ -146,14 +146,19 @@ check_msg(const fr_msg *m)
             why = m->u.round_start.has_secagg
                       ? wire_dp_check(&m->u.round_start.dp)
                       : "dp: needs secure aggregation";
-        return why ? why : wire_cat_check_rs(&m->u.round_start);
+        if (!why)
+            why = wire_cat_check_rs(&m->u.round_start);
+        return why ? why : wire_ials_check_rs(&m->u.round_start);
     case FR_MSG_UPDATE:
         if (m->u.update.num_examples == 0)
             return "update with zero num_examples";
         if (m->u.update.covers > FR_SA_MAX_PARTIES)
             return "update covering more stores than a round can hold";
-        why = check_model(m->u.update.n_items, m->u.update.dim,
-                          m->u.update.delta_emb, m->u.update.delta_bias);
+        why = m->u.update.n_sums
+                  ? wire_ials_check_sums(&m->u.update)
+                  : check_model(m->u.update.n_items, m->u.update.dim,
+                                m->u.update.delta_emb,
+                                m->u.update.delta_bias);
         return why ? why : check_metrics(&m->u.update.metrics);
     case FR_MSG_ROUND_END:
         if (m->u.round_end.completed > 1)
@@ -184,6 +189,8 @@ vectors_present(const fr_msg *m)
 {
     if (m->type == FR_MSG_ROUND_START)
         return m->u.round_start.item_emb && m->u.round_start.item_bias;
+    if (m->type == FR_MSG_UPDATE && m->u.update.n_sums)
+        return m->u.update.sums != NULL;
     if (m->type == FR_MSG_UPDATE)
         return m->u.update.delta_emb && m->u.update.delta_bias;
     if (m->type == FR_MSG_ROUND_END && m->u.round_end.has_model)
@@ -243,6 +250,7 @@ typedef struct enc_parts {
     Fedrec__SecAgg sa;
     Fedrec__Done done;
     Fedrec__Catalogue cat;
+    Fedrec__IalsStep ials;
     void *sa_scratch;
 } enc_parts;
 
@@ -262,6 +270,7 @@ enc_parts_init(enc_parts *p)
     fedrec__sec_agg__init(&p->sa);
     fedrec__done__init(&p->done);
     fedrec__catalogue__init(&p->cat);
+    fedrec__ials_step__init(&p->ials);
     p->sa_scratch = NULL;
 }
 
@@ -282,6 +291,7 @@ view_round_start(enc_parts *p, const fr_msg_round_start *rs)
         p->rs.dp = &p->dp;
     }
     wire_cat_view_rs(&p->rs, rs);
+    wire_ials_view_rs(&p->rs, &p->ials, rs);
     p->env.body_case = FEDREC__ENVELOPE__BODY_ROUND_START;
     p->env.round_start = &p->rs;
 }
@@ -289,12 +299,17 @@ view_round_start(enc_parts *p, const fr_msg_round_start *rs)
 static void
 view_update(enc_parts *p, const fr_msg_update *up)
 {
-    model_view(&p->model, up->n_items, up->dim, up->delta_emb,
-               up->delta_bias);
     metrics_view(&p->metrics, &up->metrics);
+    if (up->n_sums) { /* packing only reads the array */
+        p->up.n_sums = up->n_sums;
+        p->up.sums = (float *)(uintptr_t)up->sums;
+    } else {
+        model_view(&p->model, up->n_items, up->dim, up->delta_emb,
+                   up->delta_bias);
+        p->up.delta = &p->model;
+    }
     p->up.num_examples = up->num_examples;
     p->up.covers = up->covers;
-    p->up.delta = &p->model;
     p->up.metrics = &p->metrics;
     p->env.body_case = FEDREC__ENVELOPE__BODY_UPDATE;
     p->env.update = &p->up;
@@ -558,6 +573,8 @@ check_round_start_structure(const Fedrec__RoundStart *rs)
     }
     {
         const char *why = wire_cat_check_rs_pb(rs);
+        if (!why)
+            why = wire_ials_check_pb(rs);
         if (why)
             return why;
     }
@@ -569,13 +586,15 @@ check_update_structure(const Fedrec__Update *up)
 {
     if (up->base.n_unknown_fields)
         return "unknown field in message";
-    if (!up->delta)
+    if (!up->delta && !up->n_sums)
         return "update without delta";
+    if (up->delta && up->n_sums)
+        return "update with both a delta and sums";
     if (!up->metrics)
         return "update without metrics";
     if (up->metrics->base.n_unknown_fields)
         return "unknown field in message";
-    return check_model_structure(up->delta);
+    return up->delta ? check_model_structure(up->delta) : NULL;
 }
 
 /* The model is optional here: completed rounds carry the new global one. */
@@ -641,6 +660,7 @@ fill_round_start(fr_msg_round_start *out, const Fedrec__RoundStart *rs)
         wire_dp_fill(&out->dp, rs->dp);
     }
     wire_cat_fill_rs(out, rs);
+    wire_ials_fill_rs(out, rs);
 }
 
 static void
@@ -650,10 +670,15 @@ fill_update(fr_msg_update *out, const Fedrec__Update *up)
 
     out->num_examples = up->num_examples;
     out->covers = up->covers;
-    out->n_items = up->delta->n_items;
-    out->dim = up->delta->dim;
-    out->delta_emb = up->delta->item_emb;
-    out->delta_bias = up->delta->item_bias;
+    if (up->delta) {
+        out->n_items = up->delta->n_items;
+        out->dim = up->delta->dim;
+        out->delta_emb = up->delta->item_emb;
+        out->delta_bias = up->delta->item_bias;
+    } else {
+        out->sums = up->sums;
+        out->n_sums = up->n_sums;
+    }
     out->metrics.hr10 = mt->hr10;
     out->metrics.ndcg10 = mt->ndcg10;
     out->metrics.pop_hr10 = mt->pop_hr10;

@@ -67,6 +67,23 @@ typedef struct fr_train_params {
                       softmax, 3 BPR (model/mf.h) */
 } fr_train_params;
 
+/* The least-squares kind's step (model/ials.h): phase 1 solves the
+ * members and collects fr_ials_store_stats, phase 2 the matvec along
+ * direction (n_items * dim floats, borrowed) for the epoch whose phase 1
+ * was round epoch_round. */
+#define FR_IALS_PHASE_STATS 1u
+#define FR_IALS_PHASE_MATVEC 2u
+typedef struct fr_ials_step {
+    uint32_t phase;
+    double alpha0, lambda, nu;
+    const float *direction;
+    size_t n_direction;
+    uint64_t epoch_round;
+} fr_ials_step;
+
+/* Longest Update.sums accepted: the phase-1 sums of the largest model. */
+#define FR_WIRE_MAX_SUMS ((size_t)64 << 20)
+
 typedef struct fr_msg_round_start {
     uint32_t n_items;
     uint32_t dim;
@@ -84,6 +101,8 @@ typedef struct fr_msg_round_start {
     uint32_t has_catalogue;
     uint8_t catalogue_id[FR_WIRE_CATALOGUE_ID_BYTES];
     uint32_t catalogue_items;
+    uint32_t has_ials; /* 1: a round of the least-squares kind */
+    fr_ials_step ials;
 } fr_msg_round_start;
 
 typedef struct fr_metrics {
@@ -103,6 +122,10 @@ typedef struct fr_msg_update {
     const float *delta_bias; /* n_items */
     fr_metrics metrics;
     uint32_t covers; /* from a region: stores the mean covers; 0: a store */
+    /* A least-squares round: the store's sums (n_sums > 0, borrowed); the
+     * delta is then absent (n_items = dim = 0, NULL vectors). */
+    const float *sums;
+    size_t n_sums;
 } fr_msg_update;
 
 typedef struct fr_msg_round_end {

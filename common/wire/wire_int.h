@@ -36,6 +36,16 @@ const char *wire_catmsg_check_pb(const Fedrec__Catalogue *pb);
 void wire_catmsg_view(Fedrec__Catalogue *pb, const fr_msg_catalogue *m);
 void wire_catmsg_fill(fr_msg_catalogue *m, const Fedrec__Catalogue *pb);
 
+/* ---- RoundStart.ials, Update.sums (wire_ials.c) ---- */
+const char *wire_ials_check_rs(const fr_msg_round_start *rs);
+const char *wire_ials_check_pb(const Fedrec__RoundStart *pb);
+/* pb->ials points at step, which points at rs's direction (borrowed). */
+void wire_ials_view_rs(Fedrec__RoundStart *pb, Fedrec__IalsStep *step,
+                       const fr_msg_round_start *rs);
+void wire_ials_fill_rs(fr_msg_round_start *rs, const Fedrec__RoundStart *pb);
+/* An update with n_sums > 0 (non-NULL sums, no delta). */
+const char *wire_ials_check_sums(const fr_msg_update *up);
+
 /* ---- SecAgg body ---- */
 const char *wire_sa_check(const fr_msg_secagg *m);
 const char *wire_sa_check_pb(const Fedrec__SecAgg *pb);
