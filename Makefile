@@ -70,6 +70,11 @@ clean:
 bench-quality: build
 	bench/quality.sh $(BUILD)/bin
 
+# The same through real processes for the least-squares kind (model ials).
+.PHONY: bench-quality-ials
+bench-quality-ials: build
+	FR_MODEL=ials FR_BENCH_DIR=bench-run/ials bench/quality.sh $(BUILD)/bin
+
 # HR@10 / NDCG@10 against the member-level DP budget epsilon (1..16, delta
 # 1e-6) at 10 and 100 secure stores, with the no-DP reference; draws
 # bench-run/privacy/curve.svg (needs ../shared/data/ncf-ml-1m).

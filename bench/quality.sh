@@ -19,6 +19,9 @@
 #
 # usage: bench/quality.sh BIN_DIR          (FR_BENCH_SEEDS="1 2 3" by default;
 #        FR_BENCH_SPLITS="iid:1 iid:10 iid:10:plain iid:100 region:10 zipf:50")
+#        FR_MODEL=ials runs the least-squares kind (make bench-quality-ials)
+#        with its own settings below; the stores solve their members once
+#        more when training is done, and are scored after that.
 # Needs ../shared/data/ncf-ml-1m (or FR_ML1M_DIR); skips cleanly without it.
 set -euo pipefail
 
@@ -53,6 +56,19 @@ BATCH_SMALL=${FR_BATCH:-128}
 BATCH_LARGE=${FR_BATCH:-32}
 REFIT=${FR_REFIT:-5}
 EXTRA_AGG=${FR_EXTRA_AGG:-}
+MODEL=${FR_MODEL:-mf}
+if [ "$MODEL" = ials ]; then
+  # Chosen on the validation hold-out with bench_ml1m --model ials
+  # (docs/MODEL.md, "Implicit ALS"): 16 epochs of 1 + 3 rounds.
+  DIM=${FR_DIM:-192}
+  ROUNDS=${FR_ROUNDS:-64}
+  EXTRA_AGG="model ials
+ials_alpha0 ${FR_IALS_ALPHA0:-0.1}
+ials_lambda ${FR_IALS_LAMBDA:-0.01}
+ials_nu ${FR_IALS_NU:-1}
+ials_cg_steps ${FR_IALS_CG:-3}
+$EXTRA_AGG"
+fi
 
 . "$ROOT/bench/common.sh"
 
@@ -104,9 +120,14 @@ CONF
     pids+=("$!")
   done
   "$BIN/fedrec-aggregator" --config "$dir/aggregator.conf" 2> "$dir/logs/aggregator.log"
-  # Every store refits its members to the final model, then stops.
+  # Every store refits its members to the final model, then stops (least
+  # squares: one solve, when training is done).
   for i in $(seq 1 "$stores"); do
     s=$(printf "%03d" "$i")
+    if [ "$MODEL" = ials ]; then
+      while ! grep -q "members refit" "$dir/logs/store$s.log"; do sleep 0.1; done
+      continue
+    fi
     while ! grep -q "rounds done" "$dir/logs/store$s.log" ||
           [ "$(grep -c "members refit" "$dir/logs/store$s.log")" -lt "$(grep -c "rounds done" "$dir/logs/store$s.log")" ]; do
       sleep 0.1
@@ -134,7 +155,7 @@ CONF
 }
 
 mkdir -p "$RUN"
-echo "# dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR decay $LR_DECAY negatives $NEG l2 $L2 batch $BATCH_SMALL (>60 stores: $BATCH_LARGE) refit $REFIT $EXTRA_AGG" | tee "$RUN/results.txt"
+echo "# model $MODEL dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR decay $LR_DECAY negatives $NEG l2 $L2 batch $BATCH_SMALL (>60 stores: $BATCH_LARGE) refit $REFIT ${EXTRA_AGG//$'\n'/ }" | tee "$RUN/results.txt"
 printf "%-7s %6s %-6s %4s %6s %7s %8s %8s %8s %9s %9s\n" split stores agg seed rounds users HR@10 NDCG@10 err "wall s" "RSS MiB" | tee -a "$RUN/results.txt"
 for sp in $SPLITS; do
   IFS=: read -r rule stores mode <<< "$sp"
