@@ -106,6 +106,23 @@ seed_plain(fuzz_msg_fn emit)
         .delta = 1e-6, .epsilon_budget = 8, .l2_sens = 1001,
         .l1_sens = 4004};
     emit("round_start_dp", &m);
+    /* the least-squares kind: phase 1, then phase 2 with its direction */
+    m.u.round_start.has_dp = 0;
+    m.u.round_start.has_secagg = 0;
+    m.u.round_start.has_ials = 1;
+    m.u.round_start.ials = (fr_ials_step){.phase = FR_IALS_PHASE_STATS,
+        .alpha0 = 0.1, .lambda = 0.01, .nu = 1.0};
+    emit("round_start_ials1", &m);
+    m.u.round_start.ials.phase = FR_IALS_PHASE_MATVEC;
+    m.u.round_start.ials.direction = emb;
+    m.u.round_start.ials.n_direction = 8;
+    m.u.round_start.ials.epoch_round = 2;
+    emit("round_start_ials2", &m);
+    memset(&m.u, 0, sizeof m.u);
+    m.type = FR_MSG_UPDATE;
+    m.u.update = (fr_msg_update){.num_examples = 1, .sums = emb,
+        .n_sums = 8, .metrics = {0.5, 0.25, 0.1, 0.05, 10, 0}};
+    emit("update_sums", &m);
     memset(&m.u, 0, sizeof m.u);
     m.type = FR_MSG_UPDATE;
     m.u.update = (fr_msg_update){.num_examples = 50, .n_items = 4, .dim = 2,
