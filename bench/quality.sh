@@ -143,8 +143,8 @@ CONF
       --n_items "$ITEMS" > "$dir/scores-$s.tsv" 2>>"$dir/logs/score.log"
     score_store "$dir/split/store-$s.test" "$dir/scores-$s.tsv" >> "$dir/per-store.txt"
   done
-  local rss; rss=$(grep -ho "peak RSS [0-9.]*" "$dir"/logs/store*.log | awk '{ if ($3 > m) m = $3 } END { print m + 0 }')
-  local err; err=$(grep -ho "error bound [0-9.e+-]*" "$dir/logs/aggregator.log" | awk '{ if ($3 + 0 > m) m = $3 + 0 } END { printf "%.1e", m + 0 }')
+  local rss; rss=$({ grep -ho "peak RSS [0-9.]*" "$dir"/logs/store*.log || true; } | awk '{ if ($3 > m) m = $3 } END { print m + 0 }')
+  local err; err=$({ grep -ho "error bound [0-9.e+-]*" "$dir/logs/aggregator.log" || true; } | awk '{ if ($3 + 0 > m) m = $3 + 0 } END { printf "%.1e", m + 0 }')
   [ "$mode" = secure ] || err=-
   awk -v rule="$rule" -v stores="$stores" -v seed="$seed" -v rounds="$ROUNDS" \
       -v wall="$wall" -v rss="$rss" -v mode="$mode" -v err="$err" \
