@@ -8,7 +8,7 @@
  *       aggregator logs the item step begun from 4 stores' sums and its 3
  *       iterations, the stores log each phase, solve their members once
  *       more against the final model, and exit 0; the model moved, its
- *       biases stay 0, and recommend and score serve the final model.
+ *       biases stay 0, and recommend and segment serve the final model.
  *   (b) the same under secure aggregation, from the same start: the model
  *       equals the plain run's up to the fixed-point error (the secure sum
  *       is the plain sum), and differs from the start.
@@ -210,6 +210,13 @@ test_plain(void **state)
              r.dir, out);
     assert_int_equal(proc_run(cmd), 0);
     assert_int_equal(proc_count(out, "\n"), 6); /* a header and 5 */
+    /* segment and score take the same path */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && " FR_BIN_DIR "/fedrec-client segment --store "
+             "st-store01 --item 3 --top 5 > seg.tsv", r.dir);
+    assert_int_equal(proc_run(cmd), 0);
+    snprintf(out, sizeof out, "%s/seg.tsv", r.dir);
+    assert_in_range(proc_count(out, "\n"), 2, 6);
 }
 
 static void
