@@ -377,6 +377,13 @@ agg_upstream_on_bytes(agg_upstream *u, aggregator *a, const uint8_t *buf,
     }
     switch (msg->type) {
     case FR_MSG_ROUND_START:
+        if (msg->u.round_start.has_ials) { /* not relayed (yet) */
+            fr_log_warn(TAG, "round id %llu: the central runs the "
+                        "least-squares kind (model ials), which regions do "
+                        "not relay; not taking part",
+                        (unsigned long long)msg->round_id);
+            break;
+        }
         if (aggregator_relay_repeated(a, msg))
             break;
         if (msg->u.round_start.has_secagg)
