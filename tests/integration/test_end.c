@@ -151,7 +151,8 @@ test_until_done(void **state)
     assert_int_equal(proc_count(r.log[3], "update sent"), 1);
     assert_int_equal(proc_count(r.log[3], "took part in 1 completed round"),
                      1);
-    assert_int_equal(proc_count(r.agg_log, "round 2 completed"), 0);
+    /* (Whether round 2 has completed by now is a race under load: the
+     * other three stores need not wait for this one to exit.) */
     for (int i = 0; i < 3; i++)
         expect_exit0(&r.store[i], 60000);
     assert_int_equal(proc_count(r.agg_log, "round 2 completed"), 1);
