@@ -871,16 +871,16 @@ train_ials(fed *f, ials_times *tm)
             ials_run(f, PH_SOLVE, G, NULL, sum, len, &tm->solve_s) ||
             fr_ials_cg_begin(cg, H, sum))
             goto out;
-        if (largest_norm(f, len) > tm->norm_stats)
-            tm->norm_stats = largest_norm(f, len);
+        tm->norm_stats = fmax(tm->norm_stats, largest_norm(f, len));
         for (uint32_t k = 0; k < c->cg_iters; k++)
             if (ials_run(f, PH_MATVEC, NULL, fr_ials_cg_direction(cg), sum,
                          (size_t)N_ITEMS * c->dim, &tm->solve_s) ||
                 fr_ials_cg_step(cg, H, sum))
                 goto out;
-            else if (largest_norm(f, (size_t)N_ITEMS * c->dim) >
-                     tm->norm_matvec)
-                tm->norm_matvec = largest_norm(f, (size_t)N_ITEMS * c->dim);
+            else
+                tm->norm_matvec = fmax(tm->norm_matvec,
+                                       largest_norm(f, (size_t)N_ITEMS *
+                                                           c->dim));
         if (c->eval_every && (f->round + 1) % c->eval_every == 0) {
             if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
                 ials_run(f, PH_REFIT, G, NULL, sum, len, &tm->solve_s))

@@ -449,9 +449,8 @@ out:
  * are marked answered. */
 static fr_err
 ials_decode(aggregator *a, const uint32_t *sum, uint32_t n_in,
-            uint64_t *weight)
+            const uint8_t *included, uint64_t *weight)
 {
-    const uint8_t *included = NULL;
     float *out = agg_ials_sum(a);
     size_t len = agg_ials_len(a);
     fr_err rc = fr_quant_decode_mean(&a->quant, sum, len, out, weight);
@@ -462,8 +461,6 @@ ials_decode(aggregator *a, const uint32_t *sum, uint32_t n_in,
         return FR_EPROTO;
     for (size_t i = 0; i < len; i++)
         out[i] *= (float)*weight;
-    if ((rc = fr_sa_server_result(a->sa, &sum, &n_in, &included)))
-        return rc;
     for (size_t i = 0; i < a->n_selected; i++)
         a->answered[i] = included[i];
     return FR_OK;
@@ -475,9 +472,10 @@ static void
 finish(aggregator *a, int64_t now)
 {
     const uint32_t *sum;
+    const uint8_t *included = NULL;
     uint32_t n_in;
     uint64_t weight = 0;
-    fr_err rc = fr_sa_server_result(a->sa, &sum, &n_in, NULL);
+    fr_err rc = fr_sa_server_result(a->sa, &sum, &n_in, &included);
 
     if (!rc && agg_regional(a->cfg)) { /* the region's sum goes up undecoded */
         relay_hand_up_sum(a, sum, n_in, now);
@@ -486,7 +484,7 @@ finish(aggregator *a, int64_t now)
     if (!rc && a->dp_round)
         rc = agg_dp_decode(a, sum);
     else if (!rc && a->ials)
-        rc = ials_decode(a, sum, n_in, &weight);
+        rc = ials_decode(a, sum, n_in, included, &weight);
     else if (!rc)
         rc = fr_quant_decode_mean(&a->quant, sum, a->n_params, a->scratch,
                                   &weight);

@@ -248,32 +248,32 @@ test_secure(void **state)
     fr_model_destroy(&plain_model);
 }
 
+/* --check-config refuses the config NAME (extra keys as for
+ * write_config) and says why. */
+static void
+expect_refused(const char *name, const char *extra, const char *why)
+{
+    char out[160];
+
+    write_config(name, extra);
+    snprintf(out, sizeof out, "%s/%s.out", r.dir, name);
+    assert_int_not_equal(proc_runf(FR_BIN_DIR "/fedrec-aggregator --config "
+                                   "%s --check-config >%s 2>&1",
+                                   r.conf, out),
+                         0);
+    assert_int_equal(proc_count(out, why), 1);
+}
+
 static void
 test_config_refusals(void **state)
 {
     (void)state;
-    write_config("bad1",
-                 "model ials\nsecagg yes\ndp_epsilon_budget 8\ndp_members 160\n");
-    assert_int_not_equal(proc_runf(FR_BIN_DIR "/fedrec-aggregator --config "
-                                   "%s --check-config >%s/bad1.out 2>&1",
-                                   r.conf, r.dir),
-                         0);
-    {
-        char p[160];
-        snprintf(p, sizeof p, "%s/bad1.out", r.dir);
-        assert_true(proc_count(p, "model ials does not run member-level DP") ==
-                    1);
-    }
-    write_config("bad2", "secagg no\nmodel svd\n");
-    assert_int_not_equal(proc_runf(FR_BIN_DIR "/fedrec-aggregator --config "
-                                   "%s --check-config >%s/bad2.out 2>&1",
-                                   r.conf, r.dir),
-                         0);
-    {
-        char p[160];
-        snprintf(p, sizeof p, "%s/bad2.out", r.dir);
-        assert_true(proc_count(p, "model: expected mf or ials") == 1);
-    }
+    expect_refused("bad1",
+                   "model ials\nsecagg yes\ndp_epsilon_budget 8\n"
+                   "dp_members 160\n",
+                   "model ials does not run member-level DP");
+    expect_refused("bad2", "secagg no\nmodel svd\n",
+                   "model: expected mf or ials");
 }
 
 int
