@@ -14,6 +14,12 @@
  * (b) A real fedrec-client under an aggregator played here, sent the same
  *     secure round start twice: it advertises its round keys once, logs
  *     the repeat, and its HELLOs name the round.
+ * (c) The same played aggregator runs least-squares rounds (model ials)
+ *     with a real fedrec-client: a phase 2 for an epoch the store never
+ *     solved is ignored (logged, nothing sent); after a phase 1 (answered
+ *     with the sums' full length) the phase 2 of that epoch is answered
+ *     with n_items * dim products, and one naming another epoch is
+ *     ignored; a secure phase 1 whose clip the sums exceed is not sent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +38,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "proc.h"
+#include "model/ials.h"
 #include "wire/wire.h"
 
 #define ITEMS 200
@@ -345,6 +352,132 @@ test_client_ignores_repeated_start(void **state)
     fr_net_ctx_destroy(&ctx);
 }
 
+/* ---- (c) least-squares rounds ----------------------------------------- */
+
+/* The next UPDATE from the store within timeout_ms (NULL: none came). */
+static fr_msg *
+next_update(fr_net_sock *srv, int timeout_ms)
+{
+    int64_t end = fr_clock_ms() + timeout_ms;
+    while (fr_clock_ms() < end) {
+        fr_msg *m = recv_msg(srv, 100, NULL);
+        if (m && m->type == FR_MSG_UPDATE)
+            return m;
+        fr_msg_destroy(&m);
+    }
+    return NULL;
+}
+
+static void
+test_client_ials_epochs(void **state)
+{
+    env *e = *state;
+    char allow[160], p[160];
+    fr_net_ctx *ctx = NULL;
+    fr_net_sock *srv = NULL;
+    fr_crypto_keypair *kp = NULL;
+    fr_net_peer peer;
+    fr_msg start = {.type = FR_MSG_ROUND_START};
+    fr_msg_round_start *rs = &start.u.round_start;
+    static float emb[ITEMS * DIM], bias[ITEMS], dir[ITEMS * DIM];
+    fr_msg *m = NULL;
+    int64_t end;
+
+    snprintf(allow, sizeof allow, "%s/allowlist", e->dir);
+    snprintf(p, sizeof p, "%s/keys/aggregator.key", e->dir);
+    assert_int_equal(fr_crypto_keypair_load(p, &kp), FR_OK);
+    assert_int_equal(fr_net_ctx_new(&ctx), FR_OK);
+    assert_int_equal(fr_net_zap_start(ctx, allow), FR_OK);
+    assert_int_equal(fr_net_listen(ctx, e->endpoint, kp, 16 * MAX_BYTES,
+                                   &srv),
+                     FR_OK);
+    fr_crypto_keypair_destroy(&kp);
+    e->client[0] = start_client(e, 0);
+    end = fr_clock_ms() + 20000;
+    while (fr_clock_ms() < end && !(m && m->type == FR_MSG_HELLO)) {
+        fr_msg_destroy(&m);
+        m = recv_msg(srv, 200, &peer);
+    }
+    assert_non_null(m);
+    fr_msg_destroy(&m);
+    for (size_t i = 0; i < ITEMS * DIM; i++) {
+        emb[i] = 0.05f * (float)((i * 7) % 11) - 0.25f;
+        dir[i] = 0.01f * (float)(i % 5);
+    }
+    *rs = (fr_msg_round_start){
+        .n_items = ITEMS, .dim = DIM, .item_emb = emb, .item_bias = bias,
+        .deadline_ms = 60000, .has_ials = 1,
+        .train = {.local_epochs = 1, .learning_rate = 0.05f, .negatives = 1,
+                  .batch_size = 16},
+        .ials = {.phase = FR_IALS_PHASE_MATVEC, .alpha0 = 0.1,
+                 .lambda = 0.01, .nu = 1.0, .direction = dir,
+                 .n_direction = ITEMS * DIM, .epoch_round = 5}};
+
+    /* phase 2 of an epoch this store never solved */
+    start.round_id = 6;
+    send_msg(srv, &peer, &start);
+    assert_true(proc_wait_for(e->client_log[0], "round id 6 ignored: it "
+                              "continues the epoch of round id 5", 1, 5000));
+    m = next_update(srv, 1500);
+    assert_null(m);
+    /* phase 1, then its phase 2 */
+    start.round_id = 7;
+    rs->ials.phase = FR_IALS_PHASE_STATS;
+    rs->ials.direction = NULL;
+    rs->ials.n_direction = 0;
+    rs->ials.epoch_round = 0;
+    send_msg(srv, &peer, &start);
+    m = next_update(srv, 20000);
+    assert_non_null(m);
+    assert_true(m->round_id == 7);
+    assert_int_equal(m->u.update.n_sums, fr_ials_stats_len(ITEMS, DIM));
+    fr_msg_destroy(&m);
+    fr_sleep_ms(500); /* the store is idle again */
+    start.round_id = 8;
+    rs->ials.phase = FR_IALS_PHASE_MATVEC;
+    rs->ials.direction = dir;
+    rs->ials.n_direction = ITEMS * DIM;
+    rs->ials.epoch_round = 7;
+    send_msg(srv, &peer, &start);
+    m = next_update(srv, 20000);
+    assert_non_null(m);
+    assert_true(m->round_id == 8);
+    assert_int_equal(m->u.update.n_sums, ITEMS * DIM);
+    fr_msg_destroy(&m);
+    fr_sleep_ms(500);
+    /* a phase 2 naming another epoch */
+    start.round_id = 9;
+    rs->ials.epoch_round = 6;
+    send_msg(srv, &peer, &start);
+    assert_true(proc_wait_for(e->client_log[0], "round id 9 ignored", 1,
+                              5000));
+    m = next_update(srv, 1500);
+    assert_null(m);
+    /* a secure phase 1 whose clip the sums exceed: nothing is masked */
+    start.round_id = 10;
+    rs->ials.phase = FR_IALS_PHASE_STATS;
+    rs->ials.direction = NULL;
+    rs->ials.n_direction = 0;
+    rs->ials.epoch_round = 0;
+    rs->has_secagg = 1;
+    rs->secagg = (fr_secagg_setup){
+        .n = 3, .k = 2, .t = 2, .index = 0,
+        .n_words = (uint32_t)fr_ials_stats_len(ITEMS, DIM) + 1,
+        .min_inputs = 2, .clip = 1e-3, .weight_cap = 1};
+    fr_crypto_random(rs->secagg.graph_commit, 32);
+    send_msg(srv, &peer, &start);
+    assert_true(proc_wait_for(e->client_log[0], "round id 10: the "
+                              "least-squares sums have an L2 norm", 1,
+                              20000));
+    assert_int_equal(proc_count(e->client_log[0], "not sent (a scaled sum "
+                                                  "would be wrong)"),
+                     1);
+    assert_int_equal(proc_stop(e->client[0], SIGTERM, 10000) >= 0, 1);
+    e->client[0] = 0;
+    fr_net_sock_destroy(&srv);
+    fr_net_ctx_destroy(&ctx);
+}
+
 int
 main(void)
 {
@@ -353,6 +486,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_ignores_repeated_start,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_ials_epochs, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
