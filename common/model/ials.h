@@ -141,4 +141,53 @@ FR_NODISCARD fr_err fr_ials_cg_step(fr_ials_cg *cg, float *H,
 /* The summed squared residual |b - A h|^2 over items at the current H. */
 double fr_ials_cg_residual(const fr_ials_cg *cg);
 
+/* ---- member-level DP (ials_dp.c) ---------------------------------------
+ *
+ * Under DP an epoch releases one sum only, and the item step is the
+ * preconditioner's closed form, h_i = M_i^-1 b_i with
+ * M_i = (alpha0 + C_i / N) W + lambda_i I: no matvec rounds, no warm
+ * start (a warm start needs sum_u w_u (w_u . h_i): more noisy coordinates
+ * for little gain). A member enters with the direction of its factor,
+ * e_u = w_u / |w_u| (a member's ranking does not depend on |w_u|, and
+ * the store refits w_u exactly against the released items), and
+ * contributes one vector,
+ *
+ *   dp sum [0, n d)      B: e_u at each of its items
+ *          [n d, +n)     C: beta at each of its items
+ *          [.., + d d)   W: e_u e_u^T
+ *          last          N: 1
+ *
+ * (an item the member bought m times gets m times), scaled down as a
+ * whole to L2 norm clip when it is longer: adding or removing a member
+ * moves the sum by at most clip, whatever the other members hold, so the
+ * DDG noise of a DP round covers it as it covers an MF update. The counts
+ * enter the step only next to alpha0 N (in M_i and lambda_i), so they
+ * need little precision: beta keeps them a small share of the norm (the
+ * step divides them by it).
+ */
+#define FR_IALS_DP_COUNT_WEIGHT 0.125
+
+size_t fr_ials_dp_len(uint32_t n_items, uint32_t d);
+
+/* Adds every member's clipped vector of mf into sum_out (fr_ials_dp_len
+ * doubles; the caller zeroes it). *n_clipped_out (may be NULL): members
+ * whose vector was scaled down. FR_EINVAL on a bad argument or clip not
+ * finite and > 0. The sum is sensitive until it is noised. */
+FR_NODISCARD fr_err fr_ials_dp_member_sums(const fr_mf *mf, double clip,
+                                           double *sum_out,
+                                           uint64_t *n_clipped_out);
+
+/* The item step from a noised DP sum (fr_ials_dp_len doubles): writes
+ * h_i = M_i^-1 B_i into H (n x d) for every item. Noise is handled as
+ * post-processing: negative C and N are taken as 0 and W is
+ * symmetrised. noise_sd > 0 (the noise's public std-dev per coordinate)
+ * shrinks each B_i towards 0 by the James-Stein factor
+ * (1 - (d - 2) noise_sd^2 / |B_i|^2)+ first: items whose sum is mostly
+ * noise get (near) zero factors instead of random ones. cg (from
+ * fr_ials_cg_new with the same shape) is scratch.
+ * FR_EINVAL on a bad argument or a non-finite sum, FR_ENOMEM. */
+FR_NODISCARD fr_err fr_ials_dp_item_step(fr_ials_cg *cg, float *H,
+                                         const double *noised_sum,
+                                         double noise_sd);
+
 #endif
