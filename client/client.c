@@ -159,11 +159,19 @@ admit_dp_round(client *c, const fr_msg *msg)
 {
     const fr_msg_round_start *rs = &msg->u.round_start;
     char why[256] = "", detail[320];
+    /* what the store sums: the model's parameters, or under model ials
+     * the members' vectors (model/ials.h) */
+    uint64_t n = rs->has_ials ? fr_ials_dp_len(rs->n_items, rs->dim)
+                              : (uint64_t)rs->n_items * rs->dim + rs->n_items;
     fr_err rc;
 
-    rc = store_dp_admit(c->dp, msg->round_id, &rs->dp, &rs->secagg,
-                        (uint64_t)rs->n_items * rs->dim + rs->n_items, why,
-                        sizeof why);
+    if (rs->has_ials && rs->dp.q < 1) {
+        snprintf(why, sizeof why, "model ials sums every member: a member "
+                 "sampling rate below 1 is not supported");
+        rc = FR_EINVAL;
+    } else
+        rc = store_dp_admit(c->dp, msg->round_id, &rs->dp, &rs->secagg, n,
+                            why, sizeof why);
     if (rc == FR_OK)
         return FR_OK;
     fr_log_ev(FR_LOG_WARN, TAG,
@@ -318,8 +326,10 @@ on_round_start(client *c, fr_msg **msgp)
         return;
     c->last_opts = job->opts;
     c->last_ials = job->ials;
+    c->last_ials_dp = job->ials && job->ials_phase == FR_IALS_PHASE_DP;
+    c->ials_final = 0;
     c->last_ials_opts = job->ials_opts;
-    if (job->ials && job->ials_phase == FR_IALS_PHASE_STATS)
+    if (job->ials && job->ials_phase != FR_IALS_PHASE_MATVEC)
         c->ials_epoch = 0; /* the members change now */
     if ((rc = worker_submit(c->work, &job))) {
         fr_log_err(TAG, "cannot start training: %s", fr_strerror(rc));
@@ -336,6 +346,8 @@ on_round_start(client *c, fr_msg **msgp)
                     (unsigned long long)msg->round_id,
                     rs->ials.phase == FR_IALS_PHASE_STATS
                         ? "solving the members for the item step's sums"
+                    : rs->ials.phase == FR_IALS_PHASE_DP
+                        ? "solving the members for their clipped, noised sum"
                         : "the item step's product along its direction");
     else
         fr_log_info(TAG, "round id %llu: training %u local epoch(s)",
@@ -355,7 +367,7 @@ start_refit(client *c, uint64_t round_id, fr_model **modelp, int final)
     /* Least squares: the members stay as the epoch's phase 1 solved them
      * until training ends (its phase 2 sums depend on them); then one
      * exact solve against the final model. */
-    if (c->last_ials && !final)
+    if (c->last_ials && !final && !c->last_ials_dp)
         return;
     job = calloc(1, sizeof *job);
     if (!job)
@@ -378,6 +390,24 @@ start_refit(client *c, uint64_t round_id, fr_model **modelp, int final)
         return;
     }
     c->busy = 1;
+    if (c->last_ials && final)
+        c->ials_final = 1;
+}
+
+void
+client_ials_final_refit(client *c)
+{
+    fr_model *model = NULL;
+
+    if (!c->last_ials || c->ials_final || c->busy)
+        return;
+    if (cstate_load_model(c->cs, &model)) {
+        fr_log_warn(TAG, "training ended, but the last global model cannot "
+                    "be read: the members are not refit to it");
+        return;
+    }
+    start_refit(c, c->last_round, &model, 1);
+    fr_model_destroy(&model);
 }
 
 static void

@@ -44,8 +44,11 @@ typedef struct client {
     /* The least-squares kind: the last round start was one (its options
      * for the final solve), and the round id of the phase 1 that solved
      * the members now held (0: none; a phase 2 of another epoch is not
-     * taken, its sums would not match the epoch's). */
-    int last_ials;
+     * taken, its sums would not match the epoch's). last_ials_dp: that
+     * start was a DP round (an epoch in one round: the members are refit
+     * to each new model). ials_final: the members were refit to the
+     * model training ended with. */
+    int last_ials, last_ials_dp, ials_final;
     fr_ials_opts last_ials_opts;
     uint64_t ials_epoch;
     fr_crypto_signkey *own_id; /* identity key loaded from a file */
@@ -88,6 +91,10 @@ void client_send_hello(client *c);
 void client_finish_round_end(client *c, const fr_msg *msg);
 /* The aggregator says training has ended (DONE). */
 void client_finish_done(client *c, const fr_msg *msg);
+/* client.c: the least-squares kind's exact member solve against the last
+ * saved model, once training has ended, unless it was done (the last
+ * ROUND_END said training_done) or the worker is busy. */
+void client_ials_final_refit(client *c);
 
 /* catalog.c */
 /* Loads the store's catalogue (c->cat stays NULL if there is none). */

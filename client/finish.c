@@ -35,6 +35,8 @@ finish(client *c, int status)
 static void
 training_ended(client *c, uint64_t completed, const char *how)
 {
+    /* before the run may end: the loop leaves once the worker is idle */
+    client_ials_final_refit(c);
     if (c->run.until_done) {
         fr_log_ev(FR_LOG_NOTICE, TAG, "training_done",
                   "the aggregator announced the end of training (%s) after "

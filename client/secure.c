@@ -178,8 +178,7 @@ client_sa_update_ready(client *c, train_job *job)
     if (c->sa_dp) {
         c->sa_input =
             job->dp_sum ? malloc((size_t)c->sa_setup.n_words * 4) : NULL;
-        rc = c->sa_input ? store_dp_encode(&c->sa_dp_setup,
-                                           fr_model_n_params(job->global),
+        rc = c->sa_input ? store_dp_encode(&c->sa_dp_setup, job->n_dp_sum,
                                            job->dp_sum, c->sa_input)
                          : FR_ENOMEM;
         if (rc) {

@@ -36,9 +36,8 @@ train_job_destroy(train_job **jp)
 {
     if (!jp || !*jp)
         return;
-    if ((*jp)->dp_sum) { /* sized by the global model: wipe it first */
-        fr_crypto_wipe((*jp)->dp_sum,
-                       fr_model_n_params((*jp)->global) * sizeof(double));
+    if ((*jp)->dp_sum) { /* sums over members: wipe it first */
+        fr_crypto_wipe((*jp)->dp_sum, (*jp)->n_dp_sum * sizeof(double));
         free((*jp)->dp_sum);
     }
     fr_model_destroy(&(*jp)->global);
@@ -180,6 +179,7 @@ run_train_dp(train_job *job)
     job->dp_sum = malloc(n * sizeof *job->dp_sum);
     if (!job->dp_sum)
         return FR_ENOMEM;
+    job->n_dp_sum = n;
     job->dp_opts.sample_key = job->dp_opts.q < 1 ? job->dp_key : NULL;
     fr_progress_begin(&p, "training (member-clipped)", 1, "passes");
     {
@@ -200,7 +200,8 @@ run_train_dp(train_job *job)
 
 /* The least-squares kind: solve every member exactly against the global
  * item factors (their Gramian computed here), then, in a round, the
- * store's share of the sums its phase asks for. */
+ * store's share of the sums its phase asks for: under DP (phase 3) the
+ * sum of the members' clipped vectors, noised when it is encoded. */
 static fr_err
 ials_solve(train_job *job)
 {
@@ -228,7 +229,7 @@ run_ials(train_job *job)
     fr_progress p;
     fr_err rc = FR_OK;
 
-    if (job->kind == JOB_REFIT || job->ials_phase == FR_IALS_PHASE_STATS) {
+    if (job->kind == JOB_REFIT || job->ials_phase != FR_IALS_PHASE_MATVEC) {
         fr_progress_begin(&p, "member solves", 1, "passes");
         rc = ials_solve(job);
         fr_progress_update(&p, 1);
@@ -242,6 +243,16 @@ run_ials(train_job *job)
     job->num_examples = 1; /* each store's sums count once */
     if (job->kind == JOB_REFIT)
         return FR_OK;
+    if (job->ials_phase == FR_IALS_PHASE_DP) {
+        uint64_t clipped = 0;
+        job->n_dp_sum = fr_ials_dp_len(n, d);
+        if (!(job->dp_sum = calloc(job->n_dp_sum, sizeof *job->dp_sum)))
+            return FR_ENOMEM;
+        rc = fr_ials_dp_member_sums(job->mf, job->dp_opts.clip, job->dp_sum,
+                                    &clipped);
+        job->dp_members = fr_mf_n_members(job->mf);
+        return rc;
+    }
     job->n_sums = job->ials_phase == FR_IALS_PHASE_STATS
                       ? fr_ials_stats_len(n, d)
                       : (size_t)n * d;

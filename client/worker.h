@@ -53,6 +53,8 @@ typedef struct train_job {
     fr_model *delta;  /* owned: local parameters minus global ones
                          (JOB_TRAIN only, not in DP rounds) */
     double *dp_sum;   /* owned: DP rounds: the member-clipped sum */
+    size_t n_dp_sum;  /* its length (the model's parameters, or under
+                         model ials fr_ials_dp_len) */
     uint64_t dp_members; /* members in dp_sum */
     float *sums;      /* owned: an iALS round's sums (n_sums floats) */
     size_t n_sums;

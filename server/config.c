@@ -346,17 +346,14 @@ agg_config_validate(const agg_config *c, char *errbuf, size_t errlen)
                  c->model);
         return FR_EINVAL;
     }
-    if (agg_ials_kind(c) && c->dp_epsilon_budget > 0) {
-        snprintf(errbuf, errlen, "model ials does not run member-level DP "
-                 "yet: set dp_epsilon_budget 0 or model mf");
+    if (agg_ials_kind(c) && c->dp_epsilon_budget > 0 &&
+        c->dp_sampling_rate < 1.0) {
+        snprintf(errbuf, errlen, "model ials under DP sums every member: "
+                 "set dp_sampling_rate 1");
         return FR_EINVAL;
     }
-    if (agg_ials_kind(c) && agg_regional(c)) {
-        snprintf(errbuf, errlen, "model ials: regions do not relay "
-                 "least-squares rounds yet; run it on a central aggregator "
-                 "with the stores connected to it");
-        return FR_EINVAL;
-    }
+    /* A region takes model from the central (check_mode refuses it
+     * here) and refuses a least-squares round start (upstream.c). */
     if (agg_ials_kind(c) && c->dim < 2) {
         snprintf(errbuf, errlen, "model ials needs dim 2 or more");
         return FR_EINVAL;

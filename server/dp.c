@@ -178,6 +178,14 @@ agg_dp_design_input(const agg_config *c, uint32_t n_stores,
                              .q = c->dp_sampling_rate};
 }
 
+/* What the stores' vectors hold: the model's parameters, or under model
+ * ials the members' vectors (model/ials.h). */
+static size_t
+dp_len(const aggregator *a)
+{
+    return a->ials ? agg_ials_len(a) : a->n_params;
+}
+
 fr_err
 agg_dp_plan(aggregator *a, uint32_t n, uint32_t largest_region,
             uint32_t *min_inputs)
@@ -195,7 +203,7 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t largest_region,
     a->dp_min_covered = 0;
     if (!a->ledger)
         return FR_OK;
-    agg_dp_design_input(c, n, largest_region, a->n_params, &in);
+    agg_dp_design_input(c, n, largest_region, dp_len(a), &in);
     if ((rc = fr_dp_design_round(&in, &d, err, sizeof err))) {
         fr_log_err(TAG, "round id %llu: no DP design for %u stores: %s",
                    (unsigned long long)a->round_id, n, err);
@@ -246,25 +254,29 @@ agg_dp_plan(aggregator *a, uint32_t n, uint32_t largest_region,
 }
 
 fr_err
-agg_dp_decode(aggregator *a, const uint32_t *sum)
+agg_dp_decode(aggregator *a, const uint32_t *sum, uint32_t n_in)
 {
     const agg_config *c = a->cfg;
-    fr_ddg_params p = {.n = a->n_params,
+    fr_ddg_params p = {.n = dp_len(a),
                        .dim = a->dp_setup.dim,
                        .scale = a->dp_setup.scale,
                        .sigma2_int = a->dp_setup.sigma2_int,
                        .rotation_seed = a->dp_setup.rotation_seed};
     double denom = c->dp_sampling_rate * (double)c->dp_members;
-    double *x = malloc(a->n_params * sizeof *x);
+    /* the noise of the decoded sum: n_in shares of sigma2_int, unscaled */
+    double sd = sqrt((double)n_in * (double)a->dp_setup.sigma2_int) /
+                a->dp_setup.scale;
+    double *x = a->ials ? agg_ials_dp_sum(a, sd) : malloc(p.n * sizeof *x);
     fr_err rc;
 
     if (!x)
-        return FR_ENOMEM;
+        return a->ials ? FR_ESTATE : FR_ENOMEM;
     rc = fr_ddg_decode(&p, sum, x);
-    if (!rc)
+    if (!rc && !a->ials)
         for (size_t i = 0; i < a->n_params; i++)
             a->scratch[i] = (float)(x[i] / denom);
-    free(x);
+    if (!a->ials)
+        free(x);
     if (!rc) {
         fr_err wrc = fr_dp_ledger_commit(a->ledger, a->round_id);
         if (wrc == FR_ESYS) /* the charge stays: only the mark is missing */

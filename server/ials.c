@@ -14,6 +14,12 @@
  * is (every iteration done lowered the objective) and the next round is
  * a phase 1. Nothing of an epoch is checkpointed: after a restart the
  * next round is a phase 1 from the checkpointed model.
+ *
+ * Under member-level DP an epoch is one round, phase 3: each store solves
+ * its members and sends the DDG-noised sum of their clipped vectors
+ * (model/ials.h); dp.c decodes it into dsum, and the item step is the
+ * closed form fr_ials_dp_item_step, with the James-Stein shrinkage sized
+ * by the decoded sum's noise. Every epoch is one release.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,8 @@ struct agg_ials {
     size_t n_epoch;
     float *sum; /* the round's sum (stats length) */
     size_t len; /* its length in the current phase */
+    double *dsum;  /* under DP: the decoded noised sum (fr_ials_dp_len) */
+    double dp_sd;  /* its noise std-dev per coordinate */
 };
 
 static int
@@ -57,10 +65,13 @@ agg_ials_open(aggregator *a)
     s->o = (fr_ials_opts){.alpha0 = c->ials_alpha0,
                           .lambda = c->ials_lambda,
                           .nu = c->ials_nu};
-    s->phase = FR_IALS_PHASE_STATS;
+    s->phase = c->dp_epsilon_budget > 0 ? FR_IALS_PHASE_DP
+                                        : FR_IALS_PHASE_STATS;
     s->epoch = calloc((size_t)c->max_stores, sizeof *s->epoch);
     s->sum = malloc(fr_ials_stats_len(n, d) * sizeof *s->sum);
-    if (!s->epoch || !s->sum) {
+    if (s->phase == FR_IALS_PHASE_DP)
+        s->dsum = malloc(fr_ials_dp_len(n, d) * sizeof *s->dsum);
+    if (!s->epoch || !s->sum || (s->phase == FR_IALS_PHASE_DP && !s->dsum)) {
         rc = FR_ENOMEM;
         goto fail;
     }
@@ -74,6 +85,7 @@ fail:
     fr_ials_cg_destroy(&s->cg);
     free(s->epoch);
     free(s->sum);
+    free(s->dsum);
     free(s);
     return rc;
 }
@@ -87,6 +99,7 @@ agg_ials_close(aggregator *a)
     fr_ials_cg_destroy(&s->cg);
     free(s->epoch);
     free(s->sum);
+    free(s->dsum);
     free(s);
     a->ials = NULL;
 }
@@ -102,7 +115,17 @@ agg_ials_len(const aggregator *a)
     n = fr_model_n_items(a->model);
     d = fr_model_dim(a->model);
     return s->phase == FR_IALS_PHASE_STATS ? fr_ials_stats_len(n, d)
+           : s->phase == FR_IALS_PHASE_DP  ? fr_ials_dp_len(n, d)
                                            : (size_t)n * d;
+}
+
+double *
+agg_ials_dp_sum(aggregator *a, double noise_sd)
+{
+    if (!a->ials || a->ials->phase != FR_IALS_PHASE_DP)
+        return NULL;
+    a->ials->dp_sd = noise_sd;
+    return a->ials->dsum;
 }
 
 double
@@ -243,6 +266,18 @@ agg_ials_completed(aggregator *a)
     float *H = fr_model_item_emb(a->model);
     fr_err rc;
 
+    if (s->phase == FR_IALS_PHASE_DP) {
+        if ((rc = fr_ials_dp_item_step(s->cg, H, s->dsum, s->dp_sd))) {
+            fr_log_warn(TAG, "round id %llu: the noised sum is refused "
+                        "(%s); the model stays", (unsigned long long)
+                        a->round_id, fr_strerror(rc));
+            return rc;
+        }
+        fr_log_info(TAG, "round id %llu: item step from the noised sum "
+                    "(noise std-dev %.4g, James-Stein shrinkage)",
+                    (unsigned long long)a->round_id, s->dp_sd);
+        return FR_OK;
+    }
     if (s->phase == FR_IALS_PHASE_STATS) {
         if ((rc = fr_ials_cg_begin(s->cg, H, s->sum))) {
             fr_log_warn(TAG, "round id %llu: the summed statistics are "

@@ -176,8 +176,10 @@ void agg_dp_design_input(const agg_config *c, uint32_t n_stores,
 FR_NODISCARD fr_err agg_dp_plan(aggregator *a, uint32_t n_stores,
                                 uint32_t largest_region,
                                 uint32_t *min_inputs);
-/* Decodes the unmasked sum into a->scratch as the mean update. */
-FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum);
+/* Decodes the unmasked sum of n_in stores into a->scratch as the mean
+ * update, or under model ials into agg_ials_dp_sum as the sum itself. */
+FR_NODISCARD fr_err agg_dp_decode(aggregator *a, const uint32_t *sum,
+                                  uint32_t n_in);
 bool agg_dp_exhausted(const aggregator *a);
 
 /* ials.c: the least-squares kind (model ials). All are no-ops (0, NULL)
@@ -191,6 +193,10 @@ double agg_ials_clip(const aggregator *a);
 /* The round's sum (agg_ials_len floats): plain updates add into it, a
  * secure round decodes into it. */
 float *agg_ials_sum(aggregator *a);
+/* Under DP: where dp.c decodes the round's noised sum (agg_ials_len
+ * doubles), whose noise std-dev per coordinate is noise_sd; NULL
+ * otherwise. */
+double *agg_ials_dp_sum(aggregator *a, double noise_sd);
 void agg_ials_fill_start(const aggregator *a, fr_msg_round_start *rs);
 /* Narrows the n candidates of the round about to start (a phase 2 takes
  * exactly its epoch's stores, *k set to them; without them all the epoch

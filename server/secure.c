@@ -482,7 +482,7 @@ finish(aggregator *a, int64_t now)
         return;
     }
     if (!rc && a->dp_round)
-        rc = agg_dp_decode(a, sum);
+        rc = agg_dp_decode(a, sum, n_in);
     else if (!rc && a->ials)
         rc = ials_decode(a, sum, n_in, included, &weight);
     else if (!rc)

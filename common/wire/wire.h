@@ -70,9 +70,12 @@ typedef struct fr_train_params {
 /* The least-squares kind's step (model/ials.h): phase 1 solves the
  * members and collects fr_ials_store_stats, phase 2 the matvec along
  * direction (n_items * dim floats, borrowed) for the epoch whose phase 1
- * was round epoch_round. */
+ * was round epoch_round. Phase 3, the only one of a DP round, solves the
+ * members and collects the DDG-noised sum of their clipped vectors
+ * (fr_ials_dp_member_sums): an epoch in one round. */
 #define FR_IALS_PHASE_STATS 1u
 #define FR_IALS_PHASE_MATVEC 2u
+#define FR_IALS_PHASE_DP 3u
 typedef struct fr_ials_step {
     uint32_t phase;
     double alpha0, lambda, nu;

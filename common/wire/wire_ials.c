@@ -24,16 +24,17 @@ wire_ials_check_rs(const fr_msg_round_start *rs)
         return "round_start has_ials must be 0 or 1";
     if (!rs->has_ials)
         return NULL;
-    if (rs->has_dp)
-        return "ials: rounds of the least-squares kind do not run DP";
-    if (s->phase != FR_IALS_PHASE_STATS && s->phase != FR_IALS_PHASE_MATVEC)
+    if (s->phase != FR_IALS_PHASE_STATS && s->phase != FR_IALS_PHASE_MATVEC &&
+        s->phase != FR_IALS_PHASE_DP)
         return "ials: unknown phase";
+    if ((s->phase == FR_IALS_PHASE_DP) != (rs->has_dp != 0))
+        return "ials: a DP round must be phase 3, and phase 3 a DP round";
     if (!isfinite(s->alpha0) || s->alpha0 < 0.0 || !isfinite(s->lambda) ||
         !(s->lambda > 0.0) || !isfinite(s->nu) || s->nu < 0.0 || s->nu > 2.0)
         return "ials: alpha0, lambda or nu out of range";
-    if (s->phase == FR_IALS_PHASE_STATS)
+    if (s->phase != FR_IALS_PHASE_MATVEC)
         return s->n_direction || s->epoch_round
-                   ? "ials: a direction or epoch in phase 1"
+                   ? "ials: a direction or epoch outside phase 2"
                    : NULL;
     if (s->n_direction != (size_t)rs->n_items * rs->dim || !s->direction)
         return "ials: direction length does not match n_items * dim";
