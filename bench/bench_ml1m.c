@@ -73,9 +73,14 @@ typedef struct cfg {
     double sa_clip[2];  /* > 0: sums go through SecAgg's fixed point with
                            this clip (phase 1, phase 2), as in a secure
                            round (the masks cancel, so they are left out) */
+    int dp_js;            /* --dp-shrink yes|no (yes) */
+    double dp_z1;         /* > 0: the first epoch's noise multiplier */
+    double dp_z, dp_clip; /* dp_z > 0: member-level DP, one release per
+                             epoch, central Gaussian noise dp_z * dp_clip */
 } cfg;
 
 typedef struct store {
+    double *dp_sums; /* iALS under DP: this store's clipped member sum */
     float *sums; /* iALS: this store's share of the item step's sums */
     fr_dataset *d;
     fr_mf *mf;
@@ -91,6 +96,7 @@ typedef struct fed {
     uint32_t *test_item, *test_neg;    /* --test: N_USERS and N_USERS x 99 */
     fr_model *global;
     uint32_t round;
+    uint64_t dp_clipped; /* iALS under DP: clipped member vectors, summed */
 } fed;
 
 /* ---- options ----------------------------------------------------------- */
@@ -111,6 +117,9 @@ usage(FILE *f)
             "  --rounds is then the number of epochs\n"
             "  --secure-clip X [--secure-clip2 Y]: sums through SecAgg's\n"
             "  fixed-point encoding with clip X (phase 1), Y (phase 2)\n"
+            "  --dp-z Z --dp-clip C: member-level DP, one release per\n"
+            "  epoch with central Gaussian noise of std-dev Z * C;\n"
+            "  --dp-shrink yes|no: James-Stein shrinkage of the item sums\n"
             "env FR_ML1M_DIR: data directory (../shared/data/ncf-ml-1m)\n");
 }
 
@@ -156,6 +165,8 @@ cfg_default(cfg *c)
     c->o.epochs = 1;
     fr_ials_opts_default(&c->io);
     c->cg_iters = 3;
+    c->dp_clip = 1.0;
+    c->dp_js = 1;
 }
 
 static int
@@ -193,11 +204,20 @@ parse_opt(cfg *c, const char *k, const char *v)
     NUM("--cg", 1, 1000, cg_iters, uint32_t);
     NUM("--secure-clip", 0, 1e12, sa_clip[0], double);
     NUM("--secure-clip2", 0, 1e12, sa_clip[1], double);
+    NUM("--dp-z", 0, 1e6, dp_z, double);
+    NUM("--dp-clip", 1e-6, 1e9, dp_clip, double);
+    NUM("--dp-z1", 0, 1e6, dp_z1, double);
 #undef NUM
     if (!strcmp(k, "--model")) {
         if (!v || (strcmp(v, "mf") && strcmp(v, "ials")))
             return -1;
         c->ials = !strcmp(v, "ials");
+        return 0;
+    }
+    if (!strcmp(k, "--dp-shrink")) {
+        if (!v || (strcmp(v, "yes") && strcmp(v, "no")))
+            return -1;
+        c->dp_js = !strcmp(v, "yes");
         return 0;
     }
     if (!strcmp(k, "--loss"))
@@ -700,7 +720,7 @@ print_final(const fed *f, fr_eval_result e, double train_s)
  * H goes out and each store solves its members once more.
  */
 
-typedef enum { PH_SOLVE, PH_MATVEC, PH_REFIT } ials_phase;
+typedef enum { PH_SOLVE, PH_MATVEC, PH_REFIT, PH_DP } ials_phase;
 
 typedef struct ials_job {
     fed *f;
@@ -709,6 +729,7 @@ typedef struct ials_job {
     const float *G, *V;
     size_t len;
     double solve_s; /* this thread's time in member solves */
+    uint64_t clipped; /* PH_DP: members whose vector was scaled down */
 } ials_job;
 
 static void *
@@ -726,6 +747,14 @@ ials_worker(void *arg)
             j->solve_s += now_s() - t0;
             if (st->rc || j->ph == PH_REFIT)
                 continue;
+        }
+        if (j->ph == PH_DP) {
+            uint64_t clipped = 0;
+            memset(st->dp_sums, 0, j->len * sizeof *st->dp_sums);
+            st->rc = fr_ials_dp_member_sums(st->mf, c->dp_clip, st->dp_sums,
+                                            &clipped);
+            j->clipped += clipped;
+            continue;
         }
         memset(st->sums, 0, j->len * sizeof *st->sums);
         st->rc = j->ph == PH_SOLVE
@@ -787,13 +816,14 @@ ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
     uint32_t t_n = f->c->threads;
 
     for (uint32_t t = 0; t < t_n; t++) {
-        jobs[t] = (ials_job){f, t, ph, G, V, len, 0.0};
+        jobs[t] = (ials_job){f, t, ph, G, V, len, 0.0, 0};
         if (pthread_create(&th[t], NULL, ials_worker, &jobs[t]))
             return -1;
     }
     for (uint32_t t = 0; t < t_n; t++) {
         pthread_join(th[t], NULL);
         *solve_s += jobs[t].solve_s;
+        f->dp_clipped += jobs[t].clipped;
     }
     for (uint32_t s = 0; s < f->c->stores; s++)
         if (f->st[s].rc) {
@@ -801,7 +831,7 @@ ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
                     fr_strerror(f->st[s].rc));
             return -1;
         }
-    if (ph == PH_REFIT)
+    if (ph == PH_REFIT || ph == PH_DP)
         return 0;
     if (f->c->sa_clip[ph == PH_MATVEC] > 0)
         return secure_sum(f, f->c->sa_clip[ph == PH_MATVEC], sum, len);
@@ -845,6 +875,87 @@ ials_solve_flops(const fed *f)
         fl += ex * d * d + nm * (d * d * d / 3.0 + 2.0 * d * d);
     }
     return fl;
+}
+
+/* A standard normal draw from a splitmix64 stream (Box-Muller). The noise
+ * of the in-process DP runs only: the real rounds use the distributed
+ * discrete Gaussian (common/dp/ddg.h). */
+static double
+gauss(uint64_t *state)
+{
+    double u1, u2;
+    do {
+        *state = mix(*state, 0x9e3779b97f4a7c15ull);
+        u1 = (double)(*state >> 11) * 0x1p-53;
+    } while (u1 <= 0.0);
+    *state = mix(*state, 0x9e3779b97f4a7c15ull);
+    u2 = (double)(*state >> 11) * 0x1p-53;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* iALS under member-level DP: each epoch, every store solves its members
+ * and adds their clipped vectors (fr_ials_dp_member_sums); the stores'
+ * sum gets Gaussian noise of std-dev dp_z * dp_clip per coordinate (the
+ * central noise a DP round's shares add up to) and the item step is
+ * fr_ials_dp_item_step. The final refit is local. */
+static int
+train_ials_dp(fed *f, ials_times *tm)
+{
+    const cfg *c = f->c;
+    size_t len = fr_ials_dp_len(N_ITEMS, c->dim);
+    double *sum = malloc(len * sizeof *sum);
+    float *G = malloc((size_t)c->dim * c->dim * sizeof *G);
+    float *H = fr_model_item_emb(f->global);
+    fr_ials_cg *cg = NULL;
+    uint64_t rng = mix(c->seed, 0x6470);
+    double t0 = now_s(), sd = c->dp_z * c->dp_clip;
+    int rc = -1;
+
+    memset(tm, 0, sizeof *tm);
+    if (!sum || !G || fr_ials_cg_new(&cg, N_ITEMS, c->dim, &c->io))
+        goto out;
+    for (uint32_t s = 0; s < c->stores; s++)
+        if (!(f->st[s].dp_sums = malloc(len * sizeof *f->st[s].dp_sums)))
+            goto out;
+    memset(fr_model_item_bias(f->global), 0, N_ITEMS * sizeof(float));
+    for (f->round = 0; f->round < c->rounds; f->round++) {
+        f->dp_clipped = 0;
+        if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
+            ials_run(f, PH_DP, G, NULL, NULL, len, &tm->solve_s))
+            goto out;
+        memset(sum, 0, len * sizeof *sum);
+        for (uint32_t s = 0; s < c->stores; s++)
+            for (size_t k = 0; k < len; k++)
+                sum[k] += f->st[s].dp_sums[k];
+        sd = (f->round == 0 && c->dp_z1 > 0 ? c->dp_z1 : c->dp_z) * c->dp_clip;
+        for (size_t k = 0; k < len; k++)
+            sum[k] += sd * gauss(&rng);
+        if (fr_ials_dp_item_step(cg, H, sum, c->dp_js ? sd : 0.0))
+            goto out;
+        printf("dp epoch %u: %llu of %u members clipped\n", f->round + 1,
+               (unsigned long long)f->dp_clipped, N_USERS);
+        if (c->eval_every && (f->round + 1) % c->eval_every == 0) {
+            if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
+                ials_run(f, PH_REFIT, G, NULL, NULL, len, &tm->solve_s))
+                goto out;
+            report_round(f, f->round + 1, now_s() - t0);
+        }
+    }
+    tm->train_s = now_s() - t0;
+    tm->flops = ials_solve_flops(f) * c->rounds;
+    if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
+        ials_run(f, PH_REFIT, G, NULL, NULL, len, &tm->solve_s))
+        goto out;
+    rc = 0;
+out:
+    for (uint32_t s = 0; s < c->stores; s++) {
+        free(f->st[s].dp_sums);
+        f->st[s].dp_sums = NULL;
+    }
+    fr_ials_cg_destroy(&cg);
+    free(sum);
+    free(G);
+    return rc;
 }
 
 static int
@@ -950,13 +1061,14 @@ print_ials(const fed *f, fr_eval_result e, const ials_times *tm)
     printf("sums: largest store L2 norm %.4g (phase 1), %.4g (phase 2)\n",
            tm->norm_stats, tm->norm_matvec);
     printf("FINAL %s model=ials stores=%u split=%s seed=%llu dim=%u "
-           "epochs=%u cg=%u alpha0=%g lambda=%g nu=%g init=%g users=%u "
-           "HR@10=%.4f NDCG@10=%.4f train_s=%.1f\n",
+           "epochs=%u cg=%u alpha0=%g lambda=%g nu=%g init=%g dp_z=%g "
+           "dp_clip=%g users=%u HR@10=%.4f NDCG@10=%.4f train_s=%.1f\n",
            c->test ? "test" : "validate", c->stores,
            c->split == SPLIT_IID ? "iid"
            : c->split == SPLIT_ZIPF ? "zipf" : "region",
            (unsigned long long)c->seed, c->dim, c->rounds, c->cg_iters,
-           c->io.alpha0, c->io.lambda, c->io.nu, c->init_scale, e.count, e.hr,
+           c->io.alpha0, c->io.lambda, c->io.nu, c->init_scale, c->dp_z,
+           c->dp_clip, e.count, e.hr,
            e.ndcg, tm->train_s);
 }
 
@@ -994,7 +1106,7 @@ main(int argc, char **argv)
                                 : c.init_scale);
     if (c.ials) {
         ials_times tm;
-        if (train_ials(&f, &tm))
+        if (c.dp_z > 0 ? train_ials_dp(&f, &tm) : train_ials(&f, &tm))
             goto out;
         print_ials(&f, evaluate(&f), &tm);
     } else {

@@ -3,12 +3,14 @@
 # NCF MovieLens-1M benchmark, through the real fedrec-aggregator and
 # fedrec-client processes over loopback with secure aggregation on.
 #
-# For 10 and 100 IID stores it trains once without DP and once for each
-# epsilon in FR_EPSILONS (delta 1e-6, dp_members 6040, every member in
-# every round). The noise multiplier for each epsilon is planned with
+# For each model kind in FR_MODELS (mf, the SGD-trained factorisation,
+# and ials, the least-squares one) and for 10 and 100 IID stores it
+# trains once without DP and once for each epsilon in FR_EPSILONS
+# (delta 1e-6, dp_members 6040, every member in every round). The noise multiplier for each epsilon is planned with
 # `fedrec-ctl privacy noise` for FR_DP_ROUNDS rounds; the aggregator's
 # privacy ledger then stops training when the next round would exceed the
-# budget (rounds is set far above what any budget affords). Every store is
+# budget (rounds is set far above what any budget affords). Model ials
+# releases one noised sum per epoch and plans for FR_IALS_DP_ROUNDS (2). Every store is
 # scored with `fedrec-client score` and HR@10 / NDCG@10 are computed over
 # all 6,040 users as in bench/quality.sh. Besides the figures the table
 # shows the rounds each budget afforded, the noise multiplier z, the noise
@@ -18,7 +20,8 @@
 # bench-run/privacy/curve.svg (bench/privacy_plot.awk).
 #
 # usage: bench/privacy.sh BIN_DIR
-#   FR_EPSILONS="1 2 4 8 16"  FR_PRIV_STORES="10 100"  FR_BENCH_SEEDS="1"
+#   FR_MODELS="mf ials"  FR_EPSILONS="1 2 4 8 16"  FR_PRIV_STORES="10 100"
+#   FR_BENCH_SEEDS="1"
 #   FR_PRIV_NODP=1 (also the no-DP reference)  FR_VALIDATE=1 (score the
 #   validation hold-out instead of test: for tuning; the figures then come
 #   from the stores' reports, --dp_report_metrics=yes)
@@ -34,6 +37,7 @@ if [ ! -e "$ML/ml-1m.test.negative.xz" ] && [ ! -e "$ML/ml-1m.test.negative" ]; 
 fi
 ML=$(cd "$ML" && pwd)
 SEEDS=${FR_BENCH_SEEDS:-1}
+MODELS=${FR_MODELS:-mf ials}
 EPSILONS=${FR_EPSILONS:-1 2 4 8 16}
 STORE_COUNTS=${FR_PRIV_STORES:-10 100}
 NODP=${FR_PRIV_NODP:-1}
@@ -66,14 +70,26 @@ DP_NEG=${FR_DP_NEG:-4}
 DP_Q=${FR_DP_Q:-1}
 DP_DROPS=${FR_DP_DROPS:-1}
 EXTRA_AGG=${FR_EXTRA_AGG:-}
+# Model ials. Without DP: the settings of bench/quality.sh FR_MODEL=ials.
+# With DP (chosen with bench_ml1m --model ials --dp-z on the validation
+# hold-out at epsilon 8; docs/MODEL.md "Under member-level DP"): one
+# release per epoch, 2 epochs, dim 32. All members are clipped at 5, so
+# the clip only scales the sums (the solve does not depend on it).
+IALS_DIM=${FR_IALS_DIM:-192}
+IALS_ROUNDS=${FR_IALS_ROUNDS:-64}
+IALS_DP_DIM=${FR_IALS_DP_DIM:-32}
+IALS_DP_ROUNDS=${FR_IALS_DP_ROUNDS:-2}
+IALS_DP_CLIP=${FR_IALS_DP_CLIP:-5}
+IALS_DP_ALPHA0=${FR_IALS_DP_ALPHA0:-0.2}
+IALS_DP_LAMBDA=${FR_IALS_DP_LAMBDA:-0.003}
 
 . "$ROOT/bench/common.sh"
 
 # The noise multiplier that spends epsilon in DP_ROUNDS rounds (Gaussian
 # accountant; the DDG one with n_target shares is within a few per cent).
-noise_for() { # epsilon
+noise_for() { # epsilon rounds
   "$BIN/fedrec-ctl" privacy noise --mechanism gaussian --epsilon "$1" \
-    --sampling-rate "$DP_Q" --steps "$DP_ROUNDS" --delta "$DELTA" |
+    --sampling-rate "$DP_Q" --steps "$2" --delta "$DELTA" |
     sed 's/.*"noise_multiplier": *\([0-9.e+-]*\).*/\1/'
 }
 
@@ -106,21 +122,38 @@ step_norm() { # dir server_lr
   printf "%s\n" "${out[@]:-0}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-run_one() { # stores seed eps ("-": no DP)
-  local stores=$1 seed=$2 eps=$3 tag dir port t0 i s z=- rounds dpconf=""
+run_one() { # model stores seed eps ("-": no DP)
+  local model=$1 stores=$2 seed=$3 eps=$4 tag dir port t0 i s z=- rounds dpconf=""
   local batch=128 lr=$LR decay=$LR_DECAY epochs=$EPOCHS l2=$L2 neg=$NEG slr=1
+  local dim=$DIM clip=$DP_CLIP planned=$DP_ROUNDS kind=""
   [ "$stores" -gt 60 ] && batch=32
   tag=$([ "$eps" = - ] && echo nodp || echo "eps$eps")
-  dir="$RUN/$tag-$stores-seed$seed"
+  dir="$RUN/$model-$tag-$stores-seed$seed"
   rounds=$ROUNDS
+  if [ "$model" = ials ]; then
+    dim=$IALS_DIM rounds=$IALS_ROUNDS clip=$IALS_DP_CLIP planned=$IALS_DP_ROUNDS
+    kind="model ials
+ials_alpha0 0.1
+ials_lambda 0.01"
+    [ "$eps" != - ] && dim=$IALS_DP_DIM && kind="model ials
+ials_alpha0 $IALS_DP_ALPHA0
+ials_lambda $IALS_DP_LAMBDA"
+  fi
   if [ "$eps" != - ]; then
-    z=$(noise_for "$eps")
+    # ials plans its 2 releases for 1.5 % less: the DDG accountant
+    # charges slightly more than the Gaussian one, and a second release
+    # planned exactly would not fit the budget (MF loses 1 of 10 instead)
+    if [ "$model" = ials ]; then
+      z=$(noise_for "$(awk -v e="$eps" 'BEGIN { print e * 0.985 }')" "$planned")
+    else
+      z=$(noise_for "$eps" "$planned")
+    fi
     rounds=100000 # the ledger stops training
     lr=$DP_LR decay=$DP_LR_DECAY epochs=$DP_EPOCHS l2=$DP_L2 neg=$DP_NEG slr=$DP_SERVER_LR
     dpconf="dp_epsilon_budget $eps
 dp_delta $DELTA
 dp_members $MEMBERS
-dp_clip $DP_CLIP
+dp_clip $clip
 dp_noise_multiplier $z
 dp_sampling_rate $DP_Q
 dp_max_dropouts $DP_DROPS
@@ -143,7 +176,7 @@ key_file $dir/keys/aggregator.key
 allowlist $dir/allowlist
 state_dir $dir/agg
 n_items $ITEMS
-dim $DIM
+dim $dim
 rounds $rounds
 fraction 1.0
 start_delay_ms 500
@@ -159,6 +192,7 @@ server_lr $slr
 seed $seed
 secagg yes
 min_stores $stores
+$kind
 $dpconf
 $EXTRA_AGG
 CONF
@@ -181,6 +215,10 @@ CONF
   # when the budget runs out also says "rounds done": count completed ones.
   for i in $(seq 1 "$stores"); do
     s=$(printf "%03d" "$i")
+    if [ "$model" = ials ]; then # one exact solve, when training is done
+      while ! grep -q "members refit" "$dir/logs/store$s.log"; do sleep 0.1; done
+      continue
+    fi
     while ! grep -q "rounds done" "$dir/logs/store$s.log" ||
           [ "$(grep -c "members refit" "$dir/logs/store$s.log")" -lt "$(grep -c "completed with .*rounds done" "$dir/logs/store$s.log")" ]; do
       sleep 0.1
@@ -217,14 +255,20 @@ CONF
   # its norm over all parameters), the median norm of the model change /
   # server_lr (= |mean update|, noise included) and the signal it implies,
   # sqrt(|mean update|^2 - |noise|^2), all in units of dp_clip.
-  local step; step=$(step_norm "$dir" "$slr")
-  awk -v st="$stores" -v seed="$seed" -v eps="$eps" -v z="$([ "$z" = - ] && echo - || printf "%.3g" "$z")" \
+  # (model ials moves no mean update: its columns are "-")
+  local step=-; [ "$model" = mf ] && step=$(step_norm "$dir" "$slr")
+  awk -v model="$model" -v st="$stores" -v seed="$seed" -v eps="$eps" -v z="$([ "$z" = - ] && echo - || printf "%.3g" "$z")" \
       -v r="$done_rounds" -v h="$h" -v d="$d" -v sd="$sd" -v q="$DP_Q" -v n="$MEMBERS" \
       -v np="$((ITEMS * (DIM + 1)))" -v wall="$wall" -v step="$step" \
-      -v clip="$([ "$eps" = - ] && echo 1 || echo "$DP_CLIP")" 'BEGIN {
+      -v clip="$([ "$eps" = - ] && echo 1 || echo "$clip")" 'BEGIN {
+      if (step == "-") {
+        printf "%-5s %6d %-5s %4d %6s %6d %8.4f %8.4f %9.3g %9s %8s %8s %8s %8s %7.1f\n", model, st, eps, seed,
+               z, r, h, d, sd, "-", "-", "-", "-", "-", wall / 1000
+        exit
+      }
       sm = sd / (q * n); nn = sm * sqrt(np) / clip; st2 = step / clip
       sig = st2 * st2 - nn * nn; sig = sig > 0 ? sqrt(sig) : 0
-      printf "%6d %-5s %4d %6s %6d %8.4f %8.4f %9.3g %9.3g %8.3g %8.3g %8.3g %8s %7.1f\n", st, eps, seed,
+      printf "%-5s %6d %-5s %4d %6s %6d %8.4f %8.4f %9.3g %9.3g %8.3g %8.3g %8.3g %8s %7.1f\n", model, st, eps, seed,
              z, r, h, d, sd, sm, nn, st2, sig, (sig > 0 ? sprintf("%.3g", nn / sig) : "-"), wall / 1000 }' |
     tee -a "$RUN/results.txt"
 }
@@ -234,13 +278,16 @@ T0=$(date +%s)
 {
   echo "# no DP: dim $DIM rounds $ROUNDS epochs $EPOCHS lr $LR decay $LR_DECAY negatives $NEG l2 $L2 refit $REFIT"
   echo "# DP: delta $DELTA members $MEMBERS q $DP_Q clip $DP_CLIP noise planned for $DP_ROUNDS rounds, server_lr $DP_SERVER_LR lr $DP_LR decay $DP_LR_DECAY epochs $DP_EPOCHS l2 $DP_L2 negatives $DP_NEG dropouts $DP_DROPS $([ "$VALIDATE" = 1 ] && echo "VALIDATION hold-out") $EXTRA_AGG"
-  printf "%6s %-5s %4s %6s %6s %8s %8s %9s %9s %8s %8s %8s %8s %7s\n" stores eps seed z rounds HR@10 NDCG@10 \
+  echo "# ials: no DP dim $IALS_DIM rounds $IALS_ROUNDS (alpha0 0.1 lambda 0.01 cg 3); DP dim $IALS_DP_DIM clip $IALS_DP_CLIP alpha0 $IALS_DP_ALPHA0 lambda $IALS_DP_LAMBDA noise planned for $IALS_DP_ROUNDS rounds"
+  printf "%-5s %6s %-5s %4s %6s %6s %8s %8s %9s %9s %8s %8s %8s %8s %7s\n" model stores eps seed z rounds HR@10 NDCG@10 \
     "sd(sum)" "sd(mean)" "|n|/C" "|u|/C" "|s|/C" "n/s" "wall s"
 } | tee "$RUN/results.txt"
-for stores in $STORE_COUNTS; do
-  for seed in $SEEDS; do
-    [ "$NODP" = 1 ] && run_one "$stores" "$seed" -
-    for e in $EPSILONS; do run_one "$stores" "$seed" "$e"; done
+for model in $MODELS; do
+  for stores in $STORE_COUNTS; do
+    for seed in $SEEDS; do
+      [ "$NODP" = 1 ] && run_one "$model" "$stores" "$seed" -
+      for e in $EPSILONS; do run_one "$model" "$stores" "$seed" "$e"; done
+    done
   done
 done
 if [ "$VALIDATE" != 1 ]; then

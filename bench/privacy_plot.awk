@@ -1,25 +1,25 @@
 # privacy_plot.awk: the privacy-utility curve of bench/privacy.sh as SVG.
 # Reads bench-run/privacy/results.txt; HR@10 against epsilon (log x), one
-# line per store count, the no-DP figure of each store count and TopPop
+# line per model kind and store count, the no-DP figure of each and TopPop
 # (-v toppop=0.4533) as horizontal references. Mean over seeds.
 # usage: awk -v toppop=0.4533 -f bench/privacy_plot.awk results.txt > curve.svg
-/^#/ || $1 == "stores" { next }
+/^#/ || $1 == "model" { next }
 {
-  st = $1; e = $2
-  if (e == "-") { nh[st] += $6; nn[st]++; next }
-  k = st SUBSEP e; h[k] += $6; n[k]++
+  st = $1 ", " $2; e = $3
+  if (e == "-") { nh[st] += $7; nn[st]++; next }
+  k = st SUBSEP e; h[k] += $7; n[k]++
   if (!(st in seen)) { seen[st] = 1; stores[++ns] = st }
   if (!(e in eseen)) { eseen[e] = 1; eps[++ne] = e + 0 }
 }
 function px(e) { return L + (log(e) - lx0) / (lx1 - lx0) * (W - L - R) }
 function py(v) { return H - B - (v - y0) / (y1 - y0) * (H - T - B) }
 END {
-  W = 640; H = 420; L = 60; R = 150; T = 30; B = 50
+  W = 700; H = 420; L = 60; R = 210; T = 30; B = 50
   # epsilons ascending
   for (i = 1; i <= ne; i++) for (j = i + 1; j <= ne; j++) if (eps[j] < eps[i]) { t = eps[i]; eps[i] = eps[j]; eps[j] = t }
   lx0 = log(eps[1]) - 0.15; lx1 = log(eps[ne]) + 0.15
   y0 = 0; y1 = 0.8
-  split("#1f77b4 #d62728 #2ca02c #9467bd", col, " ")
+  split("#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b", col, " ")
   printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H
   printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
   printf "<text x=\"%d\" y=\"18\" font-size=\"14\">ML-1M, member-level DP (delta 1e-6), secure aggregation: HR@10 vs epsilon</text>\n", L
@@ -55,7 +55,7 @@ END {
     if (st in nn) {
       v = nh[st] / nn[st]
       printf "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"6 3\"/>\n", L, W - R, py(v), py(v), c
-      printf "<text x=\"%d\" y=\"%.1f\" fill=\"%s\">%s, no DP %.4f</text>\n", W - R + 6, py(v) + (s == 1 ? -2 : 12), c, st, v
+      printf "<text x=\"%d\" y=\"%.1f\" fill=\"%s\">%s, no DP %.4f</text>\n", W - R + 6, py(v) + (s % 2 ? -2 : 12), c, st, v
     }
   }
   print "</svg>"
