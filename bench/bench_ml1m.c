@@ -842,6 +842,16 @@ ials_run(fed *f, ials_phase ph, const float *G, const float *V, float *sum,
     return 0;
 }
 
+/* Every store solves its members against the global item factors (G:
+ * scratch for their Gramian), as after the last epoch. */
+static int
+ials_refit(fed *f, float *G, double *solve_s)
+{
+    return fr_ials_gramian(fr_model_item_emb(f->global), N_ITEMS, f->c->dim,
+                           G) ||
+           ials_run(f, PH_REFIT, G, NULL, NULL, 0, solve_s);
+}
+
 typedef struct ials_times {
     double solve_s, train_s, flops;
     double norm_stats, norm_matvec; /* largest store's L2 norm of each */
@@ -935,16 +945,14 @@ train_ials_dp(fed *f, ials_times *tm)
         printf("dp epoch %u: %llu of %u members clipped\n", f->round + 1,
                (unsigned long long)f->dp_clipped, N_USERS);
         if (c->eval_every && (f->round + 1) % c->eval_every == 0) {
-            if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
-                ials_run(f, PH_REFIT, G, NULL, NULL, len, &tm->solve_s))
+            if (ials_refit(f, G, &tm->solve_s))
                 goto out;
             report_round(f, f->round + 1, now_s() - t0);
         }
     }
     tm->train_s = now_s() - t0;
     tm->flops = ials_solve_flops(f) * c->rounds;
-    if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
-        ials_run(f, PH_REFIT, G, NULL, NULL, len, &tm->solve_s))
+    if (ials_refit(f, G, &tm->solve_s))
         goto out;
     rc = 0;
 out:
@@ -993,16 +1001,14 @@ train_ials(fed *f, ials_times *tm)
                                        largest_norm(f, (size_t)N_ITEMS *
                                                            c->dim));
         if (c->eval_every && (f->round + 1) % c->eval_every == 0) {
-            if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
-                ials_run(f, PH_REFIT, G, NULL, sum, len, &tm->solve_s))
+            if (ials_refit(f, G, &tm->solve_s))
                 goto out;
             report_round(f, f->round + 1, now_s() - t0);
         }
     }
     tm->train_s = now_s() - t0;
     tm->flops = ials_solve_flops(f) * c->rounds;
-    if (fr_ials_gramian(H, N_ITEMS, c->dim, G) ||
-        ials_run(f, PH_REFIT, G, NULL, sum, len, &tm->solve_s))
+    if (ials_refit(f, G, &tm->solve_s))
         goto out;
     rc = 0;
 out:
